@@ -1,0 +1,1 @@
+"""The aifinops command: offline preview, policy packs over gRPC, checkov, cost estimate, reports."""

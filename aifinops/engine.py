@@ -1,0 +1,261 @@
+"""Runs a Pulumi Python program offline under the SDK's mock runtime and records a ResourceGraph.
+
+This is the one module that touches SDK internals (the mock monitor, the root-stack setting, the
+async drivers); the SDK version is pinned in pyproject.toml for that reason. It reproduces what the
+engine would do for a preview: URNs in the engine's format, default providers built from stack config,
+stack transforms applied to every registration, secrets kept secret, and for every resource the line
+of the user's program that created it.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import runpy
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+from urllib.parse import unquote, urlparse
+
+import pulumi
+import pulumi.runtime
+from pulumi.resource import ResourceOptions, ResourceTransformArgs
+from pulumi.runtime import rpc, settings as runtime_settings
+from pulumi.runtime.mocks import MockMonitor, set_mocks
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from .errors import ProgramError
+from .graph import PROVIDER_TYPE_PREFIX, STACK_TYPE, Resource, ResourceGraph, SourcePosition
+from .mock_cloud import DEFAULT_REGION, CloudMocks, UnansweredInvoke
+from .project import Project, StackConfig
+
+UNKNOWN = rpc.UNKNOWN
+SIG_KEY = rpc._special_sig_key  # a secret on the wire: {SIG_KEY: SECRET_SIG, "value": ...}
+SECRET_SIG = rpc._special_secret_sig
+BLINDED = "[secret]"
+
+
+@dataclass
+class PreviewRun:
+    graph: ResourceGraph
+    duration_seconds: float
+
+
+def engine_urn(stack: str, project: str, parent_urn: str, type_token: str, name: str) -> str:
+    """The engine's URN rule: children of a component nest their type under the parent's qualified type."""
+    qualified = type_token
+    if parent_urn:
+        parent_qualified = parent_urn.split("::")[2]
+        if parent_qualified != STACK_TYPE:
+            qualified = f"{parent_qualified}${type_token}"
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+
+
+def plain(value: Any) -> Any:
+    """Turn deserialized SDK values into JSON data; unknowns become the engine's unknown sentinel."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if type(value).__name__ == "Unknown":
+        return UNKNOWN
+    if isinstance(value, pulumi.Resource):
+        return getattr(value, "_aifinops_urn", str(value))
+    if isinstance(value, (pulumi.Asset, pulumi.Archive)):
+        return {"asset": type(value).__name__, "path": getattr(value, "path", None)}
+    return str(value)
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG
+
+
+def reveal(value: Any) -> Any:
+    """Strip secret wrappers (for code that needs the values, e.g. the estimator)."""
+    if is_secret(value):
+        return reveal(value["value"])
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+def blind(value: Any) -> Any:
+    """Replace secrets with '[secret]', as pulumi preview --json does."""
+    if is_secret(value):
+        return BLINDED
+    if isinstance(value, dict):
+        return {k: blind(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [blind(v) for v in value]
+    return value
+
+
+def _decode_config_value(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except (ValueError, TypeError):
+        return value
+
+
+class RecordingMonitor(MockMonitor):
+    """A mock resource monitor that keeps the whole registration, as the engine would record it."""
+
+    def __init__(self, mocks: CloudMocks, graph: ResourceGraph, project: Project, stack: StackConfig) -> None:
+        super().__init__(mocks)
+        self.graph = graph
+        self.project_root = project.root
+        self.program_dir = str(project.main.resolve())
+        self.package_config = self._package_config(stack.values)
+        self.default_providers: dict[str, str] = {}  # package -> provider reference
+
+    @staticmethod
+    def _package_config(values: dict[str, str]) -> dict[str, dict[str, Any]]:
+        config: dict[str, dict[str, Any]] = {}
+        for key, value in values.items():
+            package, _, name = key.partition(":")
+            config.setdefault(package, {})[name] = _decode_config_value(value)
+        return config
+
+    def region_for(self, provider_ref: Optional[str]) -> str:
+        if provider_ref:
+            provider = self.graph.get(provider_ref.rsplit("::", 1)[0])
+            if provider and isinstance(provider.inputs.get("region"), str):
+                return provider.inputs["region"]
+        return str(self.package_config.get("aws", {}).get("region") or DEFAULT_REGION)
+
+    # -- the engine's default providers -----------------------------------------------------------
+    def _default_provider(self, package: str, version: str) -> str:
+        if package in self.default_providers:
+            return self.default_providers[package]
+        name = "default_" + version.replace(".", "_") if version else "default"
+        urn = engine_urn(self.graph.stack, self.graph.project, "", f"{PROVIDER_TYPE_PREFIX}{package}", name)
+        inputs = dict(self.package_config.get(package, {}))
+        if version:
+            inputs["version"] = version
+        provider_id, outputs = self.mocks.new_resource(pulumi.runtime.MockResourceArgs(
+            typ=f"{PROVIDER_TYPE_PREFIX}{package}", name=name, inputs=inputs, custom=True))
+        # The engine's default providers have no parent.
+        self.graph.add(Resource(urn=urn, type=f"{PROVIDER_TYPE_PREFIX}{package}", name=name, custom=True,
+                                id=provider_id, inputs=inputs, outputs=outputs))
+        self.default_providers[package] = f"{urn}::{provider_id}"
+        return self.default_providers[package]
+
+    # -- registrations ----------------------------------------------------------------------------
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        urn = engine_urn(self.graph.stack, self.graph.project, request.parent, request.type, request.name)
+        if request.type == STACK_TYPE:
+            self.graph.add(Resource(urn=urn, type=STACK_TYPE, name=request.name, custom=False))
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        inputs = self._apply_stack_transforms(request, inputs)
+        provider = request.provider
+        is_provider = request.type.startswith(PROVIDER_TYPE_PREFIX)
+        if request.custom and not is_provider and not provider:
+            provider = self._default_provider(request.type.split(":", 1)[0], request.version)
+
+        resource_id, state = self.mocks.new_resource(pulumi.runtime.MockResourceArgs(
+            typ=request.type, name=request.name, inputs=inputs, provider=provider,
+            resource_id=request.importId, custom=request.custom))
+        self.graph.add(Resource(
+            urn=urn, type=request.type, name=request.name, custom=bool(request.custom),
+            parent=request.parent, provider=provider if request.custom else "", id=resource_id or "",
+            dependencies=list(request.dependencies),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            inputs=plain(inputs), outputs=plain(state), protect=bool(request.protect),
+            source=self._source_position(request)))
+        state_proto = _sync_await(rpc.serialize_properties(state, {}))
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=state_proto)
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802
+        outputs = plain(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
+        resource = self.graph.get(request.urn)
+        if resource is not None:
+            resource.outputs = outputs
+            if resource.type == STACK_TYPE:
+                self.graph.stack_outputs = outputs
+        return super().RegisterResourceOutputs(request)
+
+    def _apply_stack_transforms(self, request, inputs: dict) -> dict:
+        """The engine runs stack transforms on every registration; the stock mock monitor does not."""
+        for transform in self._stack_transforms:
+            result = transform(ResourceTransformArgs(
+                custom=bool(request.custom), type_=request.type, name=request.name, props=inputs,
+                opts=ResourceOptions()))
+            if asyncio.iscoroutine(result):
+                result = _sync_await(result)
+            if result is not None:
+                inputs = dict(result.props)
+        return inputs
+
+    def _source_position(self, request) -> Optional[SourcePosition]:
+        """The nearest frame in the user's program directory: not our components, not the SDK."""
+        for frame in request.stackTrace.frames:
+            uri = frame.pc.uri
+            if not uri:
+                continue
+            path = unquote(urlparse(uri).path)
+            if path.startswith(self.program_dir + os.sep):
+                return SourcePosition(os.path.relpath(path, self.project_root).replace(os.sep, "/"), frame.pc.line)
+        parent = self.graph.get(request.parent)  # resources made in callbacks: fall back to the parent's
+        return parent.source if parent else None
+
+
+def run_program(project: Project, stack: StackConfig, debug: bool = False) -> ResourceGraph:
+    """Run the project's program for `stack` under mocks and return what it registered."""
+    blinded_config = {k: (BLINDED if k in stack.secret_keys else _decode_config_value(v))
+                      for k, v in stack.values.items()}
+    graph = ResourceGraph(project.name, stack.name, blinded_config, program_dir=str(project.main))
+    mocks = CloudMocks(region_for=lambda ref: monitor.region_for(ref))
+    monitor = RecordingMonitor(mocks, graph, project, stack)
+
+    pulumi.runtime.set_all_config(dict(stack.values), list(stack.secret_keys))
+    set_mocks(mocks, project=project.name, stack=stack.name, preview=True, monitor=monitor)
+    runtime_settings.ROOT.set(None)  # set_mocks made a root stack; run_in_stack makes the real one
+    graph.resources.clear()
+
+    program_dir = str(project.main.resolve())
+    saved_cwd, saved_path = os.getcwd(), list(sys.path)
+    os.chdir(program_dir)  # the CLI runs a directory program from inside it
+    sys.path.insert(0, program_dir)
+    try:
+        _sync_await(run_in_stack(lambda: runpy.run_path(program_dir, run_name="__main__")))
+    except BaseException as error:  # noqa: BLE001 any program failure becomes a ProgramError
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        raise _program_error(error, stack, mocks, program_dir, project.root, debug) from error
+    finally:
+        os.chdir(saved_cwd)
+        sys.path[:] = saved_path
+    return graph
+
+
+def _program_error(error: BaseException, stack: StackConfig, mocks: CloudMocks, program_dir: str,
+                   root: Path, debug: bool) -> ProgramError:
+    if isinstance(error, pulumi.config.ConfigMissingError):
+        key = error.key
+        short = key.split(":", 1)[1] if ":" in key else key
+        return ProgramError(
+            f"missing required configuration key '{key}' for stack '{stack.name}': set it in {stack.path} "
+            f"(or run `pulumi config set {short} <value> --stack {stack.name}`)")
+    if mocks.unanswered_invokes:
+        return ProgramError(f"program error: the offline preview has no answer for invoke "
+                            f"'{mocks.unanswered_invokes[0]}'")
+    where = ""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if frame.filename.startswith(program_dir + os.sep):
+            where = f" at {os.path.relpath(frame.filename, root)}:{frame.lineno}"
+            break
+    message = str(error) if not isinstance(error, pulumi.RunError) else error.args[0]
+    detail = "".join(traceback.format_exception(error)) if debug else ""
+    return ProgramError(f"program error{where}: {type(error).__name__}: {message}" + (f"\n{detail}" if detail else ""))

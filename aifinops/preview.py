@@ -1,0 +1,51 @@
+"""`aifinops preview`: run a stack's program offline and show what it would create."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from .engine import run_program
+from .errors import EXIT_OK
+from .graph import ResourceGraph
+from .preview_output import preview_digest, render_text
+from .project import load_project
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("preview", help="preview a stack offline (like `pulumi preview`)")
+    add_stack_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print a PreviewDigest, like `pulumi preview --json`")
+    parser.add_argument("--policy-pack", action="append", default=[], metavar="DIR",
+                        help="run this policy pack (repeatable); default: every pack in policies/")
+    parser.add_argument("--policy-pack-config", action="append", default=[], metavar="FILE",
+                        help="policy config JSON, in `pulumi preview --policy-pack-config` format")
+    parser.set_defaults(handler=run)
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every stack-reading subcommand shares with pulumi preview."""
+    parser.add_argument("--cwd", "-C", default=".", metavar="DIR", help="run as if started in DIR")
+    parser.add_argument("--stack", "-s", default=None, metavar="NAME", help="the stack to preview")
+    parser.add_argument("--debug", "-d", action="store_true", help="print tracebacks and debug detail")
+
+
+def load_graph(args: argparse.Namespace) -> tuple[ResourceGraph, float]:
+    """Load the project and stack named by the shared flags, run the program, time it."""
+    project = load_project(args.cwd)
+    stack = project.load_stack(project.select_stack(args.stack))
+    started = time.perf_counter()
+    graph = run_program(project, stack, debug=args.debug)
+    return graph, time.perf_counter() - started
+
+
+def run(args: argparse.Namespace) -> int:
+    graph, duration = load_graph(args)
+    if args.json:
+        json.dump(preview_digest(graph, duration), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(render_text(graph, duration))
+    return EXIT_OK

@@ -1,0 +1,146 @@
+"""Reads a Pulumi project (Pulumi.yaml) and a stack's config file the way the Pulumi CLI does."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from .errors import ProjectError
+
+SECURE_PLACEHOLDER = "[secure value: not decrypted offline]"
+_PROJECT_CONFIG_SCHEMA_KEYS = {"type", "default", "description", "secret", "items", "value"}
+
+
+@dataclass
+class StackConfig:
+    name: str
+    path: Path
+    values: dict[str, str]  # namespaced key -> string value, as the CLI hands them to a program
+    secret_keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Project:
+    root: Path
+    name: str
+    runtime: str
+    main: Path  # the program directory
+    stack_config_dir: Path
+    config_defaults: dict[str, str]
+    secret_defaults: list[str]
+
+    def stack_names(self) -> list[str]:
+        if not self.stack_config_dir.is_dir():
+            return []
+        names = []
+        for path in sorted(self.stack_config_dir.glob("Pulumi.*.yaml")):
+            names.append(path.name[len("Pulumi."):-len(".yaml")])
+        return names
+
+    def select_stack(self, requested: Optional[str]) -> str:
+        names = self.stack_names()
+        if requested:
+            short = requested.split("/")[-1]  # accept org/project/stack like the CLI
+            if short not in names:
+                raise ProjectError(
+                    f"no stack named '{requested}' found: {self.stack_config_dir / f'Pulumi.{short}.yaml'} "
+                    f"does not exist; stacks: {', '.join(names) or '(none)'}")
+            return short
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            raise ProjectError(f"no stacks found: no Pulumi.<stack>.yaml in {self.stack_config_dir}")
+        raise ProjectError(f"more than one stack; choose one with --stack: {', '.join(names)}")
+
+    def load_stack(self, stack: str) -> StackConfig:
+        path = self.stack_config_dir / f"Pulumi.{stack}.yaml"
+        document = _read_yaml(path) or {}
+        if not isinstance(document, dict):
+            raise ProjectError(f"{path}: expected a mapping at the top level, got {type(document).__name__}")
+        raw = document.get("config") or {}
+        if not isinstance(raw, dict):
+            raise ProjectError(f"{path}: 'config' must be a mapping of keys to values, got {type(raw).__name__}")
+        values = dict(self.config_defaults)
+        secrets = list(self.secret_defaults)
+        for key, value in raw.items():
+            full_key = self._namespaced(str(key))
+            if isinstance(value, dict) and set(value) == {"secure"}:
+                values[full_key] = SECURE_PLACEHOLDER
+                secrets.append(full_key)
+            else:
+                values[full_key] = _config_string(value)
+        return StackConfig(stack, path, values, sorted(set(secrets)))
+
+    def _namespaced(self, key: str) -> str:
+        return key if ":" in key else f"{self.name}:{key}"
+
+
+def load_project(cwd: str | os.PathLike[str]) -> Project:
+    root = Path(cwd).resolve()
+    path = root / "Pulumi.yaml"
+    if not path.exists():
+        alt = root / "Pulumi.yml"
+        if not alt.exists():
+            raise ProjectError(f"no Pulumi.yaml project file found in {root} (use --cwd to point at a project)")
+        path = alt
+    document = _read_yaml(path)
+    if not isinstance(document, dict):
+        raise ProjectError(f"{path}: expected a mapping at the top level")
+    name = document.get("name")
+    if not isinstance(name, str) or not name:
+        raise ProjectError(f"{path}: required key 'name' is missing or not a string")
+    runtime = document.get("runtime")
+    runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
+    if runtime_name != "python":
+        raise ProjectError(f"{path}: key 'runtime' is {runtime_name!r}; aifinops previews only 'python' programs")
+    main = root / str(document.get("main") or ".")
+    if not main.exists():
+        raise ProjectError(f"{path}: key 'main' points at {main}, which does not exist")
+    stack_config_dir = root / str(document.get("stackConfigDir") or ".")
+    defaults, secret_defaults = _project_config(path, name, document.get("config") or {})
+    return Project(root, name, runtime_name, main, stack_config_dir, defaults, secret_defaults)
+
+
+def _project_config(path: Path, project: str, raw: Any) -> tuple[dict[str, str], list[str]]:
+    if not isinstance(raw, dict):
+        raise ProjectError(f"{path}: 'config' must be a mapping, got {type(raw).__name__}")
+    defaults: dict[str, str] = {}
+    secrets: list[str] = []
+    for key, spec in raw.items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        if isinstance(spec, dict) and spec and set(spec) <= _PROJECT_CONFIG_SCHEMA_KEYS:
+            if spec.get("secret"):
+                secrets.append(full_key)
+            for value_key in ("value", "default"):
+                if value_key in spec:
+                    defaults[full_key] = _config_string(spec[value_key])
+        else:
+            defaults[full_key] = _config_string(spec)
+    return defaults, secrets
+
+
+def _config_string(value: Any) -> str:
+    """The CLI hands every config value to the program as a string; objects and lists as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return "" if value is None else str(value)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ProjectError(f"{path}: cannot read: {error.strerror}") from error
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(error, "problem", None) or str(error)
+        raise ProjectError(f"{where}: malformed YAML: {problem}") from error

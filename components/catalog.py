@@ -1,0 +1,119 @@
+"""The catalog of accelerated EC2 instance types: specs joined with a dated on-demand price table.
+
+Specs come from AWS's DescribeInstanceTypes records as shipped by moto (regenerate with
+`python -m aifinops.catalog_specs`), plus a small supplement for older types moto lacks. Prices come
+from a vendored table with its source and as-of date (refresh with `aifinops catalog refresh`).
+Components, policy packs and the cost estimate all ask this module; none of them guesses from names.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional
+
+DATA_DIR = Path(__file__).parent / "data"
+SAGEMAKER_PREFIX = "ml."
+
+# A sensible approved set: current-generation types teams use for training and inference.
+DEFAULT_APPROVED_INSTANCE_TYPES = (
+    "g5.xlarge", "g5.2xlarge", "g5.4xlarge", "g5.12xlarge", "g5.48xlarge",
+    "g6.xlarge", "g6.2xlarge", "g6.4xlarge", "g6.12xlarge",
+    "g6e.xlarge", "g6e.2xlarge", "g6e.12xlarge",
+    "g4dn.xlarge", "g4dn.2xlarge",
+    "p4d.24xlarge", "p5.48xlarge",
+    "inf2.xlarge", "inf2.8xlarge", "trn1.2xlarge", "trn1.32xlarge",
+)
+
+
+@dataclass(frozen=True)
+class AcceleratorSpec:
+    instance_type: str
+    kind: str  # gpu | trainium | inferentia | gaudi
+    manufacturer: str
+    model: str
+    count: int
+    memory_gib_per_accelerator: float
+    vcpus: Optional[int]
+    memory_gib: Optional[float]
+
+    @property
+    def family(self) -> str:
+        return self.instance_type.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    source: str
+    as_of: str
+    region: str
+    on_demand: dict[str, float]
+    default_spot_discount: float
+    spot_discount_by_family: dict[str, float]
+
+
+def normalize_instance_type(instance_type: str) -> str:
+    """SageMaker's `ml.g5.xlarge` is EC2's `g5.xlarge`."""
+    value = instance_type.strip()
+    return value[len(SAGEMAKER_PREFIX):] if value.startswith(SAGEMAKER_PREFIX) else value
+
+
+@lru_cache(maxsize=1)
+def _specs() -> dict[str, AcceleratorSpec]:
+    specs: dict[str, AcceleratorSpec] = {}
+    for filename in ("accelerated_supplement.json", "accelerated_instance_types.json"):
+        for name, raw in _load(filename)["instanceTypes"].items():
+            specs[name] = AcceleratorSpec(
+                instance_type=name, kind=raw["kind"], manufacturer=raw["manufacturer"], model=raw["model"],
+                count=int(raw["count"]), memory_gib_per_accelerator=float(raw["memoryGiBPerAccelerator"]),
+                vcpus=raw.get("vcpus"), memory_gib=raw.get("memoryGiB"))
+    return specs
+
+
+@lru_cache(maxsize=1)
+def price_table() -> PriceTable:
+    raw = _load("ec2_prices.json")
+    return PriceTable(raw["source"], raw["asOf"], raw["region"], dict(raw["onDemandUsdPerHour"]),
+                      float(raw["defaultSpotDiscount"]), dict(raw["spotDiscountByFamily"]))
+
+
+def _load(filename: str) -> dict[str, Any]:
+    return json.loads((DATA_DIR / filename).read_text())
+
+
+def accelerated_types() -> list[str]:
+    return sorted(_specs())
+
+
+def lookup(instance_type: str) -> Optional[AcceleratorSpec]:
+    """The accelerator spec of an instance type (SageMaker `ml.` names accepted), or None if not accelerated."""
+    return _specs().get(normalize_instance_type(instance_type))
+
+
+def is_accelerated(instance_type: str) -> bool:
+    return lookup(instance_type) is not None
+
+
+def on_demand_price(instance_type: str) -> Optional[float]:
+    """USD per hour on demand in the table's region, or None when the table has no price."""
+    return price_table().on_demand.get(normalize_instance_type(instance_type))
+
+
+def spot_discount(instance_type: str) -> float:
+    """The typical fraction below on-demand that spot costs for this type's family."""
+    table = price_table()
+    family = normalize_instance_type(instance_type).split(".", 1)[0]
+    return table.spot_discount_by_family.get(family, table.default_spot_discount)
+
+
+def require_accelerated(argument: str, instance_type: Any) -> AcceleratorSpec:
+    """Validate a component argument: an accelerated type the catalog knows, or a ValueError that says why."""
+    if not isinstance(instance_type, str) or not instance_type:
+        raise ValueError(f"{argument}: expected an accelerated EC2 instance type such as 'g5.xlarge', got {instance_type!r}")
+    spec = lookup(instance_type)
+    if spec is None:
+        raise ValueError(
+            f"{argument}: {instance_type!r} is not an accelerated (GPU, Trainium, Inferentia or Gaudi) instance type "
+            f"in the catalog; expected one of e.g. {', '.join(DEFAULT_APPROVED_INSTANCE_TYPES[:6])}")
+    return spec
