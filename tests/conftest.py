@@ -1,0 +1,54 @@
+"""Shared fixtures: write a throwaway Pulumi project and preview it with the offline engine."""
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pytest
+import yaml
+
+from aifinops.engine import run_program
+from aifinops.graph import ResourceGraph
+from aifinops.project import load_project
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_COST_TAGS = {"CostCenter": "ml", "Project": "test", "Environment": "dev"}
+
+
+def write_project(root: Path, program: str, config: Optional[dict[str, Any]] = None, *,
+                  project: str = "testproj", stack: str = "dev") -> Path:
+    """A project in `root` whose stacks/__main__.py is `program` and whose stack config is `config`."""
+    (root / "stacks").mkdir(parents=True, exist_ok=True)
+    (root / "Pulumi.yaml").write_text(yaml.safe_dump(
+        {"name": project, "runtime": {"name": "python", "options": {"virtualenv": ".venv"}},
+         "main": "stacks/", "stackConfigDir": "stacks"}))
+    (root / "stacks" / "__main__.py").write_text(textwrap.dedent(program))
+    (root / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config or {}}))
+    return root
+
+
+@pytest.fixture
+def preview(tmp_path: Path) -> Callable[..., ResourceGraph]:
+    """preview(program_source, config=None, **kw) -> ResourceGraph, run in-process with the offline engine."""
+
+    def run(program: str, config: Optional[dict[str, Any]] = None, *, stack: str = "dev",
+            project: str = "testproj") -> ResourceGraph:
+        root = write_project(tmp_path / "project", program, config, project=project, stack=stack)
+        loaded = load_project(root)
+        return run_program(loaded, loaded.load_stack(stack))
+
+    return run
+
+
+def tagged_config(extra: Optional[dict[str, Any]] = None, project: str = "testproj") -> dict[str, Any]:
+    """Stack config with the default cost tags plus `extra` (keys without a namespace get the project's)."""
+    config: dict[str, Any] = {f"{project}:costTags": DEFAULT_COST_TAGS, "aws:region": "us-east-1"}
+    for key, value in (extra or {}).items():
+        config[key if ":" in key else f"{project}:{key}"] = value
+    return config
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
