@@ -119,11 +119,13 @@ class RecordingMonitor(MockMonitor):
         self.default_providers: dict[str, str] = {}  # package -> provider reference
 
     @staticmethod
-    def _package_config(values: dict[str, str]) -> dict[str, dict[str, Any]]:
-        config: dict[str, dict[str, Any]] = {}
+    def _package_config(values: dict[str, str]) -> dict[str, dict[str, str]]:
+        """Config by package. Kept as strings: the engine hands provider config over as strings
+        (objects such as aws:defaultTags JSON-encoded), and policies see them that way."""
+        config: dict[str, dict[str, str]] = {}
         for key, value in values.items():
             package, _, name = key.partition(":")
-            config.setdefault(package, {})[name] = _decode_config_value(value)
+            config.setdefault(package, {})[name] = value
         return config
 
     def region_for(self, provider_ref: Optional[str]) -> str:
