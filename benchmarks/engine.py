@@ -1,0 +1,98 @@
+"""Offline preview speed: `aifinops preview` against a plain `set_mocks` + runpy baseline.
+
+Builds a synthetic project of N AWS resources (a bucket, its versioning, its lifecycle and a GPU
+instance per group of four, plus the stack-wide cost-tag transform), then runs, each in a fresh process:
+  - baseline: the stock SDK mocks (`pulumi.runtime.set_mocks`) running the same program with runpy;
+  - aifinops: the whole `aifinops preview` command (engine, recording, tree output; no policy packs).
+Prints wall time, resources per second, peak RSS and the aifinops/baseline time ratio.
+
+Usage: .venv/bin/python benchmarks/engine.py [N ...]   (default: 100 1000 10000)
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+PROGRAM = """
+import pulumi, pulumi_aws as aws
+from components.tagging import register_cost_tags
+
+register_cost_tags(pulumi.Config().require_object("costTags"))
+for i in range({groups}):
+    bucket = aws.s3.Bucket(f"data-{{i}}")
+    aws.s3.BucketVersioning(f"data-{{i}}-versioning", bucket=bucket.id,
+                            versioning_configuration={{"status": "Enabled"}})
+    aws.s3.BucketLifecycleConfiguration(f"data-{{i}}-lifecycle", bucket=bucket.id, rules=[{{
+        "id": "tiering", "status": "Enabled", "filter": {{}},
+        "transitions": [{{"days": 30, "storage_class": "STANDARD_IA"}}, {{"days": 90, "storage_class": "GLACIER_IR"}}]}}])
+    aws.ec2.Instance(f"gpu-{{i}}", instance_type="g5.xlarge", ami="ami-0123456789abcdef0",
+                     metadata_options={{"http_tokens": "required"}})
+"""
+
+BASELINE = """
+import resource, runpy, sys, time
+import pulumi
+from pulumi.runtime import settings
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+class Mocks(pulumi.runtime.Mocks):
+    def new_resource(self, args):
+        return args.name + "-id", dict(args.inputs)
+    def call(self, args):
+        return {{}}
+
+started = time.perf_counter()
+pulumi.runtime.set_all_config({{"bench:costTags": '{{"CostCenter": "a", "Project": "b", "Environment": "c"}}'}})
+pulumi.runtime.set_mocks(Mocks(), project="bench", stack="dev", preview=True)
+settings.ROOT.set(None)
+_sync_await(run_in_stack(lambda: runpy.run_path({program_dir!r}, run_name="__main__")))
+print(time.perf_counter() - started)
+"""
+
+
+def make_project(root: Path, resources: int) -> None:
+    (root / "stacks").mkdir(parents=True)
+    (root / "Pulumi.yaml").write_text("name: bench\nruntime: python\nmain: stacks/\nstackConfigDir: stacks\n")
+    (root / "stacks" / "__main__.py").write_text(textwrap.dedent(PROGRAM.format(groups=resources // 4)))
+    (root / "stacks" / "Pulumi.dev.yaml").write_text(json.dumps({"config": {
+        "aws:region": "us-east-1",
+        "bench:costTags": {"CostCenter": "a", "Project": "b", "Environment": "c"}}}))
+
+
+def measure(command: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of a fresh child process."""
+    started = time.perf_counter()
+    result = subprocess.run(["/usr/bin/time", "-f", "%M", *command], cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"{command[:3]} failed:\n{result.stderr[-2000:]}")
+    peak_kib = int(result.stderr.strip().splitlines()[-1])
+    return elapsed, peak_kib / 1024
+
+
+def main(sizes: list[int]) -> None:
+    python = sys.executable
+    print(f"{'resources':>10} {'baseline s':>11} {'aifinops s':>11} {'ratio':>6} "
+          f"{'aifinops res/s':>15} {'baseline MiB':>13} {'aifinops MiB':>13}")
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            make_project(root, size)
+            baseline_script = root / "baseline.py"
+            baseline_script.write_text(BASELINE.format(program_dir=str(root / "stacks")))
+            env_cwd = root / "stacks"
+            base_s, base_mib = measure([python, str(baseline_script)], env_cwd)
+            ours_s, ours_mib = measure([python, "-m", "aifinops", "preview", "--cwd", str(root)], root)
+            print(f"{size:>10} {base_s:>11.2f} {ours_s:>11.2f} {ours_s / base_s:>6.2f} "
+                  f"{size / ours_s:>15.0f} {base_mib:>13.0f} {ours_mib:>13.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [100, 1000, 10000])
