@@ -17,12 +17,14 @@ def display_type(type_token: str) -> str:
 
 def tree_lines(graph: ResourceGraph) -> list[str]:
     rows: list[tuple[str, str, str]] = []
-    shown = [r for r in graph if not (r.is_provider and r.name.startswith("default"))]
+    children: dict[str, list[Resource]] = {}
+    for resource in steps_resources(graph):
+        children.setdefault(resource.parent, []).append(resource)
 
     def walk(resource: Resource, prefix: str, last: bool, depth: int) -> None:
         branch = "" if depth == 0 else prefix + ("└─ " if last else "├─ ")
         rows.append((branch + display_type(resource.type), resource.name, "create"))
-        kids = [r for r in shown if r.parent == resource.urn]
+        kids = children.get(resource.urn, [])
         child_prefix = "" if depth == 0 else prefix + ("   " if last else "│  ")
         for index, kid in enumerate(kids):
             walk(kid, child_prefix, index == len(kids) - 1, depth + 1)
