@@ -92,11 +92,21 @@ def validate_tags(argument: str, tags: Any) -> dict[str, str]:
     return dict(tags)
 
 
+def validate_checkpoint_prefix(argument: str, prefix: Any) -> str:
+    if not isinstance(prefix, str) or not prefix.endswith("/"):
+        raise ValueError(f"{argument}: expected a key prefix ending in '/', got {prefix!r}")
+    return prefix
+
+
+def dlami_name(spec: catalog.AcceleratorSpec) -> str:
+    """The Deep Learning AMI name pattern for this accelerator kind (Neuron SDK or NVIDIA driver)."""
+    return DLAMI_NAME_NEURON if spec.kind in ("trainium", "inferentia") else DLAMI_NAME_GPU
+
+
 def deep_learning_ami(spec: catalog.AcceleratorSpec, opts: pulumi.InvokeOptions) -> pulumi.Output[str]:
     """The latest AWS Deep Learning AMI for this accelerator kind."""
-    name = DLAMI_NAME_NEURON if spec.kind in ("trainium", "inferentia") else DLAMI_NAME_GPU
     ami = aws.ec2.get_ami_output(most_recent=True, owners=["amazon"],
-                                 filters=[{"name": "name", "values": [name]},
+                                 filters=[{"name": "name", "values": [dlami_name(spec)]},
                                           {"name": "architecture", "values": ["x86_64"]}], opts=opts)
     return ami.id
 
@@ -109,6 +119,13 @@ def metadata_options() -> dict[str, Any]:
 def root_volume(size_gb: int, kms_key_id: Optional[pulumi.Input[str]]) -> dict[str, Any]:
     return {"volume_type": "gp3", "volume_size": size_gb, "encrypted": True, "kms_key_id": kms_key_id,
             "delete_on_termination": True}
+
+
+def launch_template_root_volume(size_gb: int, kms_key_id: Optional[pulumi.Input[str]],
+                                device_name: str) -> dict[str, Any]:
+    """root_volume() as a launch-template block device (whose EBS flags are the strings 'true'/'false')."""
+    ebs = {key: ("true" if value is True else value) for key, value in root_volume(size_gb, kms_key_id).items()}
+    return {"device_name": device_name, "ebs": ebs}
 
 
 def instance_role(name: str, checkpoint_bucket_arn: Optional[pulumi.Input[str]], checkpoint_prefix: str,
@@ -165,8 +182,7 @@ class GpuInstance(pulumi.ComponentResource):
         if spot and spot.interruption_behavior == "hibernate" and root_gb < (spec.memory_gib or 0):
             raise ValueError(f"root_volume_gb: hibernation writes RAM to the root volume; {args.instance_type} has "
                              f"{spec.memory_gib} GiB of memory, got {root_gb} GB")
-        if not isinstance(args.checkpoint_prefix, str) or not args.checkpoint_prefix.endswith("/"):
-            raise ValueError(f"checkpoint_prefix: expected a key prefix ending in '/', got {args.checkpoint_prefix!r}")
+        validate_checkpoint_prefix("checkpoint_prefix", args.checkpoint_prefix)
 
         super().__init__("aifinops:compute:GpuInstance", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
