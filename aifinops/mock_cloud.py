@@ -102,7 +102,9 @@ class CloudMocks(pulumi.runtime.Mocks):
             return self._kubernetes(args, outputs), outputs
         if package != "aws":
             return f"{args.name}-{_digest(key, 7)}", outputs
-        region = self._region_for(args.provider or None)
+        # pulumi-aws v7 resources may name their own region; else the provider's.
+        region = outputs.get("region") if isinstance(outputs.get("region"), str) else \
+            self._region_for(args.provider or None)
         module_type = rest
         kind = module_type.split("/")[-1].split(":")[0]
         name_property = _NAME_PROPERTY.get(module_type, "name")
