@@ -1,0 +1,214 @@
+"""Run checkov over an exported stack and map its findings back to Pulumi URNs and source lines.
+
+checkov lives in its own virtualenv (it pins `packaging<24`, current pulumi needs >=26) and runs as a
+subprocess with offline flags. It exits 0 on missing or empty input, so the scanned resource count is
+compared with what was exported: a mismatch is an error, never a clean result.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence
+
+from components.checkov_suppressions import CheckovSuppression, declared_suppressions, find_suppression
+
+from ..errors import AifinopsError
+from ..graph import ResourceGraph, SourcePosition
+from .export import KUBERNETES, TERRAFORM, CheckovExport, NotScanned, export_graph
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CUSTOM_CHECKS_DIR = REPO_ROOT / "policies" / "checkov_checks"
+CHECKOV_ENV = "AIFINOPS_CHECKOV"  # path to a checkov executable, to override the lookup
+POLICY_CONFIG_ENV = "AIFINOPS_POLICY_CONFIG"  # read by our custom checks; os.pathsep-separated files
+TIMEOUT_SECONDS = 600
+# Offline: no update check, no download of external checks or guidelines.
+OFFLINE_ENV = {"CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE", "CHECKOV_NO_OUTPUT": "false"}
+
+PASSED, FAILED, SUPPRESSED = "passed", "failed", "suppressed"
+
+
+class CheckovError(AifinopsError):
+    """checkov is missing, crashed, answered garbage, or scanned a different number of resources."""
+
+
+@dataclass
+class CheckovFinding:
+    check_id: str
+    check_name: str
+    status: str  # PASSED | FAILED | SUPPRESSED
+    framework: str
+    checkov_resource: str  # checkov's own id: a Terraform address or Kind.namespace.name
+    urn: str
+    source: Optional[SourcePosition]
+    guideline: str = ""
+    severity: str = ""
+    suppression_reason: str = ""
+
+
+@dataclass
+class CheckovScan:
+    findings: list[CheckovFinding] = field(default_factory=list)
+    not_scanned: list[NotScanned] = field(default_factory=list)
+    scanned: dict[str, int] = field(default_factory=dict)  # framework -> resources checkov counted
+    checkov_version: str = ""
+    duration_seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.findings if f.status == status)
+
+    @property
+    def passed(self) -> list[CheckovFinding]:
+        return [f for f in self.findings if f.status == PASSED]
+
+    @property
+    def failed(self) -> list[CheckovFinding]:
+        return [f for f in self.findings if f.status == FAILED]
+
+    @property
+    def suppressed(self) -> list[CheckovFinding]:
+        return [f for f in self.findings if f.status == SUPPRESSED]
+
+
+def find_checkov(project_dir: Optional[Path] = None) -> Path:
+    """$AIFINOPS_CHECKOV, else .venv-checkov of the project or of this repository, else checkov on PATH."""
+    candidates = []
+    if os.environ.get(CHECKOV_ENV):
+        candidates.append(Path(os.environ[CHECKOV_ENV]))
+    for root in (project_dir, REPO_ROOT):
+        if root is not None:
+            candidates.append(Path(root) / ".venv-checkov" / "bin" / "checkov")
+    on_path = shutil.which("checkov")
+    if on_path:
+        candidates.append(Path(on_path))
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    raise CheckovError("checkov not found: run ./scripts/bootstrap (it installs checkov into .venv-checkov), "
+                       f"or set {CHECKOV_ENV} to a checkov executable")
+
+
+def scan_graph(graph: ResourceGraph, *, policy_config_files: Sequence[str] = (),
+               checkov: Optional[Path] = None, work_dir: Optional[Path] = None,
+               suppressions: Optional[Iterable[CheckovSuppression]] = None) -> CheckovScan:
+    """Export the graph, run checkov with our custom checks, and return findings by URN."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="aifinops-checkov-") as temporary:
+        directory = Path(work_dir) if work_dir else Path(temporary)
+        exported = export_graph(graph, directory / "scan")
+        if not exported.resources:
+            scan = CheckovScan(not_scanned=exported.not_scanned)
+        else:
+            executable = checkov or find_checkov(Path(graph.program_dir).parent if graph.program_dir else None)
+            reports = run_checkov(executable, exported.directory, exported.frameworks(), policy_config_files)
+            scan = findings_from_reports(reports, exported, graph)
+    active = list(suppressions) if suppressions is not None else declared_suppressions()
+    apply_suppressions(scan, active)
+    scan.duration_seconds = time.perf_counter() - started
+    return scan
+
+
+def run_checkov(executable: Path, directory: Path, frameworks: Sequence[str],
+                policy_config_files: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Run checkov once over `directory`; return its JSON reports, one per framework."""
+    command = [str(executable), "--directory", str(directory), "--framework", *frameworks,
+               "--skip-download", "--output", "json", "--soft-fail", "--compact",
+               "--external-checks-dir", str(CUSTOM_CHECKS_DIR)]
+    env = {**os.environ, **OFFLINE_ENV}
+    if policy_config_files:
+        env[POLICY_CONFIG_ENV] = os.pathsep.join(str(Path(f).resolve()) for f in policy_config_files)
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=TIMEOUT_SECONDS,
+                                   cwd=directory)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise CheckovError(f"could not run {executable}: {error}") from error
+    if completed.returncode != 0:
+        raise CheckovError(f"checkov exited {completed.returncode}: {_tail(completed.stderr or completed.stdout)}")
+    try:
+        parsed = json.loads(completed.stdout)
+    except ValueError as error:
+        raise CheckovError(f"checkov printed no JSON report: {_tail(completed.stdout or completed.stderr)}") from error
+    reports = parsed if isinstance(parsed, list) else [parsed]
+    if not all(isinstance(r, dict) for r in reports):
+        raise CheckovError(f"unexpected checkov report shape: {_tail(completed.stdout)}")
+    return reports
+
+
+def findings_from_reports(reports: list[dict[str, Any]], exported: CheckovExport, graph: ResourceGraph) -> CheckovScan:
+    """Check counts against the export and turn each check result into a finding on a URN."""
+    scan = CheckovScan(not_scanned=list(exported.not_scanned))
+    by_type = {r.get("check_type"): r for r in reports if "check_type" in r}
+    for framework in exported.frameworks():
+        report = by_type.get(framework)
+        summary = (report or {}).get("summary", {})
+        scanned = int(summary.get("resource_count", 0))
+        scan.scanned[framework] = scanned
+        scan.checkov_version = summary.get("checkov_version", scan.checkov_version)
+        expected = exported.expected_count(framework)
+        if scanned != expected:
+            raise CheckovError(f"checkov scanned {scanned} {framework} resources but {expected} were exported "
+                               f"(from {exported.directory}); refusing to report a partial scan as clean")
+        if int(summary.get("parsing_errors", 0)):
+            raise CheckovError(f"checkov could not parse {summary['parsing_errors']} exported {framework} file(s): "
+                               f"{report.get('results', {}).get('parsing_errors')}")
+        results = report.get("results", {}) if report else {}
+        for key, status in (("passed_checks", PASSED), ("failed_checks", FAILED), ("skipped_checks", SUPPRESSED)):
+            for check in results.get(key, []):
+                scan.findings.append(_finding(check, status, framework, exported, graph))
+    return scan
+
+
+def _finding(check: dict[str, Any], status: str, framework: str, exported: CheckovExport,
+             graph: ResourceGraph) -> CheckovFinding:
+    urn = _urn_of(check, framework, exported)
+    resource = graph.get(urn)
+    return CheckovFinding(
+        check_id=check.get("check_id", ""), check_name=check.get("check_name", ""), status=status,
+        framework=framework, checkov_resource=check.get("resource", ""), urn=urn,
+        source=resource.source if resource else None, guideline=check.get("guideline") or "",
+        severity=check.get("severity") or "",
+        suppression_reason=(check.get("check_result") or {}).get("suppress_comment", "") if status == SUPPRESSED else "")
+
+
+def _urn_of(check: dict[str, Any], framework: str, exported: CheckovExport) -> str:
+    candidates = [r for r in exported.resources if r.framework == framework]
+    if framework == TERRAFORM:
+        address = check.get("resource_address") or check.get("resource", "")
+        match = next((r for r in candidates if r.address == address), None)
+    else:  # one manifest per file: the file names the resource, pod templates included
+        path = str(check.get("file_path", "")).replace(os.sep, "/")
+        match = next((r for r in candidates if path.endswith("/" + r.address) or path == r.address), None)
+    if match is None:
+        raise CheckovError(f"checkov reported {check.get('check_id')} on {check.get('resource')!r} "
+                           f"({check.get('file_path')}), which is not an exported resource")
+    return match.urn
+
+
+def apply_suppressions(scan: CheckovScan, suppressions: Sequence[CheckovSuppression]) -> None:
+    """Failed findings a component suppresses, with a reason, become suppressed findings."""
+    for finding in scan.findings:
+        if finding.status != FAILED:
+            continue
+        suppression = find_suppression(suppressions, finding.urn, finding.check_id)
+        if suppression is not None:
+            finding.status = SUPPRESSED
+            finding.suppression_reason = suppression.reason
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def checkov_version(executable: Path) -> str:
+    completed = subprocess.run([str(executable), "--version"], capture_output=True, text=True,
+                               env={**os.environ, **OFFLINE_ENV}, timeout=120)
+    return completed.stdout.strip()
+
+
+__all__ = ["CheckovError", "CheckovFinding", "CheckovScan", "KUBERNETES", "TERRAFORM", "find_checkov",
+           "scan_graph", "run_checkov", "findings_from_reports", "apply_suppressions"]
