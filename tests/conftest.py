@@ -52,3 +52,24 @@ def tagged_config(extra: Optional[dict[str, Any]] = None, project: str = "testpr
 
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
+
+
+@pytest.fixture(scope="session")
+def policy_packs():
+    """Every pack in policies/ running as its own process for the whole session (see policy_harness.py)."""
+    from policy_harness import PolicyHarness
+
+    harness = PolicyHarness()
+    yield harness
+    harness.close()
+
+
+@pytest.fixture
+def check_policies(preview, policy_packs):
+    """check_policies(program, config=None, policy_config=None) -> PolicyCheck, through the real gRPC path."""
+
+    def run(program: str, config: Optional[dict[str, Any]] = None,
+            policy_config: Optional[dict[str, Any]] = None, **preview_options: Any):
+        return policy_packs.check(preview(program, config, **preview_options), policy_config)
+
+    return run

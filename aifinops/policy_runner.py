@@ -1,0 +1,410 @@
+"""Runs CrossGuard policy packs the way the Pulumi CLI does, and fails closed.
+
+Each pack is its own process, started as the CLI starts a Python analyzer plugin:
+`<venv python> -u -m pulumi.policy <engine address> .` in the pack directory, with PULUMI_CONFIG,
+PULUMI_PROJECT, PULUMI_STACK, PULUMI_DRY_RUN and PULUMI_ORGANIZATION set. The pack prints the port of
+its Analyzer gRPC server; this module then speaks the Analyzer protocol to it with the protobufs that
+ship in the pulumi package: GetAnalyzerInfo, ConfigureStack, Configure (schema defaults plus the user's
+config, validated), Analyze for every resource with its provider, AnalyzeStack with outputs.
+
+A pack that does not start, crashes, hangs or answers something that is not a valid Analyzer response
+raises PolicyPackError (exit 2): a policy check never passes because a pack went quiet. Processes are
+killed when the PolicyPackSet closes, whatever happened.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import grpc
+import yaml
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from .analyzer_requests import analyze_requests, analyze_stack_request
+from .errors import PolicyPackError
+from .graph import ResourceGraph
+from .policy_pack_config import PackInfo, PolicyInfo, PolicyPackConfig, PolicySettings, reconcile
+
+START_TIMEOUT_SECONDS = 60.0
+RPC_TIMEOUT_SECONDS = 60.0
+# The CLI passes its own gRPC address; the Python policy SDK never dials it, so no engine is served here.
+ENGINE_ADDRESS = "127.0.0.1:0"
+# Analyze calls kept in flight per pack: the pack serves 4 threads, and overlapping calls hides latency.
+ANALYZE_WINDOW = 8
+_STDERR_TAIL_LINES = 40
+_MAX_MESSAGE_BYTES = 400 * 1024 * 1024  # the SDK's own limit
+
+_LEVELS = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory",
+           analyzer_pb2.DISABLED: "disabled", analyzer_pb2.REMEDIATE: "remediate"}
+_LEVEL_VALUES = {name: value for value, name in _LEVELS.items()}
+_SEVERITIES = {analyzer_pb2.POLICY_SEVERITY_UNSPECIFIED: "", analyzer_pb2.POLICY_SEVERITY_LOW: "low",
+               analyzer_pb2.POLICY_SEVERITY_MEDIUM: "medium", analyzer_pb2.POLICY_SEVERITY_HIGH: "high",
+               analyzer_pb2.POLICY_SEVERITY_CRITICAL: "critical"}
+
+
+@dataclass(frozen=True)
+class PackEnvironment:
+    """What the CLI tells a pack process about the stack, through its environment."""
+
+    project: str
+    stack: str
+    config: Mapping[str, str] = field(default_factory=dict)  # namespaced key -> string value
+    organization: str = "organization"  # what the CLI passes for DIY backends
+    dry_run: bool = True
+
+    @classmethod
+    def for_graph(cls, graph: ResourceGraph) -> "PackEnvironment":
+        config = {key: value if isinstance(value, str) else json.dumps(value) for key, value in graph.config.items()}
+        return cls(graph.project, graph.stack, config)
+
+    def variables(self) -> dict[str, str]:
+        return {"PULUMI_CONFIG": json.dumps(dict(self.config)), "PULUMI_PROJECT": self.project,
+                "PULUMI_STACK": self.stack, "PULUMI_DRY_RUN": "true" if self.dry_run else "false",
+                "PULUMI_ORGANIZATION": self.organization}
+
+
+@dataclass(frozen=True)
+class PolicyViolation:
+    """One diagnostic from a pack, with the URN filled in as the engine does."""
+
+    policy_pack: str
+    policy_pack_version: str
+    policy: str
+    description: str
+    message: str  # as the pack sent it: the policy description, a newline, then the detail
+    enforcement_level: str  # advisory | mandatory
+    urn: str
+    severity: str = ""  # the policy's severity: low | medium | high | critical, or ""
+
+    @property
+    def detail(self) -> str:
+        """The message without the policy description the SDK puts in front of it."""
+        prefix = self.description + "\n"
+        return self.message[len(prefix):] if self.message.startswith(prefix) else self.message
+
+    @property
+    def is_mandatory(self) -> bool:
+        return self.enforcement_level == "mandatory"
+
+
+@dataclass
+class PolicyRun:
+    packs: list[PackInfo]
+    violations: list[PolicyViolation]
+    resources_analyzed: int
+    duration_seconds: float
+    config: dict[str, PolicyPackConfig] = field(default_factory=dict)  # pack name -> effective settings
+
+    @property
+    def mandatory(self) -> list[PolicyViolation]:
+        return [v for v in self.violations if v.is_mandatory]
+
+    @property
+    def advisory(self) -> list[PolicyViolation]:
+        return [v for v in self.violations if not v.is_mandatory]
+
+
+def pack_python(pack_dir: Path) -> str:
+    """The interpreter the CLI would use for a Python pack: its PulumiPolicy.yaml virtualenv, if any."""
+    path = pack_dir / "PulumiPolicy.yaml"
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except OSError as error:
+        raise PolicyPackError(f"policy pack {pack_dir}: no PulumiPolicy.yaml ({error.strerror})") from error
+    except yaml.YAMLError as error:
+        raise PolicyPackError(f"policy pack {pack_dir}: PulumiPolicy.yaml is not valid YAML: {error}") from error
+    runtime = document.get("runtime") if isinstance(document, dict) else None
+    name = runtime.get("name") if isinstance(runtime, dict) else runtime
+    if name != "python":
+        raise PolicyPackError(f"policy pack {pack_dir}: runtime is {name!r}; aifinops runs Python policy packs")
+    options = runtime.get("options") if isinstance(runtime, dict) else None
+    virtualenv = options.get("virtualenv") if isinstance(options, dict) else None
+    if not virtualenv:
+        return os.environ.get("PULUMI_PYTHON_CMD") or sys.executable
+    venv = (pack_dir / str(virtualenv)).resolve()
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    if not python.exists():
+        raise PolicyPackError(f"policy pack {pack_dir}: its virtualenv {venv} does not exist "
+                              f"(run ./scripts/bootstrap from the repository root)")
+    return str(python)
+
+
+class PolicyPackProcess:
+    """One running pack and its Analyzer client. Use through PolicyPackSet, which always closes it."""
+
+    def __init__(self, pack_dir: Path, environment: PackEnvironment, timeout: float = RPC_TIMEOUT_SECONDS) -> None:
+        self.directory = Path(pack_dir).resolve()
+        self.environment = environment
+        self.timeout = timeout
+        self.info: Optional[PackInfo] = None
+        self._process: Optional[subprocess.Popen[bytes]] = None
+        self._channel: Optional[grpc.Channel] = None
+        self._stub: Optional[analyzer_pb2_grpc.AnalyzerStub] = None
+        self._output_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
+
+    @property
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def label(self) -> str:
+        return f"'{self.info.name}' ({self.directory})" if self.info else str(self.directory)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def launch(self) -> None:
+        """Start the process (returns at once; `connect` waits for the port)."""
+        command = [pack_python(self.directory), "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."]
+        env = {**os.environ, **self.environment.variables()}
+        try:
+            self._process = subprocess.Popen(command, cwd=self.directory, env=env, stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except OSError as error:
+            raise PolicyPackError(f"policy pack {self.label} could not be started: {error}") from error
+
+    def connect(self, start_timeout: float = START_TIMEOUT_SECONDS) -> PackInfo:
+        """Read the port the pack prints, connect, and ask what it is (GetAnalyzerInfo)."""
+        assert self._process is not None and self._process.stdout is not None
+        first_line: queue.Queue[bytes] = queue.Queue(maxsize=1)
+        threading.Thread(target=lambda: first_line.put(self._process.stdout.readline()), daemon=True).start()
+        self._drain(self._process.stderr)
+        try:
+            line = first_line.get(timeout=start_timeout)
+        except queue.Empty:
+            raise PolicyPackError(f"policy pack {self.label} did not print its port within {start_timeout:g}s"
+                                  + self._tail()) from None
+        self._drain(self._process.stdout)
+        text = line.decode(errors="replace").strip()
+        if not text:  # stdout closed: the process is exiting
+            self._wait_briefly()
+            raise PolicyPackError(f"policy pack {self.label} exited{self._exit_status()} before it started serving"
+                                  + self._tail())
+        if not text.isdigit() or not 0 < int(text) < 65536:
+            raise PolicyPackError(f"policy pack {self.label} printed {text[:200]!r} where the CLI expects the "
+                                  f"port of its Analyzer server" + self._tail())
+        self._channel = grpc.insecure_channel(f"127.0.0.1:{text}", options=[
+            ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES)])
+        self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+        info = self._call("GetAnalyzerInfo", lambda: self._stub.GetAnalyzerInfo(empty_pb2.Empty(),
+                                                                                 timeout=start_timeout))
+        self.info = self._pack_info(info)
+        return self.info
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.kill()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover - kill cannot be refused
+                pass
+            for stream in (self._process.stdout, self._process.stderr):
+                if stream is not None:
+                    stream.close()
+            self._process = None
+
+    # -- the Analyzer protocol --------------------------------------------------------------------
+    def configure_stack(self, graph: ResourceGraph) -> None:
+        env = self.environment
+        request = analyzer_pb2.AnalyzerStackConfigureRequest(
+            stack=env.stack, project=env.project, organization=env.organization, dry_run=env.dry_run,
+            config=dict(env.config), tags={"pulumi:project": graph.project, "pulumi:runtime": "python"})
+        self._call("ConfigureStack", lambda: self._stub.ConfigureStack(request, timeout=self.timeout))
+
+    def configure(self, settings: PolicyPackConfig) -> None:
+        request = analyzer_pb2.ConfigureAnalyzerRequest()
+        for name, setting in settings.items():
+            properties = struct_pb2.Struct()
+            properties.update(dict(setting.properties))
+            request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(
+                enforcementLevel=_LEVEL_VALUES[setting.enforcement_level], properties=properties))
+        self._call("Configure", lambda: self._stub.Configure(request, timeout=self.timeout))
+
+    def analyze(self, requests: Sequence[analyzer_pb2.AnalyzeRequest]) -> list[PolicyViolation]:
+        """Analyze every resource, a few calls in flight at a time; violations in request order."""
+        violations: list[PolicyViolation] = []
+        pending: collections.deque[tuple[analyzer_pb2.AnalyzeRequest, Any]] = collections.deque()
+
+        def collect() -> None:
+            request, future = pending.popleft()
+            response = self._call("Analyze", future.result, request.urn)
+            violations.extend(self._violations(response, request.urn, "Analyze"))
+
+        for request in requests:
+            pending.append((request, self._call("Analyze", lambda r=request: self._stub.Analyze.future(
+                r, timeout=self.timeout), request.urn)))
+            if len(pending) >= ANALYZE_WINDOW:
+                collect()
+        while pending:
+            collect()
+        return violations
+
+    def analyze_stack(self, request: analyzer_pb2.AnalyzeStackRequest, stack_urn: str) -> list[PolicyViolation]:
+        response = self._call("AnalyzeStack", lambda: self._stub.AnalyzeStack(request, timeout=self.timeout))
+        return self._violations(response, stack_urn, "AnalyzeStack")
+
+    # -- checking what comes back -----------------------------------------------------------------
+    def _pack_info(self, info: analyzer_pb2.AnalyzerInfo) -> PackInfo:
+        if not info.name or not info.policies:
+            raise PolicyPackError(f"policy pack {self.label} answered GetAnalyzerInfo without a name or policies")
+        policies = []
+        for policy in info.policies:
+            if not policy.name or policy.enforcementLevel not in _LEVELS:
+                raise PolicyPackError(f"policy pack {self.label} declared a policy without a name or with an "
+                                      f"unknown enforcement level ({policy.enforcementLevel})")
+            schema = json_format.MessageToDict(policy.configSchema) if policy.HasField("configSchema") else None
+            policies.append(PolicyInfo(
+                name=policy.name, description=policy.description, enforcement_level=_LEVELS[policy.enforcementLevel],
+                config_schema=schema or None, severity=_SEVERITIES.get(policy.severity, ""),
+                display_name=policy.displayName, remediation_steps=policy.remediation_steps, url=policy.url,
+                is_stack_policy=policy.policy_type == analyzer_pb2.POLICY_TYPE_STACK))
+        initial = {name: PolicySettings(_LEVELS.get(config.enforcementLevel, "") if config.enforcementLevel else "",
+                                        json_format.MessageToDict(config.properties))
+                   for name, config in info.initialConfig.items()}
+        return PackInfo(info.name, info.version or "0.0.1", self.directory, info.description, tuple(policies), initial)
+
+    def _violations(self, response: analyzer_pb2.AnalyzeResponse, urn: str, method: str) -> list[PolicyViolation]:
+        assert self.info is not None
+        result = []
+        for diagnostic in response.diagnostics:
+            policy = self.info.policy(diagnostic.policyName)
+            if policy is None or diagnostic.enforcementLevel not in _LEVELS:
+                raise PolicyPackError(
+                    f"policy pack {self.label} answered {method} of {urn} with a diagnostic for "
+                    f"{'unknown policy ' + repr(diagnostic.policyName) if policy is None else 'an unknown level'}")
+            result.append(PolicyViolation(
+                policy_pack=diagnostic.policyPackName or self.info.name,
+                policy_pack_version=diagnostic.policyPackVersion or self.info.version,
+                policy=diagnostic.policyName, description=diagnostic.description or policy.description,
+                message=diagnostic.message, enforcement_level=_LEVELS[diagnostic.enforcementLevel],
+                urn=diagnostic.urn or urn, severity=_SEVERITIES.get(diagnostic.severity, "") or policy.severity))
+        return result
+
+    # -- failures ---------------------------------------------------------------------------------
+    def _call(self, method: str, call: Callable[[], Any], urn: str = "") -> Any:
+        if self._stub is None and method != "GetAnalyzerInfo":
+            raise PolicyPackError(f"policy pack {self.label} is not running")
+        try:
+            return call()
+        except grpc.RpcError as error:
+            raise PolicyPackError(self._failure(method, error, urn)) from error
+
+    def _failure(self, method: str, error: grpc.RpcError, urn: str) -> str:
+        what = f"{method} of {urn}" if urn else method
+        code = error.code() if hasattr(error, "code") else None
+        self._wait_briefly()
+        if self._process is not None and self._process.poll() is not None:
+            return f"policy pack {self.label} crashed{self._exit_status()} during {what}" + self._tail()
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return f"policy pack {self.label} did not answer {what} within {self.timeout:g}s" + self._tail()
+        details = error.details() if hasattr(error, "details") else str(error)
+        return f"policy pack {self.label} failed {what}: {code.name if code else 'error'}: {details}" + self._tail()
+
+    def _wait_briefly(self) -> None:
+        if self._process is not None:
+            try:
+                self._process.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def _exit_status(self) -> str:
+        code = self._process.poll() if self._process is not None else None
+        return f" (exit code {code})" if code is not None else ""
+
+    def _drain(self, stream: Any) -> None:
+        """Keep reading a pipe so the pack never blocks on a full one; remember the last lines for errors."""
+        def read() -> None:
+            for raw in iter(stream.readline, b""):
+                self._output_tail.append(raw.decode(errors="replace").rstrip())
+        threading.Thread(target=read, daemon=True).start()
+
+    def _tail(self) -> str:
+        time.sleep(0.05)  # let the drain threads pick up the last lines of a dying process
+        lines = [line for line in self._output_tail if line]
+        return ("\n  pack output:\n    " + "\n    ".join(lines)) if lines else ""
+
+
+class PolicyPackSet:
+    """Several packs started together, reusable for many graphs, always killed on exit.
+
+        with PolicyPackSet(pack_dirs, PackEnvironment.for_graph(graph)) as packs:
+            run = packs.check(graph)
+    """
+
+    def __init__(self, pack_dirs: Sequence[Path], environment: PackEnvironment,
+                 timeout: float = RPC_TIMEOUT_SECONDS, start_timeout: float = START_TIMEOUT_SECONDS) -> None:
+        if not pack_dirs:
+            raise PolicyPackError("no policy packs to run")
+        self.environment = environment
+        self.start_timeout = start_timeout
+        self.processes = [PolicyPackProcess(Path(d), environment, timeout) for d in pack_dirs]
+
+    def __enter__(self) -> "PolicyPackSet":
+        try:
+            for process in self.processes:
+                process.launch()
+            for process in self.processes:
+                process.connect(self.start_timeout)
+        except BaseException:
+            self.close()
+            raise
+        names = [p.info.name for p in self.processes if p.info]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            self.close()
+            raise PolicyPackError(f"more than one policy pack is named {', '.join(duplicates)}")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.close()
+
+    @property
+    def is_open(self) -> bool:
+        return all(p.is_running for p in self.processes)
+
+    @property
+    def packs(self) -> list[PackInfo]:
+        return [p.info for p in self.processes if p.info is not None]
+
+    def check(self, graph: ResourceGraph,
+              configs: Optional[Mapping[str, Sequence[PolicyPackConfig]]] = None) -> PolicyRun:
+        """Run every pack over the graph. `configs`: pack name -> its config documents, applied in order."""
+        started = time.perf_counter()
+        effective = {p.info.name: reconcile(p.info, (configs or {}).get(p.info.name, ())) for p in self.processes}
+        requests = analyze_requests(graph)
+        stack_request = analyze_stack_request(graph)
+        stack_urn = graph.root.urn if any(r.type == "pulumi:pulumi:Stack" for r in graph) else ""
+
+        def run_one(process: PolicyPackProcess) -> list[PolicyViolation]:
+            process.configure_stack(graph)
+            process.configure(effective[process.info.name])
+            return process.analyze(requests) + process.analyze_stack(stack_request, stack_urn)
+
+        pool = ThreadPoolExecutor(max_workers=len(self.processes))
+        try:
+            results = [future.result() for future in [pool.submit(run_one, p) for p in self.processes]]
+        except BaseException:
+            self.close()  # unblocks the other packs' calls; a failed set is not reused
+            raise
+        finally:
+            pool.shutdown(wait=True)
+        violations = [v for result in results for v in result]
+        return PolicyRun(self.packs, violations, len(requests), time.perf_counter() - started, effective)

@@ -1,0 +1,69 @@
+"""approved-gpu-instance-types: accelerated instance types must be on the approved list.
+
+Wherever an instance type can be set (see `policies.instance_type_locations`), a type the shared catalog
+(`components.catalog`) knows as accelerated (GPU, Trainium, Inferentia, Gaudi) must be approved. SageMaker
+`ml.` types are compared without the prefix. A whole family (Batch, Karpenter) is approved only when
+every accelerated size in it is. CPU types, unknown values and names the catalog does not know pass.
+"""
+from __future__ import annotations
+
+from pulumi_policy import (EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy,
+                           Severity)
+
+from components import catalog
+
+from ..config_schema import config_schema, setting
+from ..instance_type_locations import InstanceTypeSetting, instance_type_settings
+from ..preview_values import is_unknown
+
+NAME = "approved-gpu-instance-types"
+SCHEMA = config_schema({
+    "approvedInstanceTypes": {
+        "type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True,
+        "default": list(catalog.DEFAULT_APPROVED_INSTANCE_TYPES),
+        "description": "Accelerated instance types that may be used (SageMaker ml. names accepted).",
+    },
+})
+
+
+def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    approved = [catalog.normalize_instance_type(t) for t in setting(args, SCHEMA, "approvedInstanceTypes")]
+    for found in instance_type_settings(args.resource_type, args.props):
+        if not isinstance(found.value, str) or is_unknown(found.value):
+            continue
+        problem = _family_problem(found, approved) if found.is_family else _type_problem(found, approved)
+        if problem:
+            report_violation(f"{args.resource_type} '{args.name}': {problem} at {found.path}; "
+                             f"approved types: {', '.join(approved) or '(none)'}.", None)
+
+
+def _type_problem(found: InstanceTypeSetting, approved: list[str]) -> str:
+    spec = catalog.lookup(found.value)
+    normalized = catalog.normalize_instance_type(found.value)
+    if spec is None or normalized in approved:
+        return ""
+    compared = f" (compared as '{normalized}')" if normalized != found.value else ""
+    return (f"accelerated instance type '{found.value}'{compared} ({spec.count}x {spec.manufacturer} {spec.model}) "
+            f"is not approved")
+
+
+def _family_problem(found: InstanceTypeSetting, approved: list[str]) -> str:
+    family = catalog.normalize_instance_type(found.value)
+    members = [t for t in catalog.accelerated_types() if catalog.lookup(t).family == family]
+    unapproved = [t for t in members if t not in approved]
+    if not unapproved:
+        return ""
+    return (f"instance family '{found.value}' allows accelerated types that are not approved "
+            f"({', '.join(unapproved)}); list approved types instead of the family")
+
+
+POLICY = ResourceValidationPolicy(
+    name=NAME,
+    description="Accelerated (GPU, Trainium, Inferentia, Gaudi) instance types must be on the approved list.",
+    validate=_validate,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=SCHEMA,
+    severity=Severity.HIGH,
+    remediation_steps="Use an approved instance type, or add the type to approvedInstanceTypes in the "
+                      "aifinops-cost policy config after the owning team has approved its cost.",
+)

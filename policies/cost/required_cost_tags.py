@@ -1,0 +1,96 @@
+"""required-cost-tags: every taggable AWS resource carries the cost-allocation tags, with values.
+
+A stack policy, because tags can come from other resources: an auto scaling group's instances get the
+`instance` tag specifications of its launch template. Tags from the provider's `defaultTags` count
+(see `policies.resource_tags` for the exact rules). Resource types that cannot carry tags are never
+flagged; a tag value that is unknown during preview counts as present.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
+
+from components.tagging import DEFAULT_REQUIRED_TAGS, is_taggable
+
+from ..config_schema import config_schema, setting
+from ..preview_values import UNKNOWN, is_unknown
+from ..resource_tags import ASG_TYPE, LAUNCH_TEMPLATE_TYPE, effective_tags
+from ..stack_resources import StackResources
+
+NAME = "required-cost-tags"
+SCHEMA = config_schema({
+    "requiredTags": {
+        "type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True,
+        "default": list(DEFAULT_REQUIRED_TAGS),
+        "description": "Tag keys every taggable resource must carry with a non-empty value.",
+    },
+    "allowedValues": {
+        "type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        "default": {},
+        "description": "Optional: tag key -> the only values it may take, e.g. {\"Environment\": [\"dev\", \"prod\"]}.",
+    },
+})
+# How an auto scaling group names its launch template: directly, or in a mixed instances policy.
+_LAUNCH_TEMPLATE_REFERENCES = ("launchTemplate", "mixedInstancesPolicy")
+
+
+def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    required: list[str] = setting(args, SCHEMA, "requiredTags")
+    allowed: dict[str, list[str]] = setting(args, SCHEMA, "allowedValues")
+    stack = StackResources(args.resources)
+    for resource in stack.resources:
+        if not resource.resource_type.startswith("aws:") or not is_taggable(resource.resource_type):
+            continue
+        template = _launch_template_props(stack, resource)
+        tags = effective_tags(resource.resource_type, stack.props(resource), stack.provider_props(resource), template)
+        if tags is UNKNOWN:
+            continue
+        problems = _missing(tags, required) + _disallowed(tags, allowed)
+        if problems:
+            where = ("its propagated tags (propagateAtLaunch: true) and its launch template's instance tags"
+                     if resource.resource_type == ASG_TYPE else "its tags and its provider's defaultTags")
+            report_violation(f"{resource.resource_type} '{resource.name}': {'; '.join(problems)} "
+                             f"(looked in {where}).", resource.urn)
+
+
+def _launch_template_props(stack: StackResources, resource: Any) -> Any:
+    if resource.resource_type != ASG_TYPE:
+        return None
+    for template in stack.of_type(LAUNCH_TEMPLATE_TYPE):
+        if any(stack.refers_to(resource, prop, template, ("id", "name", "arn")) for prop in _LAUNCH_TEMPLATE_REFERENCES):
+            return stack.props(template)
+    return None
+
+
+def _missing(tags: dict[str, Any], required: list[str]) -> list[str]:
+    problems = []
+    for key in required:
+        value = tags.get(key)
+        if key not in tags or value is None:
+            problems.append(f"missing required tag '{key}'")
+        elif not is_unknown(value) and (not isinstance(value, str) or not value.strip()):
+            problems.append(f"tag '{key}' is empty")
+    return problems
+
+
+def _disallowed(tags: dict[str, Any], allowed: dict[str, list[str]]) -> list[str]:
+    problems = []
+    for key, values in allowed.items():
+        value = tags.get(key)
+        if isinstance(value, str) and not is_unknown(value) and value.strip() and value not in values:
+            problems.append(f"tag '{key}' is '{value}', expected one of: {', '.join(values)}")
+    return problems
+
+
+POLICY = StackValidationPolicy(
+    name=NAME,
+    description="Every taggable AWS resource carries the required cost-allocation tags, with non-empty values.",
+    validate=_validate,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=SCHEMA,
+    severity=Severity.HIGH,
+    remediation_steps="Set the tags on the resource, in the AWS provider's defaultTags, or (for an auto scaling "
+                      "group) as tags with propagateAtLaunch: true or in its launch template's instance tag "
+                      "specifications. In aifinops stacks, set costTags in the stack config.",
+)

@@ -1,0 +1,12 @@
+"""The aifinops-security pack: the security baseline. Add a policy: one module, one line below."""
+from . import (ebs_encryption, gpu_instance_no_public_ip, imdsv2_required, s3_bucket_encryption,
+               s3_bucket_public_access_block)
+
+PACK_NAME = "aifinops-security"
+POLICIES = [
+    s3_bucket_encryption.POLICY,
+    s3_bucket_public_access_block.POLICY,
+    ebs_encryption.POLICY,
+    imdsv2_required.POLICY,
+    gpu_instance_no_public_ip.POLICY,
+]

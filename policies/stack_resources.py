@@ -1,0 +1,60 @@
+"""Finding related resources in a stack policy: which resource refers to which.
+
+Configuration that AWS models as separate resources (a bucket's encryption or public access block, an
+auto scaling group's launch template) refers to its owner by id or name. During preview those ids are
+usually unknown, so a reference is recognised first by the engine's property dependencies (the owner's
+URN is recorded under the referring property) and otherwise by equal known values.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from pulumi_policy import PolicyResource
+
+from .preview_values import plain
+
+
+class StackResources:
+    """The resources a stack policy sees, with plain (unknown-safe) properties computed once."""
+
+    def __init__(self, resources: Sequence[PolicyResource]) -> None:
+        self.resources = list(resources)
+        self._props: dict[str, Any] = {}
+
+    def props(self, resource: PolicyResource) -> Any:
+        if resource.urn not in self._props:
+            self._props[resource.urn] = plain(resource.props)
+        return self._props[resource.urn]
+
+    def provider_props(self, resource: PolicyResource) -> Any:
+        return plain(resource.provider.props) if resource.provider is not None else None
+
+    def of_type(self, *types: str) -> list[PolicyResource]:
+        return [r for r in self.resources if r.resource_type in types]
+
+    def refers_to(self, source: PolicyResource, prop: str, target: PolicyResource,
+                  target_keys: Iterable[str]) -> bool:
+        """Whether `source`'s property `prop` refers to `target` (by dependency, or by one of its key values)."""
+        if any(dep.urn == target.urn for dep in source.property_dependencies.get(prop, [])):
+            return True
+        target_props = self.props(target)
+        wanted = {target_props.get(key) for key in target_keys}
+        wanted = {value for value in wanted if isinstance(value, str) and value}
+        return bool(wanted & set(_known_strings(self.props(source).get(prop))))
+
+    def referring(self, target: PolicyResource, types: Sequence[str], prop: str,
+                  target_keys: Iterable[str]) -> list[PolicyResource]:
+        """Resources of `types` whose `prop` refers to `target`."""
+        keys = tuple(target_keys)
+        return [r for r in self.of_type(*types) if self.refers_to(r, prop, target, keys)]
+
+
+def _known_strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _known_strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _known_strings(item)]
+    return []  # None, numbers, UNKNOWN
+
