@@ -110,6 +110,21 @@ def _decode_config_value(value: str) -> Any:
         return value
 
 
+def serialize_now(properties: dict[str, Any]) -> Any:
+    """Run rpc.serialize_properties to completion without the event loop.
+
+    Mock state holds plain values and assets, whose serialization never waits on anything; driving
+    the coroutine directly spares each monitor call an event loop of its own.
+    """
+    coroutine = rpc.serialize_properties(properties, {})
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("mock state unexpectedly needed the event loop to serialize")
+
+
 class RecordingMonitor(MockMonitor):
     """A mock resource monitor that keeps the whole registration, as the engine would record it."""
 
@@ -179,8 +194,8 @@ class RecordingMonitor(MockMonitor):
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             inputs=plain(inputs), outputs=plain(state), protect=bool(request.protect),
             source=self._source_position(request)))
-        state_proto = _sync_await(rpc.serialize_properties(state, {}))
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=state_proto)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=serialize_now(state))
+
 
     def RegisterResourceOutputs(self, request):  # noqa: N802
         outputs = plain(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
@@ -256,6 +271,9 @@ def _fast_program_run(program_dir: str):
         yield
     finally:
         runtime_resource._get_stack_trace = original_stack_trace
+        # The graph keeps most of these objects alive; freezing them spares the collector one long
+        # full scan (~15% of a preview) when it resumes. Cycles among them are reclaimed on unfreeze().
+        gc.freeze()
         if collector_was_enabled:
             gc.enable()
 
