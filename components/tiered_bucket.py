@@ -47,12 +47,15 @@ class Replication:
     kms_key_arn: a KMS key in `region` for the replica; required when the source bucket uses SSE-KMS,
     else the replica uses SSE-S3. storage_class: the class replicas arrive in (default STANDARD); the
     replica gets the source's lifecycle, less the transitions S3 cannot make from that class.
-    Delete markers are not replicated, so a delete in the source does not reach the replica.
+    tags: the replica bucket's tags; default None, the source bucket's (give others to keep a replica
+    out of a backup selection by tag). Delete markers are not replicated, so a delete in the source does
+    not reach the replica.
     """
 
     region: str
     kms_key_arn: Optional[pulumi.Input[str]] = None
     storage_class: str = "STANDARD"
+    tags: Optional[Mapping[str, str]] = None
 
 
 @dataclass
@@ -238,6 +241,8 @@ def validate_replication(argument: str, replication: Any, source_kms_key: Any, v
                          f"{region}; got None")
     if replication.kms_key_arn is not None:
         arn_in_region(f"{argument}.kms_key_arn", replication.kms_key_arn, "kms", region)
+    if replication.tags is not None:
+        validate_tags(f"{argument}.tags", replication.tags)
     return replication
 
 
@@ -316,7 +321,8 @@ class TieredBucket(pulumi.ComponentResource):
         replica = secure_bucket(f"{name}-replica", bucket_name=f"{bucket_name}-replica" if bucket_name else None,
                                 region=replication.region, kms_key_arn=replication.kms_key_arn, versioned=True,
                                 rules=[*lifecycle_rule_inputs(replica_rules), housekeeping],
-                                force_destroy=args.force_destroy, tags=tags, parent=self)
+                                force_destroy=args.force_destroy,
+                                tags=tags if replication.tags is None else dict(replication.tags), parent=self)
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(f"{name}-replication-role", assume_role_policy=json.dumps({
             "Version": "2012-10-17",

@@ -6,9 +6,11 @@ earlier components by name.
 """
 import pulumi
 
+from components.backup_plan import BackupPlan, BackupPlanArgs
 from components.config_args import build_args
 from components.gpu_instance import GpuInstance, GpuInstanceArgs
 from components.tagging import register_cost_tags
+from components.tiered_bucket import TieredBucket, TieredBucketArgs
 
 config = pulumi.Config()
 cost_tags = register_cost_tags(config.require_object("costTags"), config.get_object("requiredTags"))
@@ -25,6 +27,31 @@ def entries(section: str) -> list[dict]:
 def settings(item: dict) -> dict:
     return {k: v for k, v in item.items() if k != "name"}
 
+
+def resource_arn(reference: str, where: str) -> pulumi.Input[str]:
+    """An ARN as given, or the ARN of a component built earlier in this stack, by its name."""
+    if isinstance(reference, str) and reference.startswith("arn:"):
+        return reference
+    arn = getattr(built.get(reference), "arn", None) if isinstance(reference, str) else None
+    if arn is None:
+        raise ValueError(f"{where}: expected an ARN or the name of a component built earlier "
+                         f"({', '.join(built) or 'none yet'}), got {reference!r}")
+    return arn
+
+
+# Storage first: compute and backup plans refer to buckets by name.
+for i, item in enumerate(entries("tieredBuckets")):
+    args = build_args(TieredBucketArgs, settings(item), f"tieredBuckets[{i}]")
+    built[item["name"]] = bucket = TieredBucket(item["name"], args)
+    pulumi.export(f"{item['name']}BucketName", bucket.bucket_name)
+
+for i, item in enumerate(entries("backupPlans")):
+    raw = settings(item)
+    if isinstance(raw.get("resources"), list):
+        raw["resources"] = [resource_arn(r, f"backupPlans[{i}].resources[{j}]") for j, r in enumerate(raw["resources"])]
+    args = build_args(BackupPlanArgs, raw, f"backupPlans[{i}]")
+    built[item["name"]] = plan = BackupPlan(item["name"], args)
+    pulumi.export(f"{item['name']}VaultArn", plan.vault_arn)
 
 for i, item in enumerate(entries("gpuInstances")):
     args = build_args(GpuInstanceArgs, settings(item), f"gpuInstances[{i}]")
