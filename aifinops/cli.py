@@ -11,6 +11,7 @@ from .errors import EXIT_ERROR, AifinopsError
 # One module per subcommand; each has register(subparsers) that sets `handler` on its parser.
 COMMAND_MODULES = (
     "aifinops.preview",
+    "aifinops.cost_command",
 )
 
 

@@ -1,0 +1,39 @@
+"""`aifinops cost`: the stack's monthly cost estimate, offline, with the savings against the naive equivalent."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .cost_estimate import estimate_graph
+from .cost_report import render_html, render_table
+from .errors import EXIT_OK
+from .preview import add_stack_arguments, load_graph
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("cost", help="estimate a stack's monthly cost offline (like infracost breakdown)")
+    add_stack_arguments(parser)
+    parser.add_argument("--usage", type=Path, metavar="FILE",
+                        help="usage file (YAML: GB stored, growth, hours, requests); default: the stack's costUsage")
+    parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    parser.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report with charts")
+    parser.add_argument("--no-assumptions", action="store_true", help="leave the usage assumptions out of the table")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    graph, _ = load_graph(args)
+    estimate = estimate_graph(graph, args.usage)
+    if args.html:
+        args.html.write_text(render_html(estimate))
+    if args.json:
+        json.dump(estimate.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(render_table(estimate, show_assumptions=not args.no_assumptions))
+        if args.html:
+            print(f"\nHTML report: {args.html}")
+    return EXIT_OK

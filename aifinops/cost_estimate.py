@@ -1,0 +1,58 @@
+"""The cost estimate of a previewed stack: ResourceGraph -> `policies.estimate` views -> Estimate."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from policies.estimate import CostResource, Estimate, Usage, estimate, load_usage_file, parse_usage, usage_from_stack_config
+from policies.preview_values import plain
+
+from .engine import reveal
+from .errors import AifinopsError
+from .graph import ResourceGraph
+
+REQUIRED_TAGS_KEY = "requiredTags"
+
+
+class UsageFileError(AifinopsError):
+    """The usage file (or the stack's costUsage) is missing or does not fit the schema."""
+
+
+def cost_views(graph: ResourceGraph) -> list[CostResource]:
+    """One view per resource: the inputs the program gave, overlaid with what the preview computed."""
+    views = []
+    for resource in graph:
+        provider = graph.provider_of(resource)
+        views.append(CostResource(
+            urn=resource.urn, type=resource.type, name=resource.name, custom=resource.custom, parent=resource.parent,
+            props=plain({**reveal(resource.inputs), **reveal(resource.outputs)}) if resource.custom else {},
+            provider_props=plain(reveal(provider.inputs)) if provider is not None else {},
+            property_dependencies=resource.property_dependencies))
+    return views
+
+
+def stack_usage(graph: ResourceGraph, usage_file: Optional[Path]) -> Usage:
+    """The --usage file if given, else the stack's `costUsage` config, else nothing."""
+    from policies.estimate import UsageError
+
+    try:
+        if usage_file is not None:
+            return load_usage_file(usage_file)
+        raw = usage_from_stack_config(graph.config, graph.project)
+        return parse_usage(raw, f"stack config {graph.project}:costUsage") if raw is not None else Usage()
+    except UsageError as error:
+        raise UsageFileError(str(error)) from error
+
+
+def cost_tag_keys(graph: ResourceGraph) -> list[str]:
+    from components.tagging import DEFAULT_REQUIRED_TAGS
+
+    configured = graph.config.get(f"{graph.project}:{REQUIRED_TAGS_KEY}")
+    if isinstance(configured, list) and all(isinstance(k, str) for k in configured):
+        return list(configured)
+    return list(DEFAULT_REQUIRED_TAGS)
+
+
+def estimate_graph(graph: ResourceGraph, usage_file: Optional[Path] = None) -> Estimate:
+    return estimate(cost_views(graph), stack_usage(graph, usage_file), stack=graph.stack,
+                    cost_tag_keys=cost_tag_keys(graph))

@@ -1,0 +1,69 @@
+"""What a pricer can ask about the rest of the stack: linked resources, usage, spot discounts."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+from components import catalog
+
+from ..preview_values import is_unknown
+from .usage import Usage
+from .view import CostResource
+
+_REFERENCE_PROPS = ("id", "arn", "name", "bucket")
+
+
+class PricingContext:
+    def __init__(self, resources: Iterable[CostResource], usage: Usage) -> None:
+        self.resources = list(resources)
+        self.usage = usage
+        self.by_urn = {r.urn: r for r in self.resources}
+
+    def usage_for(self, resource: CostResource) -> dict[str, Any]:
+        return self.usage.for_resource(resource.type, resource.name, resource.urn)
+
+    def spot_discount(self, instance_type: str) -> float:
+        """Typical fraction below on-demand: the usage file's by type, then by family, then the catalog's."""
+        normalized = catalog.normalize_instance_type(instance_type)
+        family = normalized.split(".", 1)[0]
+        for key in (normalized, family):
+            if key in self.usage.spot_discounts:
+                return self.usage.spot_discounts[key]
+        return catalog.spot_discount(normalized)
+
+    def of_type(self, *type_tokens: str) -> list[CostResource]:
+        return [r for r in self.resources if r.type in type_tokens]
+
+    def linked(self, resource: CostResource, prop: str, reference: Any, *type_tokens: str) -> Optional[CostResource]:
+        """The resource of `type_tokens` that `resource.prop` refers to.
+
+        By property dependency first (what the engine records even when the id is still unknown), then by
+        matching the referenced value against the candidates' id, ARN or name.
+        """
+        for urn in resource.property_dependencies.get(prop, []):
+            candidate = self.by_urn.get(urn)
+            if candidate is not None and candidate.type in type_tokens:
+                return candidate
+        if reference is None or is_unknown(reference):
+            return None
+        for candidate in self.of_type(*type_tokens):
+            if any(candidate.props.get(key) == reference for key in _REFERENCE_PROPS):
+                return candidate
+        return None
+
+    def referring_to(self, target: CostResource, prop: str, *type_tokens: str) -> list[CostResource]:
+        """The resources of `type_tokens` whose `prop` refers to `target` (e.g. a bucket's lifecycle)."""
+        found = []
+        for candidate in self.of_type(*type_tokens):
+            if self.linked(candidate, prop, candidate.props.get(prop), target.type) is target:
+                found.append(candidate)
+        return found
+
+    def component_of(self, resource: CostResource) -> Optional[CostResource]:
+        """The outermost component (a direct child of the stack) containing the resource."""
+        current, outermost = resource, None
+        while current.parent and current.parent in self.by_urn:
+            parent = self.by_urn[current.parent]
+            if parent.type == "pulumi:pulumi:Stack":
+                break
+            outermost, current = parent, parent
+        return outermost

@@ -1,0 +1,195 @@
+"""What the cost estimate produces: price lines per resource, rolled up per component and per cost tag.
+
+Every line is `quantity x unit price`, with the price's source and as-of date, so a reader can check
+any figure by hand. A resource is `priced`, `free` (AWS charges nothing for it), `needs-usage` (it
+costs by usage and the usage file says nothing about it) or `unpriced` (the estimator cannot price
+it). Only priced lines add up to the total; the others are listed, never counted as $0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional
+
+PRICED, FREE, NEEDS_USAGE, UNPRICED = "priced", "free", "needs-usage", "unpriced"
+UNTAGGED = "(untagged)"
+NO_COMPONENT = "(stack)"
+
+# AWS's billing service names, as Budgets' `Service` cost filter and Cost Explorer spell them.
+EC2_COMPUTE = "Amazon Elastic Compute Cloud - Compute"
+EC2_OTHER = "EC2 - Other"  # EBS volumes, NAT gateways
+S3 = "Amazon Simple Storage Service"
+BACKUP = "AWS Backup"
+WAF = "AWS WAF"
+SHIELD = "AWS Shield"
+SNS = "Amazon Simple Notification Service"
+BUDGETS = "AWS Budgets"
+KMS = "AWS Key Management Service"
+CLOUDWATCH = "AmazonCloudWatch"
+LAMBDA = "AWS Lambda"
+ELB = "Amazon Elastic Load Balancing"
+VPC = "Amazon Virtual Private Cloud"
+EKS = "Amazon Elastic Container Service for Kubernetes"
+
+
+@dataclass
+class PriceLine:
+    description: str
+    quantity: float
+    unit: str
+    unit_usd: float
+    service: str
+    source: str
+    as_of: str
+    assumption: str = ""
+
+    @property
+    def monthly_usd(self) -> float:
+        return self.quantity * self.unit_usd
+
+    def to_json(self) -> dict[str, Any]:
+        return {"description": self.description, "quantity": round(self.quantity, 6), "unit": self.unit,
+                "unitUsd": self.unit_usd, "monthlyUsd": round(self.monthly_usd, 4), "service": self.service,
+                "source": self.source, "asOf": self.as_of, "assumption": self.assumption}
+
+
+@dataclass
+class Priced:
+    """A pricer's answer for one resource."""
+
+    status: str = PRICED
+    lines: list[PriceLine] = field(default_factory=list)
+    naive_lines: Optional[list[PriceLine]] = None  # None: the naive equivalent costs the same
+    note: str = ""
+
+
+def free(note: str) -> Priced:
+    return Priced(FREE, note=note)
+
+
+def unpriced(note: str) -> Priced:
+    return Priced(UNPRICED, note=note)
+
+
+def needs_usage(note: str) -> Priced:
+    return Priced(NEEDS_USAGE, note=note)
+
+
+@dataclass
+class ResourceCost:
+    urn: str
+    type: str
+    name: str
+    status: str
+    lines: list[PriceLine]
+    naive_lines: Optional[list[PriceLine]]
+    note: str
+    component: str  # the outermost component's name, or NO_COMPONENT
+    component_type: str
+    tags: dict[str, str]
+
+    @property
+    def monthly_usd(self) -> float:
+        return sum(line.monthly_usd for line in self.lines)
+
+    @property
+    def naive_monthly_usd(self) -> float:
+        lines = self.lines if self.naive_lines is None else self.naive_lines
+        return sum(line.monthly_usd for line in lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"urn": self.urn, "type": self.type, "name": self.name, "status": self.status,
+                "component": self.component, "componentType": self.component_type, "tags": self.tags,
+                "monthlyUsd": round(self.monthly_usd, 2), "naiveMonthlyUsd": round(self.naive_monthly_usd, 2),
+                "note": self.note, "lines": [line.to_json() for line in self.lines],
+                "naiveLines": None if self.naive_lines is None else [line.to_json() for line in self.naive_lines]}
+
+
+@dataclass
+class ComponentCost:
+    name: str
+    type: str
+    monthly_usd: float
+    naive_monthly_usd: float
+
+
+@dataclass
+class Estimate:
+    stack: str
+    region: str
+    resources: list[ResourceCost]
+    cost_tag_keys: list[str]
+    warnings: list[str] = field(default_factory=list)
+    usage_source: str = ""
+
+    @property
+    def priced(self) -> list[ResourceCost]:
+        return [r for r in self.resources if r.status == PRICED]
+
+    @property
+    def monthly_usd(self) -> float:
+        return sum(r.monthly_usd for r in self.priced)
+
+    @property
+    def naive_monthly_usd(self) -> float:
+        return sum(r.naive_monthly_usd for r in self.priced)
+
+    @property
+    def savings_usd(self) -> float:
+        return self.naive_monthly_usd - self.monthly_usd
+
+    @property
+    def savings_percent(self) -> float:
+        naive = self.naive_monthly_usd
+        return 100.0 * self.savings_usd / naive if naive else 0.0
+
+    def with_status(self, status: str) -> list[ResourceCost]:
+        return [r for r in self.resources if r.status == status]
+
+    def by_component(self) -> list[ComponentCost]:
+        """Priced cost per outermost component, most expensive first."""
+        rows: dict[str, ComponentCost] = {}
+        for resource in self.priced:
+            row = rows.setdefault(resource.component, ComponentCost(resource.component, resource.component_type, 0, 0))
+            row.monthly_usd += resource.monthly_usd
+            row.naive_monthly_usd += resource.naive_monthly_usd
+        return sorted(rows.values(), key=lambda row: (-row.monthly_usd, row.name))
+
+    def by_tag(self, key: str) -> dict[str, float]:
+        """Priced cost per value of cost tag `key`, most expensive first."""
+        totals: dict[str, float] = {}
+        for resource in self.priced:
+            value = resource.tags.get(key) or UNTAGGED
+            totals[value] = totals.get(value, 0.0) + resource.monthly_usd
+        return dict(sorted(totals.items(), key=lambda item: (-item[1], item[0])))
+
+    def sources(self) -> list[tuple[str, str]]:
+        """Each (source, as-of) that a priced line used, in first-use order."""
+        seen: dict[tuple[str, str], None] = {}
+        for resource in self.resources:
+            for line in resource.lines + (resource.naive_lines or []):
+                seen.setdefault((line.source, line.as_of), None)
+        return list(seen)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack, "region": self.region, "currency": "USD",
+            "monthlyUsd": round(self.monthly_usd, 2), "naiveMonthlyUsd": round(self.naive_monthly_usd, 2),
+            "savingsUsd": round(self.savings_usd, 2), "savingsPercent": round(self.savings_percent, 1),
+            "usageSource": self.usage_source, "warnings": self.warnings,
+            "byComponent": [{"component": c.name, "type": c.type, "monthlyUsd": round(c.monthly_usd, 2),
+                             "naiveMonthlyUsd": round(c.naive_monthly_usd, 2)} for c in self.by_component()],
+            "byTag": {key: {value: round(total, 2) for value, total in self.by_tag(key).items()}
+                      for key in self.cost_tag_keys},
+            "sources": [{"source": source, "asOf": as_of} for source, as_of in self.sources()],
+            "unpriced": [_listed(r) for r in self.with_status(UNPRICED)],
+            "needsUsage": [_listed(r) for r in self.with_status(NEEDS_USAGE)],
+            "resources": [r.to_json() for r in self.resources],
+        }
+
+
+def _listed(resource: ResourceCost) -> dict[str, str]:
+    return {"urn": resource.urn, "type": resource.type, "name": resource.name, "reason": resource.note}
+
+
+def top_drivers(resources: Iterable[ResourceCost], count: int = 3) -> list[ResourceCost]:
+    return sorted((r for r in resources if r.status == PRICED), key=lambda r: -r.monthly_usd)[:count]
