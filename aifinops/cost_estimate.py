@@ -19,13 +19,15 @@ class UsageFileError(AifinopsError):
 
 
 def cost_views(graph: ResourceGraph) -> list[CostResource]:
-    """One view per resource: the inputs the program gave, overlaid with what the preview computed."""
+    """One view per resource: inputs overlaid with what the preview computed, as a stack policy sees them."""
     views = []
     for resource in graph:
         provider = graph.provider_of(resource)
         views.append(CostResource(
             urn=resource.urn, type=resource.type, name=resource.name, custom=resource.custom, parent=resource.parent,
-            props=plain({**reveal(resource.inputs), **reveal(resource.outputs)}) if resource.custom else {},
+            # Components: their registered outputs (a TieredBucket's monthlyIngestGb, say).
+            props=plain({**reveal(resource.inputs), **reveal(resource.outputs)} if resource.custom
+                        else reveal(resource.outputs)),
             provider_props=plain(reveal(provider.inputs)) if provider is not None else {},
             property_dependencies=resource.property_dependencies))
     return views

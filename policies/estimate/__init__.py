@@ -57,7 +57,7 @@ def estimate(resources: Iterable[CostResource], usage: Optional[Usage] = None, *
             urn=resource.urn, type=resource.type, name=resource.name, status=priced.status, lines=priced.lines,
             naive_lines=priced.naive_lines, note=priced.note,
             component=component.name if component else NO_COMPONENT,
-            component_type=component.type if component else "", tags=resource.tags))
+            component_type=component.type if component else "", tags=ctx.tags_of(resource)))
     warnings = []
     other_regions = sorted(regions - {table_region()})
     if other_regions:

@@ -6,6 +6,7 @@ from typing import Any, Iterable, Optional
 from components import catalog
 
 from ..preview_values import is_unknown
+from ..resource_tags import ASG_TYPE, LAUNCH_TEMPLATE_TYPE, effective_tags
 from .usage import Usage
 from .view import CostResource
 
@@ -17,6 +18,23 @@ class PricingContext:
         self.resources = list(resources)
         self.usage = usage
         self.by_urn = {r.urn: r for r in self.resources}
+
+    def tags_of(self, resource: CostResource) -> dict[str, str]:
+        """The tags AWS bills the resource's cost under (for a group: what its instances carry)."""
+        template = None
+        if resource.type == ASG_TYPE:
+            for prop in ("launchTemplate", "mixedInstancesPolicy"):
+                spec = resource.get(prop)
+                if prop == "mixedInstancesPolicy":
+                    spec = resource.get(prop, "launchTemplate", "launchTemplateSpecification")
+                reference = (spec.get("id") or spec.get("launchTemplateId") or spec.get("name")
+                             or spec.get("launchTemplateName")) if isinstance(spec, dict) else None
+                template = template or self.linked(resource, prop, reference, LAUNCH_TEMPLATE_TYPE)
+        tags = effective_tags(resource.type, resource.props, resource.provider_props,
+                              template.props if template is not None else None)
+        if not isinstance(tags, dict):
+            return {}
+        return {key: value for key, value in tags.items() if isinstance(value, str) and not is_unknown(value)}
 
     def usage_for(self, resource: CostResource) -> dict[str, Any]:
         return self.usage.for_resource(resource.type, resource.name, resource.urn)

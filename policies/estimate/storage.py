@@ -55,15 +55,33 @@ def _data_chunks(usage: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return chunks
 
 
+def _declared_usage(ctx: PricingContext, bucket: CostResource) -> dict[str, Any]:
+    """What the bucket's component declares it receives (TieredBucket's monthlyIngestGb, averageObjectMb)."""
+    parent = ctx.by_urn.get(bucket.parent)
+    ingest = parent.get("monthlyIngestGb") if parent is not None else None
+    if not isinstance(ingest, (int, float)) or isinstance(ingest, bool):
+        return {}
+    declared: dict[str, Any] = {"monthlyGrowthGb": float(ingest)}
+    object_mb = parent.get("averageObjectMb")
+    if isinstance(object_mb, (int, float)) and not isinstance(object_mb, bool) and object_mb > 0:
+        declared["averageObjectSizeMb"] = float(object_mb)
+    return declared
+
+
 def price_bucket(r: CostResource, ctx: PricingContext) -> Priced:
     usage = ctx.usage_for(r)
     chunks = _data_chunks(usage)
+    declared = False
+    if not chunks:
+        chunks = _data_chunks(_declared_usage(ctx, r))
+        declared = bool(chunks)
     if not chunks:
         standard = lifecycle.storage_classes()[lifecycle.STANDARD].usd_per_gb_month
         return needs_usage(f"storage is usage-based (${standard}/GB-month in STANDARD): set storageGb and "
                            f"monthlyGrowthGb for '{r.name}' in the usage file")
     rules = bucket_rules(ctx, r)
     classes = lifecycle.storage_classes()
+    month_days = lifecycle.days_per_month()
     lines: list[PriceLine] = []
     naive: list[PriceLine] = []
     for prefix, data in chunks:
@@ -74,17 +92,21 @@ def price_bucket(r: CostResource, ctx: PricingContext) -> Priced:
         object_mb = float(data.get("averageObjectSizeMb", DEFAULT_OBJECT_MB))
         age_days = data.get("oldestDataAgeDays")
         if age_days is None and growth > 0:
-            age_days = stored / growth * DAYS_PER_MONTH if stored > 0 else 12 * DAYS_PER_MONTH
-        dated = f"{stored:,.0f} GB now + {growth:,.0f} GB/month"
-        naive_gb = stored or growth * (age_days or 0) / DAYS_PER_MONTH
+            age_days = stored / growth * month_days if stored > 0 else 12 * month_days
+        dated = (f"{growth:,.0f} GB/month declared by the component (monthlyIngestGb)" if declared
+                 else f"{stored:,.0f} GB now + {growth:,.0f} GB/month")
+        naive_gb = stored or growth * (age_days or 0) / month_days
         naive.append(_s3_line(f"{where}: STANDARD", naive_gb, "GB-months", classes[lifecycle.STANDARD].usd_per_gb_month,
                               f"naive: {naive_gb:,.0f} GB all in STANDARD, no lifecycle"))
         if rule is None or not age_days:
-            why = "no lifecycle rule covers it" if rule is None else "no growth or age given: all data priced as new"
+            scoped = sorted({f"'{other.prefix}'" for other in rules if other.prefix})
+            why = ("no growth or age given: all data priced as new" if rule is not None
+                   else f"no lifecycle rule covers it (rules for {', '.join(scoped)}: give usage per prefix)"
+                   if scoped else "no lifecycle rule covers it")
             lines.append(_s3_line(f"{where}: STANDARD", naive_gb, "GB-months",
                                   classes[lifecycle.STANDARD].usd_per_gb_month, f"{dated}; {why}"))
             continue
-        months = age_days / DAYS_PER_MONTH
+        months = age_days / month_days
         ingest = growth if growth > 0 else stored / months
         estimate = lifecycle.monthly_cost(rule, ingest, object_mb, months)
         assumption = (f"{dated}: steady arrival over {months:,.1f} months, rule '{rule.id}'"
@@ -162,7 +184,7 @@ def _selected(ctx: PricingContext, selection: CostResource) -> list[CostResource
     chosen = []
     for candidate in ctx.resources:
         by_arn = candidate.props.get("arn") in arns or candidate.urn in selection.property_dependencies.get("resources", [])
-        by_tag = any(candidate.tags.get(k) == v for k, v in conditions if isinstance(k, str))
+        by_tag = bool(conditions) and any(ctx.tags_of(candidate).get(k) == v for k, v in conditions if isinstance(k, str))
         if by_arn or by_tag:
             chosen.append(candidate)
     return chosen

@@ -11,8 +11,6 @@ from typing import Any, Iterable, Mapping
 
 from ..preview_values import UNKNOWN, dig, plain
 
-ASG_TYPE = "aws:autoscaling/group:Group"
-
 
 @dataclass(frozen=True)
 class CostResource:
@@ -32,26 +30,6 @@ class CostResource:
     def get(self, *path: Any) -> Any:
         """A property by path (None when missing, UNKNOWN when unknown)."""
         return dig(self.props, *path)
-
-    @property
-    def tags(self) -> dict[str, str]:
-        """The tags AWS bills this resource under: provider default tags, then the resource's own."""
-        tags: dict[str, str] = {}
-        default_tags = dig(self.provider_props, "defaultTags", "tags")
-        if isinstance(default_tags, str):  # provider config arrives as JSON text
-            import json
-            try:
-                default_tags = json.loads(default_tags).get("tags")
-            except (ValueError, AttributeError):
-                default_tags = None
-        for source in (default_tags, self.props.get("tagsAll"), self.props.get("tags")):
-            if isinstance(source, Mapping):
-                tags.update({k: v for k, v in source.items() if isinstance(v, str)})
-            elif self.type == ASG_TYPE and isinstance(source, list):
-                tags.update({b["key"]: b["value"] for b in source
-                             if isinstance(b, Mapping) and isinstance(b.get("key"), str)
-                             and isinstance(b.get("value"), str)})
-        return tags
 
 
 def from_policy_resources(resources: Iterable[Any]) -> list[CostResource]:
