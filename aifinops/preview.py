@@ -8,10 +8,14 @@ import time
 from typing import Any
 
 from .engine import run_program
-from .errors import EXIT_OK
 from .graph import ResourceGraph
-from .preview_output import preview_digest, render_text
+from .policy_check import add_policy_arguments, run_policy_packs
+from .preview_output import render_text
 from .project import load_project
+from .reports import Report, add_report_arguments, write_reports
+from .reports.digest import preview_document
+from .reports.policy_findings import add_policy_run
+from .reports.text import policy_sections
 
 
 def register(subparsers: Any) -> None:
@@ -22,6 +26,8 @@ def register(subparsers: Any) -> None:
                         help="run this policy pack (repeatable); default: every pack in policies/")
     parser.add_argument("--policy-pack-config", action="append", default=[], metavar="FILE",
                         help="policy config JSON, in `pulumi preview --policy-pack-config` format")
+    add_policy_arguments(parser)
+    add_report_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -43,9 +49,15 @@ def load_graph(args: argparse.Namespace) -> tuple[ResourceGraph, float]:
 
 def run(args: argparse.Namespace) -> int:
     graph, duration = load_graph(args)
+    report = Report(graph, duration)
+    policy_run = run_policy_packs(graph, args)
+    if policy_run is not None:
+        add_policy_run(report, policy_run)
+        report.duration_seconds += policy_run.duration_seconds
     if args.json:
-        json.dump(preview_digest(graph, duration), sys.stdout, indent=2, default=str)
+        json.dump(preview_document(report), sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
-        print(render_text(graph, duration))
-    return EXIT_OK
+        print(render_text(graph, report.duration_seconds, policy_sections(report)))
+    write_reports(report, args)
+    return report.exit_code

@@ -37,9 +37,10 @@ def tree_lines(graph: ResourceGraph) -> list[str]:
     return lines
 
 
-def render_text(graph: ResourceGraph, duration_seconds: float) -> str:
+def render_text(graph: ResourceGraph, duration_seconds: float, sections: Iterable[str] = ()) -> str:
+    """`sections`: lines printed after the resource tree, where pulumi prints policy violations."""
     count = len(steps_resources(graph))
-    lines = [f"Previewing update ({graph.stack}):", "", *tree_lines(graph), ""]
+    lines = [f"Previewing update ({graph.stack}):", "", *tree_lines(graph), "", *sections]
     if graph.stack_outputs:
         lines.append("Outputs:")
         width = max(len(k) for k in graph.stack_outputs) + 1

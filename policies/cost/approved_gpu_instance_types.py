@@ -33,8 +33,7 @@ def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -
             continue
         problem = _family_problem(found, approved) if found.is_family else _type_problem(found, approved)
         if problem:
-            report_violation(f"{args.resource_type} '{args.name}': {problem} at {found.path}; "
-                             f"approved types: {', '.join(approved) or '(none)'}.", None)
+            report_violation(f"{problem}; approved types: {', '.join(approved) or '(none)'}.", None)
 
 
 def _type_problem(found: InstanceTypeSetting, approved: list[str]) -> str:
@@ -42,9 +41,9 @@ def _type_problem(found: InstanceTypeSetting, approved: list[str]) -> str:
     normalized = catalog.normalize_instance_type(found.value)
     if spec is None or normalized in approved:
         return ""
-    compared = f" (compared as '{normalized}')" if normalized != found.value else ""
-    return (f"accelerated instance type '{found.value}'{compared} ({spec.count}x {spec.manufacturer} {spec.model}) "
-            f"is not approved")
+    compared = f", compared as '{normalized}'" if normalized != found.value else ""
+    return (f"accelerated instance type '{found.value}' ({spec.count}x {spec.manufacturer} {spec.model}{compared}) "
+            f"at {found.path} is not approved")
 
 
 def _family_problem(found: InstanceTypeSetting, approved: list[str]) -> str:
@@ -53,8 +52,8 @@ def _family_problem(found: InstanceTypeSetting, approved: list[str]) -> str:
     unapproved = [t for t in members if t not in approved]
     if not unapproved:
         return ""
-    return (f"instance family '{found.value}' allows accelerated types that are not approved "
-            f"({', '.join(unapproved)}); list approved types instead of the family")
+    return (f"instance family '{found.value}' at {found.path} allows accelerated types that are not approved "
+            f"({', '.join(unapproved)}): list approved types instead of the family")
 
 
 POLICY = ResourceValidationPolicy(

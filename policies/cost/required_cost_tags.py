@@ -48,10 +48,9 @@ def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> N
             continue
         problems = _missing(tags, required) + _disallowed(tags, allowed)
         if problems:
-            where = ("its propagated tags (propagateAtLaunch: true) and its launch template's instance tags"
+            where = ("its tags with propagateAtLaunch: true and its launch template's instance tags"
                      if resource.resource_type == ASG_TYPE else "its tags and its provider's defaultTags")
-            report_violation(f"{resource.resource_type} '{resource.name}': {'; '.join(problems)} "
-                             f"(looked in {where}).", resource.urn)
+            report_violation(f"{'; '.join(problems)} (looked in {where}).", resource.urn)
 
 
 def _launch_template_props(stack: StackResources, resource: Any) -> Any:
@@ -64,13 +63,11 @@ def _launch_template_props(stack: StackResources, resource: Any) -> Any:
 
 
 def _missing(tags: dict[str, Any], required: list[str]) -> list[str]:
-    problems = []
-    for key in required:
-        value = tags.get(key)
-        if key not in tags or value is None:
-            problems.append(f"missing required tag '{key}'")
-        elif not is_unknown(value) and (not isinstance(value, str) or not value.strip()):
-            problems.append(f"tag '{key}' is empty")
+    absent = [key for key in required if tags.get(key) is None]
+    empty = [key for key in required if tags.get(key) is not None and not is_unknown(tags[key])
+             and (not isinstance(tags[key], str) or not tags[key].strip())]
+    problems = [f"missing required tag{'s' if len(absent) > 1 else ''} {', '.join(absent)}"] if absent else []
+    problems += [f"tag {key} is empty" for key in empty]
     return problems
 
 
@@ -79,7 +76,7 @@ def _disallowed(tags: dict[str, Any], allowed: dict[str, list[str]]) -> list[str
     for key, values in allowed.items():
         value = tags.get(key)
         if isinstance(value, str) and not is_unknown(value) and value.strip() and value not in values:
-            problems.append(f"tag '{key}' is '{value}', expected one of: {', '.join(values)}")
+            problems.append(f"tag {key} is '{value}', expected one of: {', '.join(values)}")
     return problems
 
 

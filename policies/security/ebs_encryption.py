@@ -30,7 +30,7 @@ def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -
     else:
         return
     for problem in problems:
-        report_violation(f"{args.resource_type} '{args.name}': {problem}.", None)
+        report_violation(f"{problem}.", None)
 
 
 def _encrypted(flag: Any) -> bool:

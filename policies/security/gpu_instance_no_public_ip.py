@@ -32,7 +32,7 @@ def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -
     else:
         where = ["associatePublicIpAddress"] if is_true(props.get("associatePublicIpAddress")) else []
     for path in where:
-        report_violation(f"{args.resource_type} '{args.name}': accelerated instance type '{instance_type}' "
+        report_violation(f"Accelerated instance type '{instance_type}' "
                          f"gets a public IP ({path} is true); reach it through SSM or a private load balancer.", None)
 
 

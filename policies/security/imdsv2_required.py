@@ -26,7 +26,7 @@ def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -
     if UNKNOWN in (options, tokens, endpoint) or tokens == "required" or endpoint == "disabled":
         return
     found = f"httpTokens is {tokens!r}" if tokens is not None else "metadataOptions.httpTokens is not set (defaults to optional)"
-    report_violation(f"{args.resource_type} '{args.name}': {found}; set metadataOptions.httpTokens: \"required\".", None)
+    report_violation(f"{found}; set metadataOptions.httpTokens: \"required\".", None)
 
 
 POLICY = ResourceValidationPolicy(

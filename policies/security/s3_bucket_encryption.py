@@ -41,8 +41,8 @@ def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> N
             continue
         found = [a for a in algorithms if isinstance(a, str)]
         detail = (f"its default encryption uses {', '.join(found)}, expected one of {', '.join(allowed)}" if found
-                  else "no BucketServerSideEncryptionConfiguration refers to it")
-        report_violation(f"S3 bucket '{bucket.name}': {detail}.", bucket.urn)
+                  else "no BucketServerSideEncryptionConfiguration refers to the bucket")
+        report_violation(f"{detail[0].upper()}{detail[1:]}.", bucket.urn)
 
 
 def _inline_algorithms(props: Any) -> list[Any]:

@@ -27,12 +27,12 @@ def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> N
     for bucket in stack.of_type(*BUCKET_TYPES):
         blocks = stack.referring(bucket, (BLOCK_TYPE,), "bucket", BUCKET_KEYS)
         if not blocks:
-            report_violation(f"S3 bucket '{bucket.name}': no BucketPublicAccessBlock refers to it.", bucket.urn)
+            report_violation("No BucketPublicAccessBlock refers to the bucket.", bucket.urn)
             continue
         if any(not _unset(stack.props(block)) for block in blocks):
             continue
         unset = sorted({name for block in blocks for name in _unset(stack.props(block))})
-        report_violation(f"S3 bucket '{bucket.name}': its public access block leaves {', '.join(unset)} "
+        report_violation(f"Its public access block leaves {', '.join(unset)} "
                          f"not true; all of {', '.join(SETTINGS)} must be true.", bucket.urn)
 
 

@@ -1,0 +1,62 @@
+"""How `aifinops preview` runs policy packs: which packs, with which config, and how long to wait.
+
+With no `--policy-pack`, every pack in policies/ runs, and each `--policy-pack-config` file applies to all
+of them (a policy name belongs to one pack). With `--policy-pack`, the config files pair with the packs
+in order, as in `pulumi preview`, and their numbers must match.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional
+
+import policies
+
+from .errors import PolicyPackError
+from .graph import ResourceGraph
+from .policy_pack_config import ALL_POLICIES, PolicyPackConfig, load_config_file
+from .policy_runner import RPC_TIMEOUT_SECONDS, PackEnvironment, PolicyPackSet, PolicyRun
+
+
+def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags beyond pulumi preview's --policy-pack/--policy-pack-config (which preview.py declares)."""
+    parser.add_argument("--policy-timeout", type=float, default=RPC_TIMEOUT_SECONDS, metavar="SECONDS",
+                        help=f"fail when a policy pack takes longer than this to answer (default {RPC_TIMEOUT_SECONDS:g})")
+    parser.add_argument("--skip-policy-packs", action="store_true",
+                        help="do not run policy packs (a plain preview)")
+
+
+def selected_pack_dirs(args: argparse.Namespace) -> list[Path]:
+    if not args.policy_pack:
+        return policies.pack_dirs()
+    base = Path(args.cwd)
+    return [(base / directory).resolve() for directory in args.policy_pack]
+
+
+def run_policy_packs(graph: ResourceGraph, args: argparse.Namespace) -> Optional[PolicyRun]:
+    if getattr(args, "skip_policy_packs", False):
+        if args.policy_pack or args.policy_pack_config:
+            raise PolicyPackError("--skip-policy-packs cannot be combined with --policy-pack or --policy-pack-config")
+        return None
+    if args.policy_pack and args.policy_pack_config and len(args.policy_pack_config) != len(args.policy_pack):
+        raise PolicyPackError('the number of "--policy-pack-config" flags must match the number of '
+                              '"--policy-pack" flags')
+    configs = [load_config_file(Path(args.cwd) / path) for path in args.policy_pack_config]
+    with PolicyPackSet(selected_pack_dirs(args), PackEnvironment.for_graph(graph), timeout=args.policy_timeout) as packs:
+        names = [pack.name for pack in packs.packs]
+        if args.policy_pack:
+            per_pack = {name: configs[i:i + 1] for i, name in enumerate(names)}
+        else:
+            per_pack = {name: configs for name in names}
+        _warn_unknown_policies(packs, per_pack)
+        return packs.check(graph, per_pack)
+
+
+def _warn_unknown_policies(packs: PolicyPackSet, per_pack: dict[str, list[PolicyPackConfig]]) -> None:
+    """A misspelt policy name would silently keep the policy's defaults: say so (the CLI does not)."""
+    known = {policy.name for pack in packs.packs for policy in pack.policies} | {ALL_POLICIES}
+    named = {name for configs in per_pack.values() for config in configs for name in config}
+    for name in sorted(named - known):
+        print(f"warning: --policy-pack-config names policy '{name}', which no policy pack that ran defines",
+              file=sys.stderr)

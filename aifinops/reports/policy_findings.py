@@ -1,0 +1,35 @@
+"""Policy packs as a report source: each pack is a tool, each policy a rule, each violation a finding."""
+from __future__ import annotations
+
+from ..policy_runner import PolicyRun, PolicyViolation
+from .model import Finding, Level, Report, Rule, Tool, ToolKind
+
+# What an enforcement level means for the check: mandatory fails it, advisory is reported.
+LEVEL_OF_ENFORCEMENT = {"mandatory": Level.ERROR, "remediate": Level.ERROR, "advisory": Level.WARNING,
+                        "disabled": Level.NOTE}
+POLICY_PACK_DOCS = "https://www.pulumi.com/docs/iac/packages-and-automation/crossguard/"
+
+
+def add_policy_run(report: Report, run: PolicyRun) -> None:
+    for pack in run.packs:
+        tool = report.add_tool(Tool(pack.name, pack.version, ToolKind.POLICY_PACK, POLICY_PACK_DOCS))
+        settings = run.config.get(pack.name, {})
+        for policy in pack.policies:
+            level = settings[policy.name].enforcement_level if policy.name in settings else policy.enforcement_level
+            tool.add_rule(Rule(
+                id=policy.name, description=policy.description, level=LEVEL_OF_ENFORCEMENT[level],
+                name=policy.display_name, help_text=policy.remediation_steps, help_uri=policy.url,
+                enabled=level != "disabled",
+                properties={"enforcementLevel": level, "severity": policy.severity,
+                            "policyType": "stack" if policy.is_stack_policy else "resource"}))
+    for violation in run.violations:
+        report.add(policy_finding(violation))
+
+
+def policy_finding(violation: PolicyViolation) -> Finding:
+    return Finding(
+        tool=violation.policy_pack, rule_id=violation.policy,
+        level=LEVEL_OF_ENFORCEMENT.get(violation.enforcement_level, Level.WARNING),
+        message=violation.detail, urn=violation.urn, label=violation.enforcement_level,
+        properties={"policyPackVersion": violation.policy_pack_version, "enforcementLevel": violation.enforcement_level,
+                    "severity": violation.severity, "policyMessage": violation.message})
