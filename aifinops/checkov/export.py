@@ -17,6 +17,8 @@ from typing import Any, Optional
 
 import yaml
 
+from policies.checkov_checks.aifinops_check_settings import KNOWN_AFTER_APPLY
+
 from ..engine import UNKNOWN, blind
 from ..graph import Resource, ResourceGraph
 
@@ -156,8 +158,8 @@ def _terraform_plan(graph: ResourceGraph, resources: list[tuple[Resource, AwsMap
     for resource, aws_mapping in resources:
         address = addresses[resource.urn]
         name = address.split(".", 1)[1]
-        inputs = _with_references(graph, resource, addresses, mappings)
-        values, expressions = _convert_object(blind(inputs), aws_mapping)
+        inputs = blind(_with_references(graph, resource, addresses, mappings))
+        values, expressions = _convert_object(inputs, aws_mapping)
         _add_unplaced_references(graph, resource, addresses, aws_mapping, values, expressions)
         tags_all = _tags_all(graph, resource, inputs)
         if tags_all is not None:
@@ -240,7 +242,7 @@ def _convert_object(obj: dict[str, Any], aws_mapping: AwsMapping) -> tuple[dict[
             values[name] = None
             expressions[name] = {"references": value.expression()}
         elif key in aws_mapping.maps and isinstance(value, dict):
-            values[name] = {k: v for k, v in value.items() if v != UNKNOWN}
+            values[name] = _known_map(value)
         elif key in aws_mapping.json_attributes and isinstance(value, (dict, list)):
             values[name] = json.dumps(value)
         elif _is_asset(value):
@@ -291,7 +293,7 @@ def _tags_all(graph: ResourceGraph, resource: Resource, inputs: dict[str, Any]) 
         return None
     if tags is not None and not isinstance(tags, dict):
         return None  # an ASG's list of tag blocks: Terraform has no tags_all there
-    return {**default_tags, **{k: v for k, v in (tags or {}).items() if v != UNKNOWN}}
+    return _known_map({**default_tags, **(tags or {})})
 
 
 def _provider_default_tags(provider: Resource) -> dict[str, Any]:
@@ -303,6 +305,11 @@ def _provider_default_tags(provider: Resource) -> dict[str, Any]:
             return {}
     tags = raw.get("tags") if isinstance(raw, dict) else None
     return dict(tags) if isinstance(tags, dict) else {}
+
+
+def _known_map(value: dict[str, Any]) -> dict[str, Any]:
+    """A map keeps its keys when a value is unknown: the tag is there, its value comes at apply."""
+    return {k: KNOWN_AFTER_APPLY if v == UNKNOWN else v for k, v in value.items()}
 
 
 def _is_asset(value: Any) -> bool:

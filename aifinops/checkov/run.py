@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 from components.checkov_suppressions import CheckovSuppression, declared_suppressions, find_suppression
+from policies.checkov_checks.aifinops_check_settings import load_settings
 
 from ..errors import AifinopsError
 from ..graph import ResourceGraph, SourcePosition
@@ -49,6 +50,7 @@ class CheckovFinding:
     guideline: str = ""
     severity: str = ""
     suppression_reason: str = ""
+    details: list[str] = field(default_factory=list)  # what a failed check found, when it says
 
 
 @dataclass
@@ -98,6 +100,8 @@ def scan_graph(graph: ResourceGraph, *, policy_config_files: Sequence[str] = (),
                suppressions: Optional[Iterable[CheckovSuppression]] = None) -> CheckovScan:
     """Export the graph, run checkov with our custom checks, and return findings by URN."""
     started = time.perf_counter()
+    config_files = tuple(str(Path(f).resolve()) for f in policy_config_files)
+    load_settings(config_files)  # a bad config is our error to report, not one for checkov to swallow
     with tempfile.TemporaryDirectory(prefix="aifinops-checkov-") as temporary:
         directory = Path(work_dir) if work_dir else Path(temporary)
         exported = export_graph(graph, directory / "scan")
@@ -105,8 +109,8 @@ def scan_graph(graph: ResourceGraph, *, policy_config_files: Sequence[str] = (),
             scan = CheckovScan(not_scanned=exported.not_scanned)
         else:
             executable = checkov or find_checkov(Path(graph.program_dir).parent if graph.program_dir else None)
-            reports = run_checkov(executable, exported.directory, exported.frameworks(), policy_config_files)
-            scan = findings_from_reports(reports, exported, graph)
+            reports, log = run_checkov(executable, exported.directory, exported.frameworks(), config_files)
+            scan = findings_from_reports(reports, exported, graph, log)
     active = list(suppressions) if suppressions is not None else declared_suppressions()
     apply_suppressions(scan, active)
     scan.duration_seconds = time.perf_counter() - started
@@ -114,14 +118,16 @@ def scan_graph(graph: ResourceGraph, *, policy_config_files: Sequence[str] = (),
 
 
 def run_checkov(executable: Path, directory: Path, frameworks: Sequence[str],
-                policy_config_files: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """Run checkov once over `directory`; return its JSON reports, one per framework."""
+                policy_config_files: Sequence[str] = ()) -> tuple[list[dict[str, Any]], str]:
+    """Run checkov once over `directory`; return its JSON reports (one per framework) and its log."""
     command = [str(executable), "--directory", str(directory), "--framework", *frameworks,
                "--skip-download", "--output", "json", "--soft-fail", "--compact",
                "--external-checks-dir", str(CUSTOM_CHECKS_DIR)]
     env = {**os.environ, **OFFLINE_ENV}
     if policy_config_files:
         env[POLICY_CONFIG_ENV] = os.pathsep.join(str(Path(f).resolve()) for f in policy_config_files)
+    else:
+        env.pop(POLICY_CONFIG_ENV, None)
     try:
         completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=TIMEOUT_SECONDS,
                                    cwd=directory)
@@ -136,10 +142,11 @@ def run_checkov(executable: Path, directory: Path, frameworks: Sequence[str],
     reports = parsed if isinstance(parsed, list) else [parsed]
     if not all(isinstance(r, dict) for r in reports):
         raise CheckovError(f"unexpected checkov report shape: {_tail(completed.stdout)}")
-    return reports
+    return reports, completed.stderr
 
 
-def findings_from_reports(reports: list[dict[str, Any]], exported: CheckovExport, graph: ResourceGraph) -> CheckovScan:
+def findings_from_reports(reports: list[dict[str, Any]], exported: CheckovExport, graph: ResourceGraph,
+                          log: str = "") -> CheckovScan:
     """Check counts against the export and turn each check result into a finding on a URN."""
     scan = CheckovScan(not_scanned=list(exported.not_scanned))
     by_type = {r.get("check_type"): r for r in reports if "check_type" in r}
@@ -152,7 +159,8 @@ def findings_from_reports(reports: list[dict[str, Any]], exported: CheckovExport
         expected = exported.expected_count(framework)
         if scanned != expected:
             raise CheckovError(f"checkov scanned {scanned} {framework} resources but {expected} were exported "
-                               f"(from {exported.directory}); refusing to report a partial scan as clean")
+                               f"(from {exported.directory}); refusing to report a partial scan as clean"
+                           + (f"\ncheckov said:\n{_tail(log)}" if log.strip() else ""))
         if int(summary.get("parsing_errors", 0)):
             raise CheckovError(f"checkov could not parse {summary['parsing_errors']} exported {framework} file(s): "
                                f"{report.get('results', {}).get('parsing_errors')}")
@@ -172,7 +180,8 @@ def _finding(check: dict[str, Any], status: str, framework: str, exported: Check
         framework=framework, checkov_resource=check.get("resource", ""), urn=urn,
         source=resource.source if resource else None, guideline=check.get("guideline") or "",
         severity=check.get("severity") or "",
-        suppression_reason=(check.get("check_result") or {}).get("suppress_comment", "") if status == SUPPRESSED else "")
+        suppression_reason=(check.get("check_result") or {}).get("suppress_comment", "") if status == SUPPRESSED else "",
+        details=[str(d) for d in check.get("details") or []])
 
 
 def _urn_of(check: dict[str, Any], framework: str, exported: CheckovExport) -> str:
