@@ -146,6 +146,15 @@ def validate_rule(where: str, rule: Any) -> BackupRule:
     label = f"{where} ('{rule.name}')"
     validate_schedule(f"{label}.schedule", rule.schedule)
     delete_after = whole_number(f"{label}.delete_after_days", rule.delete_after_days, 1, MAX_RETENTION_DAYS, "days")
+    if not isinstance(rule.continuous, bool):
+        raise ValueError(f"{label}.continuous: expected true or false, got {rule.continuous!r}")
+    if rule.continuous:
+        if rule.cold_storage_after_days is not None:
+            raise ValueError(f"{label}.cold_storage_after_days: continuous backups cannot move to cold storage; "
+                             f"expected None, got {rule.cold_storage_after_days!r}")
+        if delete_after > CONTINUOUS_MAX_RETENTION_DAYS:
+            raise ValueError(f"{label}.delete_after_days: continuous backups are kept at most "
+                             f"{CONTINUOUS_MAX_RETENTION_DAYS} days, got {delete_after}")
     if rule.cold_storage_after_days is not None:
         cold = whole_number(f"{label}.cold_storage_after_days", rule.cold_storage_after_days, 1, unit="days")
         if delete_after < cold + COLD_STORAGE_MINIMUM_DAYS:
@@ -153,15 +162,6 @@ def validate_rule(where: str, rule: Any) -> BackupRule:
                              f"{COLD_STORAGE_MINIMUM_DAYS} days, so delete_after_days must be at least "
                              f"cold_storage_after_days + {COLD_STORAGE_MINIMUM_DAYS} = {cold + COLD_STORAGE_MINIMUM_DAYS}; "
                              f"got {delete_after}")
-    if not isinstance(rule.continuous, bool):
-        raise ValueError(f"{label}.continuous: expected true or false, got {rule.continuous!r}")
-    if rule.continuous:
-        if delete_after > CONTINUOUS_MAX_RETENTION_DAYS:
-            raise ValueError(f"{label}.delete_after_days: continuous backups are kept at most "
-                             f"{CONTINUOUS_MAX_RETENTION_DAYS} days, got {delete_after}")
-        if rule.cold_storage_after_days is not None:
-            raise ValueError(f"{label}.cold_storage_after_days: continuous backups cannot move to cold storage; "
-                             f"expected None, got {rule.cold_storage_after_days!r}")
     start = whole_number(f"{label}.start_window_minutes", rule.start_window_minutes, MIN_START_WINDOW_MINUTES,
                          unit="minutes")
     whole_number(f"{label}.completion_window_minutes", rule.completion_window_minutes, start + MIN_WINDOW_GAP_MINUTES,
