@@ -59,4 +59,38 @@ for i, item in enumerate(entries("gpuInstances")):
     pulumi.export(f"{item['name']}HourlyUsd", instance.hourly_price_usd)
     pulumi.export(f"{item['name']}InstanceId", instance.instance_id)
 
+# Cost guardrails last: budget actions refer to instances built above, by name.
+from components.cost_allocation_tags import CostAllocationTags, CostAllocationTagsArgs  # noqa: E402
+from components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs  # noqa: E402
+from components.cost_budget import CostBudget, CostBudgetArgs  # noqa: E402
+
+
+def instance_id(reference: str, where: str) -> pulumi.Input[str]:
+    """An instance id as given, or the id of a GpuInstance built earlier in this stack, by its name."""
+    if isinstance(reference, str) and reference.startswith("i-"):
+        return reference
+    found = getattr(built.get(reference), "instance_id", None) if isinstance(reference, str) else None
+    if found is None:
+        raise ValueError(f"{where}: expected an instance id or the name of a gpuInstances entry, got {reference!r}")
+    return found
+
+
+for i, item in enumerate(entries("costAllocationTags")):
+    built[item["name"]] = CostAllocationTags(item["name"], build_args(CostAllocationTagsArgs, settings(item),
+                                                                      f"costAllocationTags[{i}]"))
+
+for i, item in enumerate(entries("costBudgets")):
+    raw = settings(item)
+    action = raw.get("action")
+    if isinstance(action, dict) and isinstance(action.get("instanceIds"), list):
+        raw["action"] = {**action, "instanceIds": [instance_id(ref, f"costBudgets[{i}].action.instanceIds[{j}]")
+                                                   for j, ref in enumerate(action["instanceIds"])]}
+    built[item["name"]] = budget = CostBudget(item["name"], build_args(CostBudgetArgs, raw, f"costBudgets[{i}]"))
+    pulumi.export(f"{item['name']}BudgetName", budget.budget_name)
+
+for i, item in enumerate(entries("costAnomalyAlerts")):
+    built[item["name"]] = alerts = CostAnomalyAlerts(item["name"], build_args(CostAnomalyAlertsArgs, settings(item),
+                                                                              f"costAnomalyAlerts[{i}]"))
+    pulumi.export(f"{item['name']}MonitorArn", alerts.monitor_arn)
+
 pulumi.export("costTags", cost_tags)

@@ -1,0 +1,74 @@
+"""An SNS topic for AWS's own cost alerts: KMS-encrypted, with a policy that lets only the named AWS
+services of this account publish, and email subscriptions.
+
+AWS services that publish to an encrypted topic (Budgets, Cost Anomaly Detection) need a customer
+managed key whose policy lets them use it; the AWS-managed `alias/aws/sns` key does not.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def validate_emails(argument: str, emails: object) -> list[str]:
+    if isinstance(emails, (str, bytes)) or not isinstance(emails, (list, tuple)):
+        raise ValueError(f"{argument}: expected a list of email addresses, got {emails!r}")
+    for index, email in enumerate(emails):
+        if not isinstance(email, str) or not EMAIL_PATTERN.match(email):
+            raise ValueError(f"{argument}[{index}]: expected an email address such as 'finops@example.com', got {email!r}")
+    if len(set(emails)) != len(emails):
+        raise ValueError(f"{argument}: expected no duplicates, got {list(emails)!r}")
+    return list(emails)
+
+
+def alert_key_policy(partition: str, account_id: str, services: Sequence[str]) -> str:
+    """The account administers the key; the publishing services may only encrypt messages for the topic."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "AccountAdministersKey", "Effect": "Allow",
+         "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Sid": "ServicesEncryptTopicMessages", "Effect": "Allow", "Principal": {"Service": list(services)},
+         "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*"},
+    ]})
+
+
+def alert_topic_policy(topic_arn: str, account_id: str, services: Sequence[str]) -> str:
+    """Only the named services, acting for this account, may publish; nothing over plain HTTP."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "CostServicesPublish", "Effect": "Allow", "Principal": {"Service": list(services)},
+         "Action": "SNS:Publish", "Resource": topic_arn,
+         "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}},
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "SNS:Publish",
+         "Resource": topic_arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+    ]})
+
+
+def email_label(email: str) -> str:
+    """A stable child-resource name part for an email address."""
+    return re.sub(r"[^a-z0-9]+", "-", email.lower()).strip("-")
+
+
+def encrypted_alert_topic(name: str, services: Sequence[str], emails: Sequence[str], description: str,
+                          parent: pulumi.Resource) -> aws.sns.Topic:
+    """`{name}-alerts-key`, `{name}-alerts` (topic and policy), and one `{name}-alerts-<email>` subscription each."""
+    child = pulumi.ResourceOptions(parent=parent)
+    invoke = pulumi.InvokeOptions(parent=parent)
+    identity = aws.get_caller_identity_output(opts=invoke)
+    partition = aws.get_partition_output(opts=invoke)
+    key = aws.kms.Key(f"{name}-alerts-key", description=f"{description}: alerts topic encryption",
+                      enable_key_rotation=True, deletion_window_in_days=30,
+                      policy=pulumi.Output.all(partition.partition, identity.account_id).apply(
+                          lambda values: alert_key_policy(values[0], values[1], services)),
+                      opts=child)
+    topic = aws.sns.Topic(f"{name}-alerts", kms_master_key_id=key.arn, opts=child)
+    aws.sns.TopicPolicy(f"{name}-alerts", arn=topic.arn, policy=pulumi.Output.all(topic.arn, identity.account_id).apply(
+        lambda values: alert_topic_policy(values[0], values[1], services)), opts=child)
+    for email in emails:
+        aws.sns.TopicSubscription(f"{name}-alerts-{email_label(email)}", topic=topic.arn, protocol="email",
+                                  endpoint=email, opts=child)
+    return topic
