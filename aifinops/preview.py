@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Any
 
+from .checkov.command import add_checkov_arguments, finish_checkov_scan, start_checkov_scan
 from .engine import run_program
 from .graph import ResourceGraph
 from .policy_check import add_policy_arguments, run_policy_packs
@@ -27,6 +28,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--policy-pack-config", action="append", default=[], metavar="FILE",
                         help="policy config JSON, in `pulumi preview --policy-pack-config` format")
     add_policy_arguments(parser)
+    add_checkov_arguments(parser)
     add_report_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -50,14 +52,16 @@ def load_graph(args: argparse.Namespace) -> tuple[ResourceGraph, float]:
 def run(args: argparse.Namespace) -> int:
     graph, duration = load_graph(args)
     report = Report(graph, duration)
+    checkov_scan = start_checkov_scan(graph, args)  # runs while the policy packs do
     policy_run = run_policy_packs(graph, args)
     if policy_run is not None:
         add_policy_run(report, policy_run)
         report.duration_seconds += policy_run.duration_seconds
+    checkov_lines = finish_checkov_scan(checkov_scan, report)
     if args.json:
         json.dump(preview_document(report), sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
-        print(render_text(graph, report.duration_seconds, policy_sections(report)))
+        print(render_text(graph, report.duration_seconds, policy_sections(report) + checkov_lines))
     write_reports(report, args)
     return report.exit_code

@@ -95,54 +95,92 @@ def find_checkov(project_dir: Optional[Path] = None) -> Path:
                        f"or set {CHECKOV_ENV} to a checkov executable")
 
 
-def scan_graph(graph: ResourceGraph, *, policy_config_files: Sequence[str] = (),
-               checkov: Optional[Path] = None, work_dir: Optional[Path] = None,
-               suppressions: Optional[Iterable[CheckovSuppression]] = None) -> CheckovScan:
-    """Export the graph, run checkov with our custom checks, and return findings by URN."""
-    started = time.perf_counter()
-    config_files = tuple(str(Path(f).resolve()) for f in policy_config_files)
-    load_settings(config_files)  # a bad config is our error to report, not one for checkov to swallow
-    with tempfile.TemporaryDirectory(prefix="aifinops-checkov-") as temporary:
-        directory = Path(work_dir) if work_dir else Path(temporary)
-        exported = export_graph(graph, directory / "scan")
-        if not exported.resources:
-            scan = CheckovScan(not_scanned=exported.not_scanned)
-        else:
+class PendingScan:
+    """A checkov run started in the background (so it overlaps the policy packs); `result()` collects it."""
+
+    def __init__(self, graph: ResourceGraph, *, policy_config_files: Sequence[str] = (),
+                 checkov: Optional[Path] = None, work_dir: Optional[Path] = None,
+                 suppressions: Optional[Iterable[CheckovSuppression]] = None) -> None:
+        self.started = time.perf_counter()
+        self.waited_seconds = 0.0  # what the caller spent waiting on this scan, outside result()
+        self.graph = graph
+        self.suppressions = suppressions
+        config_files = tuple(str(Path(f).resolve()) for f in policy_config_files)
+        load_settings(config_files)  # a bad config is our error to report, not one for checkov to swallow
+        self._temporary = None if work_dir else tempfile.TemporaryDirectory(prefix="aifinops-checkov-")
+        directory = Path(work_dir) if work_dir else Path(self._temporary.name)
+        self.exported = export_graph(graph, directory / "scan")
+        self.process: Optional[subprocess.Popen[str]] = None
+        if self.exported.resources:
             executable = checkov or find_checkov(Path(graph.program_dir).parent if graph.program_dir else None)
-            reports, log = run_checkov(executable, exported.directory, exported.frameworks(), config_files)
-            scan = findings_from_reports(reports, exported, graph, log)
-    active = list(suppressions) if suppressions is not None else declared_suppressions()
-    apply_suppressions(scan, active)
-    scan.duration_seconds = time.perf_counter() - started
-    return scan
+            self.process = start_checkov(executable, self.exported.directory, self.exported.frameworks(),
+                                         config_files)
+
+    def result(self) -> CheckovScan:
+        try:
+            if self.process is None:
+                scan = CheckovScan(not_scanned=list(self.exported.not_scanned))
+            else:
+                reports, log = finish_checkov(self.process)
+                scan = findings_from_reports(reports, self.exported, self.graph, log)
+        finally:
+            self.cancel()
+        active = list(self.suppressions) if self.suppressions is not None else declared_suppressions()
+        apply_suppressions(scan, active)
+        scan.duration_seconds = time.perf_counter() - self.started
+        return scan
+
+    def cancel(self) -> None:
+        """Stop checkov if it still runs and remove the exported files."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+        if self._temporary is not None:
+            self._temporary.cleanup()
+            self._temporary = None
 
 
-def run_checkov(executable: Path, directory: Path, frameworks: Sequence[str],
-                policy_config_files: Sequence[str] = ()) -> tuple[list[dict[str, Any]], str]:
-    """Run checkov once over `directory`; return its JSON reports (one per framework) and its log."""
+def scan_graph(graph: ResourceGraph, **options: Any) -> CheckovScan:
+    """Export the graph, run checkov with our custom checks, and return findings by URN."""
+    return PendingScan(graph, **options).result()
+
+
+def start_checkov(executable: Path, directory: Path, frameworks: Sequence[str],
+                  policy_config_files: Sequence[str] = ()) -> subprocess.Popen[str]:
+    """Start one checkov run over `directory`, offline, with our custom checks."""
     command = [str(executable), "--directory", str(directory), "--framework", *frameworks,
                "--skip-download", "--output", "json", "--soft-fail", "--compact",
                "--external-checks-dir", str(CUSTOM_CHECKS_DIR)]
     env = {**os.environ, **OFFLINE_ENV}
     if policy_config_files:
-        env[POLICY_CONFIG_ENV] = os.pathsep.join(str(Path(f).resolve()) for f in policy_config_files)
+        env[POLICY_CONFIG_ENV] = os.pathsep.join(policy_config_files)
     else:
         env.pop(POLICY_CONFIG_ENV, None)
     try:
-        completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=TIMEOUT_SECONDS,
-                                   cwd=directory)
-    except (OSError, subprocess.TimeoutExpired) as error:
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                cwd=directory)
+    except OSError as error:
         raise CheckovError(f"could not run {executable}: {error}") from error
-    if completed.returncode != 0:
-        raise CheckovError(f"checkov exited {completed.returncode}: {_tail(completed.stderr or completed.stdout)}")
+
+
+def finish_checkov(process: subprocess.Popen[str]) -> tuple[list[dict[str, Any]], str]:
+    """Wait for checkov; return its JSON reports (one per framework) and its log."""
     try:
-        parsed = json.loads(completed.stdout)
+        stdout, stderr = process.communicate(timeout=TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired as error:
+        process.kill()
+        process.communicate()
+        raise CheckovError(f"checkov did not finish within {TIMEOUT_SECONDS} s") from error
+    if process.returncode != 0:
+        raise CheckovError(f"checkov exited {process.returncode}: {_tail(stderr or stdout)}")
+    try:
+        parsed = json.loads(stdout)
     except ValueError as error:
-        raise CheckovError(f"checkov printed no JSON report: {_tail(completed.stdout or completed.stderr)}") from error
+        raise CheckovError(f"checkov printed no JSON report: {_tail(stdout or stderr)}") from error
     reports = parsed if isinstance(parsed, list) else [parsed]
     if not all(isinstance(r, dict) for r in reports):
-        raise CheckovError(f"unexpected checkov report shape: {_tail(completed.stdout)}")
-    return reports, completed.stderr
+        raise CheckovError(f"unexpected checkov report shape: {_tail(stdout)}")
+    return reports, stderr
 
 
 def findings_from_reports(reports: list[dict[str, Any]], exported: CheckovExport, graph: ResourceGraph,
@@ -213,11 +251,5 @@ def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def checkov_version(executable: Path) -> str:
-    completed = subprocess.run([str(executable), "--version"], capture_output=True, text=True,
-                               env={**os.environ, **OFFLINE_ENV}, timeout=120)
-    return completed.stdout.strip()
-
-
-__all__ = ["CheckovError", "CheckovFinding", "CheckovScan", "KUBERNETES", "TERRAFORM", "find_checkov",
-           "scan_graph", "run_checkov", "findings_from_reports", "apply_suppressions"]
+__all__ = ["CheckovError", "CheckovFinding", "CheckovScan", "KUBERNETES", "TERRAFORM", "PendingScan", "find_checkov",
+           "scan_graph", "start_checkov", "finish_checkov", "findings_from_reports", "apply_suppressions"]

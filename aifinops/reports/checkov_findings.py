@@ -1,0 +1,58 @@
+"""checkov as a report source: one tool, one rule per check it ran, a finding per failed or suppressed
+check on a resource, and a note per resource it could not scan (so nothing is dropped silently).
+
+A failed check is an error (it fails the PR check); a suppressed one carries the component's reason.
+"""
+from __future__ import annotations
+
+from ..checkov.run import FAILED, SUPPRESSED, CheckovFinding, CheckovScan
+from .model import Finding, Level, Report, Rule, Tool, ToolKind
+from .text import finding_body, finding_heading
+
+TOOL_NAME = "checkov"
+CHECKOV_URI = "https://www.checkov.io/"
+NOT_SCANNED_RULE = "not-scanned"
+
+
+def add_checkov_scan(report: Report, scan: CheckovScan) -> Tool:
+    tool = report.add_tool(Tool(TOOL_NAME, scan.checkov_version or "not run", ToolKind.SCANNER, CHECKOV_URI))
+    for finding in scan.findings:
+        if finding.check_id not in tool.rules:
+            tool.add_rule(Rule(id=finding.check_id, description=finding.check_name or finding.check_id,
+                               level=Level.ERROR, help_uri=finding.guideline,
+                               properties={"framework": finding.framework, "severity": finding.severity.lower()}))
+    if scan.not_scanned:
+        tool.add_rule(Rule(id=NOT_SCANNED_RULE, level=Level.NOTE,
+                           description="Resources checkov did not scan: their type has no export mapping yet."))
+    for finding in scan.findings:
+        if finding.status in (FAILED, SUPPRESSED):
+            report.add(_finding(finding))
+    for skipped in scan.not_scanned:
+        report.add(Finding(tool=TOOL_NAME, rule_id=NOT_SCANNED_RULE, level=Level.NOTE, urn=skipped.urn,
+                           label="not scanned", message=f"{skipped.type} was not scanned by checkov: {skipped.reason}"))
+    return tool
+
+
+def _finding(finding: CheckovFinding) -> Finding:
+    message = "; ".join(finding.details) or finding.check_name
+    return Finding(tool=TOOL_NAME, rule_id=finding.check_id, level=Level.ERROR, message=message, urn=finding.urn,
+                   label=finding.status, suppressed=finding.suppression_reason if finding.status == SUPPRESSED else None,
+                   properties={"checkovResource": finding.checkov_resource, "framework": finding.framework,
+                               "guideline": finding.guideline})
+
+
+def checkov_sections(report: Report, scan: CheckovScan) -> list[str]:
+    """The text output's 'checkov' block: counts, then each failed and suppressed check."""
+    counts = (f"{scan.count('passed')} passed, {scan.count('failed')} failed, {scan.count('suppressed')} suppressed "
+              f"over {sum(scan.scanned.values())} scanned resources")
+    lines = [f"checkov {scan.checkov_version}: {counts}" if scan.checkov_version else f"checkov: {counts}"]
+    for finding in report.findings:
+        if finding.tool != TOOL_NAME or finding.rule_id == NOT_SCANNED_RULE:
+            continue
+        lines.append("    " + finding_heading(report, finding))
+        lines += ["    " + line for line in finding_body(report, finding)]
+    if scan.not_scanned:
+        lines.append(f"    not scanned ({len(scan.not_scanned)}): "
+                     + ", ".join(sorted({s.type for s in scan.not_scanned})))
+    lines.append("")
+    return lines
