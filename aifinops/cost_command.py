@@ -37,3 +37,4 @@ def run(args: argparse.Namespace) -> int:
         if args.html:
             print(f"\nHTML report: {args.html}")
     return EXIT_OK
+

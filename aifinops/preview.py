@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from .checkov.command import add_checkov_arguments, finish_checkov_scan, start_checkov_scan
+from .cost_section import add_cost_arguments, preview_cost_section
 from .engine import run_program
 from .graph import ResourceGraph
 from .policy_check import add_policy_arguments, run_policy_packs
@@ -30,6 +31,7 @@ def register(subparsers: Any) -> None:
     add_policy_arguments(parser)
     add_checkov_arguments(parser)
     add_report_arguments(parser)
+    add_cost_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -58,10 +60,11 @@ def run(args: argparse.Namespace) -> int:
         add_policy_run(report, policy_run)
         report.duration_seconds += policy_run.duration_seconds
     checkov_lines = finish_checkov_scan(checkov_scan, report)
+    cost_lines, cost_json = preview_cost_section(graph, args)
     if args.json:
-        json.dump(preview_document(report), sys.stdout, indent=2, default=str)
+        json.dump({**preview_document(report), "costEstimate": cost_json}, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
-        print(render_text(graph, report.duration_seconds, policy_sections(report) + checkov_lines))
+        print(render_text(graph, report.duration_seconds, policy_sections(report) + checkov_lines + cost_lines))
     write_reports(report, args)
     return report.exit_code

@@ -283,8 +283,7 @@ def price_auto_scaling_group(r: CostResource, ctx: PricingContext) -> Priced:
     hours, hours_note = hours_of(usage, "each instance")
     policy = r.get("mixedInstancesPolicy")
     if isinstance(policy, dict):
-        spec = (policy.get("launchTemplate") or {}).get("launchTemplateSpecification")
-        template = _template_of(ctx, r, "mixedInstancesPolicy", spec)
+        template = ctx.launch_template_of(r)
         overrides = [o for o in as_list((policy.get("launchTemplate") or {}).get("overrides")) if isinstance(o, dict)]
         types = [_known_str(o.get("instanceType")) for o in overrides]
         distribution = policy.get("instancesDistribution") or {}
@@ -293,7 +292,7 @@ def price_auto_scaling_group(r: CostResource, ctx: PricingContext) -> Priced:
         percent = 100.0 if percent is None else percent
         max_price = _number(distribution.get("spotMaxPrice")) or None
     else:
-        template = _template_of(ctx, r, "launchTemplate", r.get("launchTemplate"))
+        template = ctx.launch_template_of(r)
         types, base, percent, max_price = [], instances, 100.0, None
     if not types and template is not None:
         types = [_known_str(template.get("instanceType"))]

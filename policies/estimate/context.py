@@ -19,17 +19,22 @@ class PricingContext:
         self.usage = usage
         self.by_urn = {r.urn: r for r in self.resources}
 
+    def launch_template_of(self, group: CostResource) -> Optional[CostResource]:
+        """The launch template an auto scaling group launches from (directly or in its mixed instances policy)."""
+        for prop, path in (("launchTemplate", ("launchTemplate",)),
+                           ("mixedInstancesPolicy", ("mixedInstancesPolicy", "launchTemplate",
+                                                     "launchTemplateSpecification"))):
+            spec = group.get(*path)
+            reference = (spec.get("id") or spec.get("launchTemplateId") or spec.get("name")
+                         or spec.get("launchTemplateName")) if isinstance(spec, dict) else None
+            template = self.linked(group, prop, reference, LAUNCH_TEMPLATE_TYPE)
+            if template is not None:
+                return template
+        return None
+
     def tags_of(self, resource: CostResource) -> dict[str, str]:
         """The tags AWS bills the resource's cost under (for a group: what its instances carry)."""
-        template = None
-        if resource.type == ASG_TYPE:
-            for prop in ("launchTemplate", "mixedInstancesPolicy"):
-                spec = resource.get(prop)
-                if prop == "mixedInstancesPolicy":
-                    spec = resource.get(prop, "launchTemplate", "launchTemplateSpecification")
-                reference = (spec.get("id") or spec.get("launchTemplateId") or spec.get("name")
-                             or spec.get("launchTemplateName")) if isinstance(spec, dict) else None
-                template = template or self.linked(resource, prop, reference, LAUNCH_TEMPLATE_TYPE)
+        template = self.launch_template_of(resource) if resource.type == ASG_TYPE else None
         tags = effective_tags(resource.type, resource.props, resource.provider_props,
                               template.props if template is not None else None)
         if not isinstance(tags, dict):

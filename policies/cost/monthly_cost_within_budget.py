@@ -1,0 +1,77 @@
+"""monthly-cost-within-budget: the stack's estimated monthly cost under each budget stays within it.
+
+For every AWS Budget in the stack (a CostBudget's, or one written by hand) the estimator, running here in
+the pack process with no network, prices the resources the budget's filters cover (its cost-tag values,
+and services if it names any) and compares the sum with the budget amount less `headroomPercent`.
+Usage (GB stored, hours, requests) comes from config `usage`, else the stack's `costUsage` config.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
+
+from ..config_schema import config_schema, setting
+from ..estimate import Usage, estimate, from_policy_resources, parse_usage, usage_from_stack_config
+from ..estimate.budgets import covered_resources, read_budgets, uncounted_resources
+from ..estimate.usage import USAGE_SCHEMA
+
+NAME = "monthly-cost-within-budget"
+TOP_DRIVERS = 3
+SCHEMA = config_schema({
+    "headroomPercent": {
+        "type": "number", "minimum": 0, "maximum": 100, "default": 0,
+        "description": "Keep the estimate this many percent below each budget (10: at most 90% of the amount).",
+    },
+    "usage": {
+        **USAGE_SCHEMA, "default": {},
+        "description": "Usage for the estimate, in the usage-file format (empty: the stack's costUsage config).",
+    },
+})
+
+
+def stack_usage(configured: Any) -> Usage:
+    """The policy's `usage` config, else `<project>:costUsage` from the stack config the engine passes in."""
+    if configured:
+        return parse_usage(configured, f"policy config {NAME}.usage")
+    try:
+        stack_config = json.loads(os.environ.get("PULUMI_CONFIG") or "{}")
+    except ValueError:
+        stack_config = {}
+    raw = usage_from_stack_config(stack_config, os.environ.get("PULUMI_PROJECT") or None)
+    return parse_usage(raw, "stack config costUsage") if raw is not None else Usage()
+
+
+def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    headroom = float(setting(args, SCHEMA, "headroomPercent"))
+    views = from_policy_resources(args.resources)
+    result = estimate(views, stack_usage(setting(args, SCHEMA, "usage")))
+    for budget in read_budgets(views):
+        if budget.monthly_usd is None:
+            continue
+        limit = budget.monthly_usd * (1 - headroom / 100)
+        covered = covered_resources(budget, result)
+        total = sum(usd for _, usd in covered)
+        if total <= limit:
+            continue
+        drivers = ", ".join(f"{r.name} ({r.type.split(':')[-1]}) ${usd:,.2f}" for r, usd in covered[:TOP_DRIVERS])
+        with_headroom = f" less {headroom:g}% headroom = ${limit:,.2f}" if headroom else ""
+        missing = uncounted_resources(budget, result)
+        not_counted = f"; {len(missing)} covered resources could not be priced and are not counted" if missing else ""
+        report_violation(
+            f"estimated monthly cost ${total:,.2f} of {budget.describe()} exceeds budget '{budget.name}' "
+            f"${budget.monthly_usd:,.2f}{with_headroom}; top cost drivers: {drivers}{not_counted}", budget.urn)
+
+
+POLICY = StackValidationPolicy(
+    name=NAME,
+    description="The stack's estimated monthly cost under each AWS Budget stays within the budget's amount.",
+    validate=_validate,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=SCHEMA,
+    severity=Severity.HIGH,
+    remediation_steps="Run `aifinops cost` to see the price lines; cut the top cost drivers (spot capacity, fewer "
+                      "hours, lifecycle tiers) or raise the budget amount deliberately.",
+)
