@@ -1,0 +1,207 @@
+"""The budget guard: when a budget alert arrives, stop what the budget is paying for.
+
+It stops running EC2 instances and in-progress SageMaker training jobs that carry the budget's cost tags
+(all keys, any of the listed values per key). It never deletes or terminates anything: stopped instances
+keep their volumes, stopped training jobs keep their checkpoints and model artifacts. Repeated alerts are
+harmless: what is already stopped is no longer running, so a second alert finds nothing to do and sends
+no second message. Instances with the opt-out tag are skipped; members of Auto Scaling groups and fleets
+are reported (a stopped member would be replaced). Dry run unless told.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping, Optional
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from components import argument_checks as checks
+
+from .aws_clients import AwsClients
+from .budget_alerts import BudgetAlert, budget_alerts
+from .ec2_instances import LIVE_STATES, OPT_OUT_TAG, Instance, describe_error, describe_instances, stop_instances, tag_dict
+from .run_report import LOGGER, RunReport, publish_summary
+from .settings import from_env
+
+JOB = "budget-guard"
+ALERT_TYPES = ("ACTUAL", "FORECASTED")
+
+
+@dataclass
+class GuardSettings:
+    """What the guard acts on; every default is what a deployment gets unless it says otherwise.
+
+    - cost_tags: tag key -> accepted values; a resource must match every key. Default empty: read them
+      from the budget's own filter (TagKeyValue cost filters or a Tags filter expression); a budget with
+      neither is refused, never taken to mean "everything in the account".
+    - budget_names: act only on alerts of these budgets (default empty: any budget).
+    - topic_arns: accept alerts only from these SNS topics (default empty: any).
+    - alert_types: default ACTUAL only; add FORECASTED to stop on forecasts too.
+    - summary_topic_arn: where the summary goes (default: the topic the alert came from; the summary
+      carries an attribute that the guard, and its subscription's filter policy, ignore).
+    - opt_out_tag: never stopped (default `aifinops:keep-running`).
+    - stop_instances / stop_training_jobs: which kinds to stop (default both).
+    - dry_run: default True: find and report, stop nothing.
+    """
+
+    cost_tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    budget_names: tuple[str, ...] = ()
+    topic_arns: tuple[str, ...] = ()
+    alert_types: tuple[str, ...] = ("ACTUAL",)
+    summary_topic_arn: Optional[str] = None
+    opt_out_tag: str = OPT_OUT_TAG
+    stop_instances: bool = True
+    stop_training_jobs: bool = True
+    dry_run: bool = True
+
+    def __post_init__(self) -> None:
+        self.cost_tags = validate_tag_filter("cost_tags", self.cost_tags)
+        self.budget_names = tuple(checks.string_list("budget_names", list(self.budget_names)))
+        self.topic_arns = tuple(checks.string_list("topic_arns", list(self.topic_arns)))
+        for index, arn in enumerate(self.topic_arns):
+            checks.arn_in_region(f"topic_arns[{index}]", arn, "sns", None)
+        self.alert_types = tuple(checks.string_list("alert_types", list(self.alert_types), min_items=1))
+        for alert_type in self.alert_types:
+            checks.one_of("alert_types", alert_type, ALERT_TYPES)
+        if self.summary_topic_arn is not None:
+            checks.arn_in_region("summary_topic_arn", self.summary_topic_arn, "sns", None)
+        checks.text("opt_out_tag", self.opt_out_tag)
+        for name in ("stop_instances", "stop_training_jobs", "dry_run"):
+            checks.flag(name, getattr(self, name))
+
+
+def validate_tag_filter(argument: str, value: Any) -> dict[str, tuple[str, ...]]:
+    """{key: value or [values]} -> {key: (values,)}; keys and values non-empty strings."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{argument}: expected a mapping of tag keys to a value or a list of values, got {value!r}")
+    result = {}
+    for key, values in value.items():
+        listed = [values] if isinstance(values, str) else values
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"{argument}: expected non-empty tag keys, got {key!r}")
+        result[key] = tuple(checks.string_list(f"{argument}.{key}", listed, min_items=1))
+    return result
+
+
+def budget_tag_filter(budget: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The cost tags a budget filters on: `user:Key$Value` TagKeyValue filters, or an EQUALS Tags expression."""
+    found: dict[str, list[str]] = {}
+    for item in (budget.get("CostFilters") or {}).get("TagKeyValue", []):
+        key, _, value = item.partition("$")
+        if value:
+            found.setdefault(key.removeprefix("user:"), []).append(value)
+    expression = budget.get("FilterExpression") or {}
+    for part in [expression, *expression.get("And", [])]:
+        tags = part.get("Tags") or {}
+        if tags.get("Key") and tags.get("Values") and set(tags.get("MatchOptions") or ["EQUALS"]) == {"EQUALS"}:
+            found.setdefault(tags["Key"].removeprefix("user:"), []).extend(tags["Values"])
+    return {key: tuple(dict.fromkeys(values)) for key, values in found.items()}
+
+
+def budget_arn(partition: str, alert: BudgetAlert) -> str:
+    return f"arn:{partition}:budgets::{alert.account_id}:budget/{alert.budget_name}"
+
+
+def guard(clients: AwsClients, settings: GuardSettings, alert: BudgetAlert,
+          now: Optional[datetime] = None) -> RunReport:
+    now = now or datetime.now(timezone.utc)
+    report = RunReport(JOB, settings.dry_run)
+    budget = budget_arn(clients.partition(), alert)
+    if settings.topic_arns and alert.topic_arn not in settings.topic_arns:
+        report.record(budget, "guard", "skipped", f"alert came from {alert.topic_arn}, not a guarded topic")
+        return report
+    if settings.budget_names and alert.budget_name not in settings.budget_names:
+        report.record(budget, "guard", "skipped", f"budget {alert.budget_name!r} is not guarded here")
+        return report
+    if alert.alert_type not in settings.alert_types:
+        report.record(budget, "guard", "skipped",
+                      f"{alert.alert_type or 'unknown'} alert; this guard acts on {', '.join(settings.alert_types)}")
+        return report
+    tags = settings.cost_tags or _tags_of_budget(clients, alert, budget, report)
+    if not tags:
+        return report
+    if settings.stop_instances:
+        _stop_tagged_instances(clients, settings, tags, alert, report, now)
+    if settings.stop_training_jobs:
+        _stop_tagged_training_jobs(clients, settings, tags, alert, report)
+    return report
+
+
+def _tags_of_budget(clients: AwsClients, alert: BudgetAlert, budget: str,
+                    report: RunReport) -> dict[str, tuple[str, ...]]:
+    try:
+        described = clients.client("budgets").describe_budget(AccountId=alert.account_id, BudgetName=alert.budget_name)
+    except (ClientError, BotoCoreError) as error:
+        report.record(budget, "read-budget", "failed", describe_error(error))
+        return {}
+    tags = budget_tag_filter(described["Budget"])
+    if not tags:
+        report.record(budget, "guard", "failed", "the budget filters on no cost tags and no cost_tags are set; "
+                      "refusing to stop every running resource in the account")
+    return tags
+
+
+def _stop_tagged_instances(clients: AwsClients, settings: GuardSettings, tags: Mapping[str, tuple[str, ...]],
+                           alert: BudgetAlert, report: RunReport, now: datetime) -> None:
+    filters = [{"Name": "instance-state-name", "Values": list(LIVE_STATES)},
+               *({"Name": f"tag:{key}", "Values": list(values)} for key, values in tags.items())]
+    ec2 = clients.client("ec2")
+    to_stop: list[Instance] = []
+    for instance in describe_instances(ec2, clients.partition(), filters):
+        group = instance.managing_group()
+        if settings.opt_out_tag in instance.tags:
+            report.record(instance.arn, "stop", "skipped", f"carries the opt-out tag {settings.opt_out_tag}")
+        elif group:
+            report.record(instance.arn, "stop", "reported",
+                          f"member of {group}, which would replace a stopped instance; scale the group to zero")
+        else:
+            to_stop.append(instance)
+    reason = f"budget {alert.budget_name!r} sent an {alert.alert_type} alert"
+    stop_instances(ec2, to_stop, {i.instance_id: reason for i in to_stop}, report, JOB, now)
+
+
+def _stop_tagged_training_jobs(clients: AwsClients, settings: GuardSettings, tags: Mapping[str, tuple[str, ...]],
+                               alert: BudgetAlert, report: RunReport) -> None:
+    sagemaker = clients.client("sagemaker")
+    reason = f"budget {alert.budget_name!r} sent an {alert.alert_type} alert"
+    for page in sagemaker.get_paginator("list_training_jobs").paginate(StatusEquals="InProgress"):
+        for job in page.get("TrainingJobSummaries", []):
+            arn, name = job["TrainingJobArn"], job["TrainingJobName"]
+            try:
+                job_tags = tag_dict(sagemaker.list_tags(ResourceArn=arn).get("Tags"))
+            except (ClientError, BotoCoreError) as error:
+                report.record(arn, "read-tags", "failed", describe_error(error))
+                continue
+            if not all(job_tags.get(key) in values for key, values in tags.items()):
+                continue
+            if settings.opt_out_tag in job_tags:
+                report.record(arn, "stop", "skipped", f"carries the opt-out tag {settings.opt_out_tag}")
+                continue
+            if not settings.dry_run:
+                try:
+                    sagemaker.stop_training_job(TrainingJobName=name)
+                except (ClientError, BotoCoreError) as error:
+                    report.record(arn, "stop", "failed", describe_error(error))
+                    continue
+            report.changed(arn, "stop", reason, trainingJob=name)
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point for the budget's SNS topic."""
+    logging.getLogger("aifinops").setLevel(logging.INFO)
+    settings = from_env(GuardSettings, os.environ)
+    alerts, ignored = budget_alerts(event)
+    for reason in ignored:
+        LOGGER.info(json.dumps({"job": JOB, "ignored": reason}))
+    clients = AwsClients()
+    reports = []
+    for alert in alerts:
+        report = guard(clients, settings, alert)
+        if report.has_news:
+            publish_summary(clients.client("sns"), settings.summary_topic_arn or alert.topic_arn, report,
+                            f"aifinops budget guard: {alert.budget_name} ({report.headline().split(': ', 1)[1]})")
+        reports.append({"budget": alert.budget_name, "messageId": alert.message_id, **report.to_dict()})
+    return {"alerts": reports, "ignored": ignored}
