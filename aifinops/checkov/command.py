@@ -28,7 +28,7 @@ def start_checkov_scan(graph: ResourceGraph, args: argparse.Namespace) -> Option
         return None
     started = time.perf_counter()
     configs = [str(Path(args.cwd) / path) for path in args.policy_pack_config]
-    pending = PendingScan(graph, policy_config_files=configs)
+    pending = PendingScan([graph], policy_config_files=configs)
     atexit.register(pending.cancel)  # if the policy packs fail first, do not leave checkov behind
     pending.waited_seconds = time.perf_counter() - started
     return pending

@@ -62,7 +62,8 @@ class Mapping:
 class ExportedResource:
     urn: str
     framework: str  # TERRAFORM | KUBERNETES
-    address: str  # Terraform address, or the manifest's path relative to the export directory
+    file: str  # the file holding it, relative to the export directory
+    address: str  # its Terraform address; for a manifest, the file again
     expected_count: int = 1  # resources checkov will count for it
 
 
@@ -169,7 +170,7 @@ def _terraform_plan(graph: ResourceGraph, resources: list[tuple[Resource, AwsMap
                         "values": values})
         configured.append({"address": address, "mode": "managed", "type": aws_mapping.terraform, "name": name,
                            "provider_config_key": "aws", "expressions": expressions})
-        result.resources.append(ExportedResource(resource.urn, TERRAFORM, address))
+        result.resources.append(ExportedResource(resource.urn, TERRAFORM, PLAN_FILE, address))
     return {"format_version": "1.2", "terraform_version": TERRAFORM_VERSION,
             "planned_values": {"root_module": {"resources": planned}},
             "configuration": {"root_module": {"resources": configured}}}
@@ -329,7 +330,7 @@ def _write_manifests(resources: list[tuple[Resource, KubernetesMapping]], direct
         relative = f"{KUBERNETES_DIR}/{index:03d}-{kind}-{safe_name}.yaml"
         (directory / relative).write_text(yaml.safe_dump(manifest, sort_keys=False))
         count = 2 if kubernetes_mapping.pod_template and _has_pod_template(manifest) else 1
-        result.resources.append(ExportedResource(resource.urn, KUBERNETES, relative, count))
+        result.resources.append(ExportedResource(resource.urn, KUBERNETES, relative, relative, count))
 
 
 def _manifest(resource: Resource) -> dict[str, Any]:

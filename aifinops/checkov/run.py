@@ -21,7 +21,7 @@ from policies.checkov_checks.aifinops_check_settings import load_settings
 
 from ..errors import AifinopsError
 from ..graph import ResourceGraph, SourcePosition
-from .export import KUBERNETES, TERRAFORM, CheckovExport, NotScanned, export_graph
+from .export import KUBERNETES, TERRAFORM, CheckovExport, ExportedResource, NotScanned, export_graph
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CUSTOM_CHECKS_DIR = REPO_ROOT / "policies" / "checkov_checks"
@@ -96,38 +96,47 @@ def find_checkov(project_dir: Optional[Path] = None) -> Path:
 
 
 class PendingScan:
-    """A checkov run started in the background (so it overlaps the policy packs); `result()` collects it."""
+    """checkov started in the background over one or more graphs (one process for all of them);
+    `results()` collects one CheckovScan per graph. It overlaps whatever the caller does meanwhile."""
 
-    def __init__(self, graph: ResourceGraph, *, policy_config_files: Sequence[str] = (),
+    def __init__(self, graphs: Sequence[ResourceGraph], *, policy_config_files: Sequence[str] = (),
                  checkov: Optional[Path] = None, work_dir: Optional[Path] = None,
                  suppressions: Optional[Iterable[CheckovSuppression]] = None) -> None:
         self.started = time.perf_counter()
-        self.waited_seconds = 0.0  # what the caller spent waiting on this scan, outside result()
-        self.graph = graph
+        self.waited_seconds = 0.0  # what the caller spent waiting on this scan, outside results()
+        self.graphs = list(graphs)
         self.suppressions = suppressions
         config_files = tuple(str(Path(f).resolve()) for f in policy_config_files)
         load_settings(config_files)  # a bad config is our error to report, not one for checkov to swallow
+        if work_dir is not None and Path(work_dir).exists() and any(Path(work_dir).iterdir()):
+            raise CheckovError(f"{work_dir}: the checkov work directory must be empty: checkov scans all of it")
         self._temporary = None if work_dir else tempfile.TemporaryDirectory(prefix="aifinops-checkov-")
-        directory = Path(work_dir) if work_dir else Path(self._temporary.name)
-        self.exported = export_graph(graph, directory / "scan")
+        self.directory = Path(work_dir) if work_dir else Path(self._temporary.name)
+        # One subdirectory per graph: checkov reports file paths, which say whose finding it is.
+        self.exports = [export_graph(graph, self.directory / f"{index}-{graph.stack}")
+                        for index, graph in enumerate(self.graphs)]
         self.process: Optional[subprocess.Popen[str]] = None
-        if self.exported.resources:
-            executable = checkov or find_checkov(Path(graph.program_dir).parent if graph.program_dir else None)
-            self.process = start_checkov(executable, self.exported.directory, self.exported.frameworks(),
-                                         config_files)
+        frameworks = [f for f in (TERRAFORM, KUBERNETES) if any(f in e.frameworks() for e in self.exports)]
+        if frameworks:
+            program_dir = self.graphs[0].program_dir
+            executable = checkov or find_checkov(Path(program_dir).parent if program_dir else None)
+            self.process = start_checkov(executable, self.directory, frameworks, config_files)
 
-    def result(self) -> CheckovScan:
+    def results(self) -> list[CheckovScan]:
         try:
-            if self.process is None:
-                scan = CheckovScan(not_scanned=list(self.exported.not_scanned))
-            else:
-                reports, log = finish_checkov(self.process)
-                scan = findings_from_reports(reports, self.exported, self.graph, log)
+            reports, log = finish_checkov(self.process) if self.process is not None else ([], "")
+            scans = findings_from_reports(reports, list(zip(self.exports, self.graphs)), self.directory, log)
         finally:
             self.cancel()
         active = list(self.suppressions) if self.suppressions is not None else declared_suppressions()
-        apply_suppressions(scan, active)
-        scan.duration_seconds = time.perf_counter() - self.started
+        for scan in scans:
+            apply_suppressions(scan, active)
+            scan.duration_seconds = time.perf_counter() - self.started
+        return scans
+
+    def result(self) -> CheckovScan:
+        """The scan of the only graph."""
+        (scan,) = self.results()
         return scan
 
     def cancel(self) -> None:
@@ -142,7 +151,12 @@ class PendingScan:
 
 def scan_graph(graph: ResourceGraph, **options: Any) -> CheckovScan:
     """Export the graph, run checkov with our custom checks, and return findings by URN."""
-    return PendingScan(graph, **options).result()
+    return PendingScan([graph], **options).result()
+
+
+def scan_graphs(graphs: Sequence[ResourceGraph], **options: Any) -> list[CheckovScan]:
+    """Several stacks in one checkov run (its ~3 s start-up is paid once)."""
+    return PendingScan(graphs, **options).results()
 
 
 def start_checkov(executable: Path, directory: Path, frameworks: Sequence[str],
@@ -183,57 +197,66 @@ def finish_checkov(process: subprocess.Popen[str]) -> tuple[list[dict[str, Any]]
     return reports, stderr
 
 
-def findings_from_reports(reports: list[dict[str, Any]], exported: CheckovExport, graph: ResourceGraph,
-                          log: str = "") -> CheckovScan:
-    """Check counts against the export and turn each check result into a finding on a URN."""
-    scan = CheckovScan(not_scanned=list(exported.not_scanned))
+def findings_from_reports(reports: list[dict[str, Any]], exports: Sequence[tuple[CheckovExport, ResourceGraph]],
+                          root: Path, log: str = "") -> list[CheckovScan]:
+    """Check checkov's counts against the exports, then turn each check result into a finding on a URN."""
+    scans = [CheckovScan(not_scanned=list(exported.not_scanned)) for exported, _ in exports]
     by_type = {r.get("check_type"): r for r in reports if "check_type" in r}
-    for framework in exported.frameworks():
-        report = by_type.get(framework)
-        summary = (report or {}).get("summary", {})
+    for framework in (TERRAFORM, KUBERNETES):
+        expected = sum(exported.expected_count(framework) for exported, _ in exports)
+        if not expected:
+            continue
+        report = by_type.get(framework) or {}
+        summary = report.get("summary", {})
         scanned = int(summary.get("resource_count", 0))
-        scan.scanned[framework] = scanned
-        scan.checkov_version = summary.get("checkov_version", scan.checkov_version)
-        expected = exported.expected_count(framework)
         if scanned != expected:
             raise CheckovError(f"checkov scanned {scanned} {framework} resources but {expected} were exported "
-                               f"(from {exported.directory}); refusing to report a partial scan as clean"
-                           + (f"\ncheckov said:\n{_tail(log)}" if log.strip() else ""))
+                               f"(to {root}); refusing to report a partial scan as clean"
+                               + (f"\ncheckov said:\n{_tail(log)}" if log.strip() else ""))
         if int(summary.get("parsing_errors", 0)):
             raise CheckovError(f"checkov could not parse {summary['parsing_errors']} exported {framework} file(s): "
                                f"{report.get('results', {}).get('parsing_errors')}")
-        results = report.get("results", {}) if report else {}
+        for scan, (exported, _) in zip(scans, exports):
+            scan.scanned[framework] = exported.expected_count(framework)
+            scan.checkov_version = summary.get("checkov_version", "")
+        results = report.get("results", {})
         for key, status in (("passed_checks", PASSED), ("failed_checks", FAILED), ("skipped_checks", SUPPRESSED)):
             for check in results.get(key, []):
-                scan.findings.append(_finding(check, status, framework, exported, graph))
-    return scan
+                index, resource = _exported_resource(check, framework, exports, root)
+                scans[index].findings.append(_finding(check, status, framework, resource, exports[index][1]))
+    return scans
 
 
-def _finding(check: dict[str, Any], status: str, framework: str, exported: CheckovExport,
+def _finding(check: dict[str, Any], status: str, framework: str, exported: ExportedResource,
              graph: ResourceGraph) -> CheckovFinding:
-    urn = _urn_of(check, framework, exported)
-    resource = graph.get(urn)
+    resource = graph.get(exported.urn)
     return CheckovFinding(
         check_id=check.get("check_id", ""), check_name=check.get("check_name", ""), status=status,
-        framework=framework, checkov_resource=check.get("resource", ""), urn=urn,
+        framework=framework, checkov_resource=check.get("resource", ""), urn=exported.urn,
         source=resource.source if resource else None, guideline=check.get("guideline") or "",
         severity=check.get("severity") or "",
         suppression_reason=(check.get("check_result") or {}).get("suppress_comment", "") if status == SUPPRESSED else "",
         details=[str(d) for d in check.get("details") or []])
 
 
-def _urn_of(check: dict[str, Any], framework: str, exported: CheckovExport) -> str:
-    candidates = [r for r in exported.resources if r.framework == framework]
-    if framework == TERRAFORM:
+def _exported_resource(check: dict[str, Any], framework: str, exports: Sequence[tuple[CheckovExport, ResourceGraph]],
+                       root: Path) -> tuple[int, ExportedResource]:
+    """Which graph and resource a check result is about: by file, then by Terraform address.
+
+    A manifest is one file per resource, so the file names it (its pod template too)."""
+    path = "/" + str(check.get("file_path", "")).replace(os.sep, "/").lstrip("/")
+    for index, (exported, _) in enumerate(exports):
+        prefix = "/" + exported.directory.relative_to(root).as_posix() + "/"
+        if not path.startswith(prefix):
+            continue
+        file = path[len(prefix):]
         address = check.get("resource_address") or check.get("resource", "")
-        match = next((r for r in candidates if r.address == address), None)
-    else:  # one manifest per file: the file names the resource, pod templates included
-        path = str(check.get("file_path", "")).replace(os.sep, "/")
-        match = next((r for r in candidates if path.endswith("/" + r.address) or path == r.address), None)
-    if match is None:
-        raise CheckovError(f"checkov reported {check.get('check_id')} on {check.get('resource')!r} "
-                           f"({check.get('file_path')}), which is not an exported resource")
-    return match.urn
+        for resource in exported.resources:
+            if resource.framework == framework and resource.file == file and \
+                    (framework == KUBERNETES or resource.address == address):
+                return index, resource
+    raise CheckovError(f"checkov reported {check.get('check_id')} on {check.get('resource')!r} "
+                       f"({check.get('file_path')}), which is not an exported resource")
 
 
 def apply_suppressions(scan: CheckovScan, suppressions: Sequence[CheckovSuppression]) -> None:
@@ -252,4 +275,5 @@ def _tail(text: str, lines: int = 15) -> str:
 
 
 __all__ = ["CheckovError", "CheckovFinding", "CheckovScan", "KUBERNETES", "TERRAFORM", "PendingScan", "find_checkov",
-           "scan_graph", "start_checkov", "finish_checkov", "findings_from_reports", "apply_suppressions"]
+           "scan_graph", "scan_graphs", "start_checkov", "finish_checkov", "findings_from_reports",
+           "apply_suppressions"]
