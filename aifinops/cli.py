@@ -12,6 +12,7 @@ from .errors import EXIT_ERROR, AifinopsError
 COMMAND_MODULES = (
     "aifinops.preview",
     "aifinops.cost_command",
+    "aifinops.catalog_command",
     "aifinops.audit_command",
     "aifinops.report_command",
 )
