@@ -1,11 +1,14 @@
 """The aifinops-cost policy pack: what decides the bill. Add a policy: one module, one line below."""
 from . import approved_gpu_instance_types, required_cost_tags
+from . import gpu_fleet_spot_price_cap, karpenter_gpu_limits
 from . import budget_required_for_gpu_spend, monthly_cost_within_budget
 
 PACK_NAME = "aifinops-cost"
 POLICIES = [
     required_cost_tags.POLICY,
     approved_gpu_instance_types.POLICY,
+    gpu_fleet_spot_price_cap.POLICY,
+    karpenter_gpu_limits.POLICY,
     monthly_cost_within_budget.POLICY,
     budget_required_for_gpu_spend.POLICY,
 ]
