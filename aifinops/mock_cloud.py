@@ -53,6 +53,8 @@ _ARN_RESOURCE = {
     "eks/cluster:Cluster": ("eks", "cluster/{n}"),
     "eks/nodeGroup:NodeGroup": ("eks", "nodegroup/{n}/{u}"),
     "efs/fileSystem:FileSystem": ("elasticfilesystem", "file-system/fs-{h}"),
+    "ebs/volume:Volume": ("ec2", "volume/{i}"),
+    "ebs/snapshot:Snapshot": ("ec2", "snapshot/{i}"),
     "costexplorer/anomalyMonitor:AnomalyMonitor": ("ce", "anomalymonitor/{u}"),
     "costexplorer/anomalySubscription:AnomalySubscription": ("ce", "anomalysubscription/{u}"),
     "apigateway/stage:Stage": ("apigateway", "/restapis/{h}/stages/{n}"),
@@ -114,7 +116,7 @@ class CloudMocks(pulumi.runtime.Mocks):
             physical = f"{prefix if isinstance(prefix, str) else args.name + '-'}{_digest(key, 7)}"
             outputs[name_property] = physical  # the provider's auto-name
         module = module_type.split("/")[0]
-        if module == "ec2" and kind in _EC2_ID_PREFIX:
+        if module in ("ec2", "ebs") and kind in _EC2_ID_PREFIX:  # EBS ids are EC2 ids (vol-, snap-)
             resource_id = f"{_EC2_ID_PREFIX[kind]}-{_digest(key, 17)}"
         elif module_type == "backup/plan:Plan" or module_type.startswith("costexplorer/"):
             resource_id = _uuid(key)

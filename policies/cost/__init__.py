@@ -2,6 +2,7 @@
 from . import approved_gpu_instance_types, required_cost_tags
 from . import gpu_fleet_spot_price_cap, karpenter_gpu_limits
 from . import budget_required_for_gpu_spend, monthly_cost_within_budget
+from . import s3_lifecycle_required
 
 PACK_NAME = "aifinops-cost"
 POLICIES = [
@@ -11,4 +12,5 @@ POLICIES = [
     karpenter_gpu_limits.POLICY,
     monthly_cost_within_budget.POLICY,
     budget_required_for_gpu_spend.POLICY,
+    s3_lifecycle_required.POLICY,
 ]

@@ -1,6 +1,7 @@
 """The aifinops-security pack: the security baseline. Add a policy: one module, one line below."""
 from . import (ebs_encryption, gpu_instance_no_public_ip, imdsv2_required, s3_bucket_encryption,
                s3_bucket_public_access_block)
+from . import backup_coverage, s3_versioning_with_noncurrent_expiry
 from . import gpu_pods_have_limits, public_endpoints_rate_limited
 
 PACK_NAME = "aifinops-security"
@@ -10,6 +11,8 @@ POLICIES = [
     ebs_encryption.POLICY,
     imdsv2_required.POLICY,
     gpu_instance_no_public_ip.POLICY,
+    s3_versioning_with_noncurrent_expiry.POLICY,
+    backup_coverage.POLICY,
     public_endpoints_rate_limited.POLICY,
     gpu_pods_have_limits.POLICY,
 ]

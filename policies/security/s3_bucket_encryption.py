@@ -12,8 +12,8 @@ from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackVali
 
 from ..config_schema import config_schema, setting
 from ..preview_values import UNKNOWN, as_list, dig
+from ..s3_buckets import BUCKET_KEYS, BUCKET_TYPES
 from ..stack_resources import StackResources
-from .s3_buckets import BUCKET_KEYS, BUCKET_TYPES
 
 NAME = "s3-bucket-server-side-encryption"
 ENCRYPTION_TYPES = ("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",

@@ -11,8 +11,8 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
 from ..preview_values import is_unknown
+from ..s3_buckets import BUCKET_KEYS, BUCKET_TYPES
 from ..stack_resources import StackResources
-from .s3_buckets import BUCKET_KEYS, BUCKET_TYPES
 
 NAME = "s3-bucket-public-access-block"
 BLOCK_TYPE = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
