@@ -70,7 +70,7 @@ def read_budgets(resources: Iterable[CostResource]) -> list[BudgetScope]:
                 ignored.append(name)
         if resource.get("filterExpression") is not None:
             ignored.append("filterExpression")
-        scopes.append(BudgetScope(resource.urn, str(resource.get("name") or resource.name),
+        scopes.append(BudgetScope(resource.urn, resource.name,
                                   _monthly_amount(resource), tag_values, services, ignored))
     return scopes
 

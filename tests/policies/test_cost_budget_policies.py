@@ -1,0 +1,90 @@
+"""monthly-cost-within-budget and budget-required-for-gpu-spend, through the real Analyzer gRPC path."""
+from __future__ import annotations
+
+from conftest import tagged_config
+
+GPU_UNDER_BUDGET = """
+import pulumi
+import pulumi_aws as aws
+from components.tagging import register_cost_tags
+register_cost_tags(pulumi.Config().require_object("costTags"))
+from components.cost_budget import CostBudget, CostBudgetArgs
+aws.ec2.Instance("box", instance_type="g5.xlarge", ami="ami-1",
+                 root_block_device={{"volume_type": "gp3", "volume_size": 100}})
+aws.ec2.Instance("trainer", instance_type="p4d.24xlarge", ami="ami-1",
+                 instance_market_options={{"market_type": "spot"}})
+CostBudget("team", CostBudgetArgs(amount_usd={amount}, tag_filters={{"Project": "test"}}, emails=["a@example.com"]))
+"""
+# Under the Project=test budget: box 730 h x $1.006 = $734.38 + 100 GB x $0.08 = $8.00, and the trainer at
+# 100 h of spot: $21.958 x 0.4 x 100 = $878.32 + its 8 GB default root volume at gp2 $0.10 = $0.80; the KMS key
+# of the budget's topic $1: $1,622.50 in all. (The topic itself needs usage: listed, not counted.)
+COVERED = 734.38 + 8.0 + 878.32 + 0.80 + 1.0
+USAGE = {"resources": {"trainer": {"monthlyHours": 100}}}
+
+
+def check(check_policies, amount: float, policy_config: dict):
+    return check_policies(GPU_UNDER_BUDGET.format(amount=amount), tagged_config(),
+                          policy_config={"monthly-cost-within-budget": {"usage": USAGE, **policy_config}})
+
+
+def test_within_budget_passes(check_policies):
+    result = check(check_policies, 1700, {})
+    assert result.of("monthly-cost-within-budget") == []
+    assert result.of("budget-required-for-gpu-spend") == []
+
+
+def test_over_budget_fails_with_both_numbers_and_top_drivers(check_policies):
+    result = check(check_policies, 1000, {})
+    (violation,) = result.of("monthly-cost-within-budget")
+    assert violation.enforcement_level == "mandatory"
+    assert result.names("monthly-cost-within-budget") == {"team"}  # reported on the budget
+    assert f"estimated monthly cost ${COVERED:,.2f} of Project = test exceeds budget 'team' $1,000.00" in violation.detail
+    assert "top cost drivers: trainer (Instance) $879.12, box (Instance) $742.38, team-alerts-key (Key) $1.00" \
+        in violation.detail
+    assert "1 covered resources could not be priced and are not counted" in violation.detail
+
+
+def test_headroom_turns_a_near_miss_into_a_failure(check_policies):
+    assert check(check_policies, 1700, {"headroomPercent": 10}).names("monthly-cost-within-budget") == {"team"}
+    message = check(check_policies, 1700, {"headroomPercent": 10}).messages("monthly-cost-within-budget")[0]
+    assert "less 10% headroom = $1,530.00" in message
+
+
+def test_usage_from_stack_config_is_used_in_the_pack(check_policies):
+    # No policy usage: the pack reads costUsage from the stack config (PULUMI_CONFIG). Without the 100 h
+    # usage the trainer runs all month: 730 x 8.7832 = $6,411.74 -> over a $2,000 budget.
+    program = GPU_UNDER_BUDGET.format(amount=2000)
+    result = check_policies(program, tagged_config({"costUsage": {"resources": {"trainer": {"monthlyHours": 10}}}},
+                                                   project="budgetusage"), project="budgetusage")
+    assert result.of("monthly-cost-within-budget") == []
+    result = check_policies(program, tagged_config(project="budgetnousage"), project="budgetnousage")
+    assert result.names("monthly-cost-within-budget") == {"team"}
+
+
+GPU_WITHOUT_BUDGET = """
+import pulumi_aws as aws
+template = aws.ec2.LaunchTemplate("tmpl", image_id="ami-1", instance_type="g6e.xlarge")
+aws.autoscaling.Group("fleet", min_size=0, max_size=2, launch_template={"id": template.id},
+                      tags=[{"key": "Project", "value": "test", "propagate_at_launch": True}])
+aws.ec2.Instance("cpu", instance_type="m5.large", ami="ami-1")
+aws.budgets.Budget("other-team", budget_type="COST", time_unit="MONTHLY", limit_amount="100", limit_unit="USD",
+                   cost_filters=[{"name": "TagKeyValue", "values": ["user:Project$other"]}])
+"""
+
+
+def test_gpu_capacity_without_a_covering_budget_fails(check_policies):
+    result = check_policies(GPU_WITHOUT_BUDGET, tagged_config())
+    assert result.names("budget-required-for-gpu-spend") == {"fleet"}  # not the CPU box, not the template
+    (message,) = result.messages("budget-required-for-gpu-spend")
+    assert "creates accelerated capacity (g6e.xlarge)" in message
+    assert "'other-team' covers Project = other" in message
+
+
+def test_an_account_wide_or_matching_budget_covers_gpu_capacity(check_policies):
+    covered = GPU_WITHOUT_BUDGET.replace('"user:Project$other"', '"user:Project$test"')
+    assert check_policies(covered, tagged_config()).of("budget-required-for-gpu-spend") == []
+    service_only = GPU_WITHOUT_BUDGET.replace(
+        '[{"name": "TagKeyValue", "values": ["user:Project$other"]}]',
+        '[{"name": "Service", "values": ["Amazon Simple Storage Service"]}]')
+    # a budget on S3 spend does not watch GPU spend
+    assert check_policies(service_only, tagged_config()).names("budget-required-for-gpu-spend") == {"fleet"}
