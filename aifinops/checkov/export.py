@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 import yaml
 
+from components.tagging import tags_shape
 from policies.checkov_checks.aifinops_check_settings import KNOWN_AFTER_APPLY
 
 from ..engine import UNKNOWN, blind
@@ -287,14 +288,14 @@ def _add_unplaced_references(graph: ResourceGraph, resource: Resource, addresses
 
 def _tags_all(graph: ResourceGraph, resource: Resource, inputs: dict[str, Any]) -> Optional[dict[str, Any]]:
     """Terraform computes tags_all at plan time: the provider's default tags under the resource's own."""
+    if tags_shape(resource.type) != "map":
+        return None  # cannot carry tags, or an auto scaling group's tag blocks (no tags_all there)
     tags = inputs.get("tags")
     provider = graph.provider_of(resource)
     default_tags = _provider_default_tags(provider) if provider else {}
     if not isinstance(tags, dict) and not default_tags:
         return None
-    if tags is not None and not isinstance(tags, dict):
-        return None  # an ASG's list of tag blocks: Terraform has no tags_all there
-    return _known_map({**default_tags, **(tags or {})})
+    return _known_map({**default_tags, **(tags if isinstance(tags, dict) else {})})
 
 
 def _provider_default_tags(provider: Resource) -> dict[str, Any]:
