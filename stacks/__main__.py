@@ -94,3 +94,24 @@ for i, item in enumerate(entries("costAnomalyAlerts")):
     pulumi.export(f"{item['name']}MonitorArn", alerts.monitor_arn)
 
 pulumi.export("costTags", cost_tags)
+
+# Runtime automation: idle-GPU reapers, and budget guards wired to a costBudgets entry by name.
+from components.budget_guard import BudgetGuard, BudgetGuardArgs  # noqa: E402
+from components.idle_gpu_reaper import IdleGpuReaper, IdleGpuReaperArgs  # noqa: E402
+
+for i, item in enumerate(entries("idleGpuReapers")):
+    built[item["name"]] = reaper = IdleGpuReaper(item["name"], build_args(IdleGpuReaperArgs, settings(item),
+                                                                          f"idleGpuReapers[{i}]"))
+    pulumi.export(f"{item['name']}FunctionName", reaper.function_name)
+
+for i, item in enumerate(entries("budgetGuards")):
+    raw = settings(item)
+    if "costBudget" in raw:
+        budget_entry = next((b for b in entries("costBudgets") if b["name"] == raw["costBudget"]), None)
+        if budget_entry is None:
+            raise ValueError(f"budgetGuards[{i}].costBudget: expected the name of a costBudgets entry, "
+                             f"got {raw['costBudget']!r}")
+        raw["costBudget"] = built[budget_entry["name"]]
+        raw.setdefault("costTags", budget_entry.get("tagFilters") or {})  # default: the budget's own tag filter
+    built[item["name"]] = guard = BudgetGuard(item["name"], build_args(BudgetGuardArgs, raw, f"budgetGuards[{i}]"))
+    pulumi.export(f"{item['name']}FunctionName", guard.function_name)
