@@ -75,7 +75,7 @@ def validate_protectable_arn(argument: str, arn: Any) -> Any:
             raise ValueError(f"{argument}: Shield Advanced does not protect a Network Load Balancer directly, got "
                              f"{arn!r}; protect its Elastic IPs instead")
     kinds = ", ".join(PROTECTABLE.values())
-    raise ValueError(f"{argument}: expected the ARN of a {kinds}, got {arn!r}")
+    raise ValueError(f"{argument}: expected the ARN of one of: {kinds}; got {arn!r}")
 
 
 def monthly_subscription_usd() -> float:

@@ -1,0 +1,135 @@
+"""WafRateLimit: rules, logging, associations, cost, and every bad argument."""
+from __future__ import annotations
+
+import pytest
+
+from components.service_prices import service_price
+from components.waf_rate_limit import (DEFAULT_RATE_LIMIT, PathRateLimit, WafRateLimit, WafRateLimitArgs,
+                                       allowed_rate_limits)
+from tests.conftest import tagged_config
+
+PROGRAM = """
+import pulumi
+import pulumi_aws as aws
+from components.waf_rate_limit import *
+from components.tagging import register_cost_tags
+register_cost_tags(pulumi.Config().require_object("costTags"))
+lb = aws.lb.LoadBalancer("alb", load_balancer_type="application", subnets=["subnet-1", "subnet-2"])
+waf = WafRateLimit("edge", WafRateLimitArgs({args}))
+pulumi.export("monthly", waf.monthly_fixed_usd)
+"""
+ALB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/api/50dc6c495c0c9188"
+STAGE_ARN = "arn:aws:apigateway:us-east-1::/restapis/a1b2c3/stages/prod"
+
+
+def build(preview, args: str = ""):
+    graph = preview(PROGRAM.format(args=args), tagged_config())
+    return graph, graph.of_type("aws:wafv2/webAcl:WebAcl")[0]
+
+
+def test_defaults_rate_limit_each_ip_and_enforce_the_managed_rule_groups(preview):
+    graph, acl = build(preview)
+    assert acl.inputs["scope"] == "REGIONAL" and acl.inputs["defaultAction"] == {"allow": {}}
+    rate, common, bad_inputs = acl.inputs["rules"]
+    statement = rate["statement"]["rateBasedStatement"]
+    assert statement == {"limit": DEFAULT_RATE_LIMIT, "aggregateKeyType": "IP", "evaluationWindowSec": 300}
+    assert rate["action"] == {"block": {"customResponse": {"responseCode": 429, "responseHeaders": [
+        {"name": "retry-after", "value": "300"}]}}}
+    assert [r["priority"] for r in acl.inputs["rules"]] == [0, 1, 2]
+    assert common["statement"]["managedRuleGroupStatement"]["name"] == "AWSManagedRulesCommonRuleSet"
+    # Prompts and images exceed the Common set's 8 KB body limit: that rule only counts.
+    assert common["statement"]["managedRuleGroupStatement"]["ruleActionOverrides"] == [
+        {"name": "SizeRestrictions_BODY", "actionToUse": {"count": {}}}]
+    assert bad_inputs["statement"]["managedRuleGroupStatement"]["name"] == "AWSManagedRulesKnownBadInputsRuleSet"
+    assert not bad_inputs["statement"]["managedRuleGroupStatement"].get("ruleActionOverrides")
+    assert {r["overrideAction"]["none"] == {} for r in (common, bad_inputs)} == {True}
+    assert acl.inputs["tags"]["CostCenter"] == "ml"
+    assert not graph.of_type("aws:wafv2/webAclAssociation:WebAclAssociation")
+    expected = service_price("waf", "webAcl").usd + 3 * service_price("waf", "rule").usd
+    assert graph.stack_outputs["monthly"] == expected
+
+
+def test_logs_go_to_a_waf_log_group_with_authorization_redacted(preview):
+    graph, acl = build(preview)
+    log_group = graph.of_type("aws:cloudwatch/logGroup:LogGroup")[0]
+    assert log_group.inputs["name"] == "aws-waf-logs-edge" and log_group.inputs["retentionInDays"] == 30
+    logging = graph.of_type("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")[0].inputs
+    assert logging["resourceArn"] == acl.outputs["arn"]
+    assert logging["logDestinationConfigs"] == [log_group.outputs["arn"]]
+    assert logging["redactedFields"] == [{"singleHeader": {"name": "authorization"}},
+                                         {"singleHeader": {"name": "x-api-key"}}]
+
+
+def test_path_limits_are_tighter_and_match_decoded_lowercased_paths(preview):
+    _, acl = build(preview, "path_rate_limits=[PathRateLimit('/V1/Infer', 200)], evaluation_window_seconds=60, "
+                            "aggregate_by='FORWARDED_IP'")
+    path_rule, global_rule = acl.inputs["rules"][:2]
+    statement = path_rule["statement"]["rateBasedStatement"]
+    assert statement["limit"] == 200 and statement["evaluationWindowSec"] == 60
+    match = statement["scopeDownStatement"]["byteMatchStatement"]
+    assert match["searchString"] == "/v1/infer" and match["positionalConstraint"] == "STARTS_WITH"
+    assert match["fieldToMatch"] == {"uriPath": {}}
+    assert [t["type"] for t in match["textTransformations"]] == ["URL_DECODE", "LOWERCASE"]
+    assert statement["forwardedIpConfig"] == {"headerName": "X-Forwarded-For", "fallbackBehavior": "MATCH"}
+    assert global_rule["statement"]["rateBasedStatement"]["limit"] == DEFAULT_RATE_LIMIT
+    assert path_rule["priority"] < global_rule["priority"]
+
+
+def test_associations_attach_the_acl_to_albs_and_api_stages(preview):
+    graph, acl = build(preview, f"associations={{'alb': lb.arn, 'api': '{STAGE_ARN}'}}")
+    associations = {a.name: a.inputs for a in graph.of_type("aws:wafv2/webAclAssociation:WebAclAssociation")}
+    assert associations["edge-alb"]["resourceArn"] == graph.of_type("aws:lb/loadBalancer:LoadBalancer")[0].outputs["arn"]
+    assert associations["edge-api"]["resourceArn"] == STAGE_ARN
+    assert {a["webAclArn"] for a in associations.values()} == {acl.outputs["arn"]}
+
+
+def test_count_mode_observes_without_blocking(preview):
+    _, acl = build(preview, "rate_limit_action='COUNT'")
+    assert acl.inputs["rules"][0]["action"] == {"count": {}}
+
+
+def test_the_allowed_range_is_read_from_aws_api_model():
+    assert allowed_rate_limits() == (10, 2_000_000_000)  # botocore's wafv2 RateLimit shape
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(scope="GLOBAL"), "scope: expected one of 'REGIONAL', 'CLOUDFRONT', got 'GLOBAL'"),
+    (dict(rate_limit=9), "rate_limit: expected a whole number from 10 to 2000000000 requests per evaluation window, got 9"),
+    (dict(rate_limit=2_000_000_001), "rate_limit: expected a whole number from 10 to 2000000000"),
+    (dict(rate_limit=100.5), "rate_limit: expected a whole number"),
+    (dict(evaluation_window_seconds=30), "evaluation_window_seconds: expected one of 60, 120, 300, 600, got 30"),
+    (dict(path_rate_limits="/v1/infer"), "path_rate_limits: expected a list of PathRateLimit"),
+    (dict(path_rate_limits=[{"path": "/v1"}]), r"path_rate_limits\[0\]: expected PathRateLimit"),
+    (dict(path_rate_limits=[PathRateLimit("v1/infer", 100)]), r"path_rate_limits\[0\].path: expected a URL path"),
+    (dict(path_rate_limits=[PathRateLimit("/v1", 100, "CONTAINS")]), r"path_rate_limits\[0\].match: expected one of"),
+    (dict(path_rate_limits=[PathRateLimit("/v1", 5)]), r"path_rate_limits\[0\].limit: expected a whole number from 10"),
+    (dict(path_rate_limits=[PathRateLimit("/v1", 1000)]), r"path_rate_limits\[0\].limit: 1000 is not below rate_limit"),
+    (dict(path_rate_limits=[PathRateLimit("/v1", 100), PathRateLimit("/V1", 50)]),
+     r"path_rate_limits\[1\].path: '/V1' is limited twice"),
+    (dict(aggregate_by="HEADER"), "aggregate_by: expected one of 'IP', 'FORWARDED_IP'"),
+    (dict(rate_limit_action="ALLOW"), "rate_limit_action: expected one of 'BLOCK', 'COUNT'"),
+    (dict(common_rules_count_only="SizeRestrictions_BODY"), "common_rules_count_only: expected a list"),
+    (dict(associations={"API": ALB_ARN}), "associations: label 'API' must be lowercase"),
+    (dict(associations={"alb": "arn:aws:ec2:us-east-1:123456789012:instance/i-1"}),
+     "associations.alb: expected an Application Load Balancer ARN"),
+    (dict(associations={"alb": "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/n/1"}),
+     "associations.alb: expected an Application Load Balancer ARN"),
+    (dict(scope="CLOUDFRONT", associations={"alb": ALB_ARN}), "associations: a CLOUDFRONT web ACL is attached by"),
+    (dict(log_retention_days=10), "log_retention_days: expected one of CloudWatch's retention periods"),
+    (dict(extra_redacted_headers=["x api key"]), "extra_redacted_headers: expected HTTP header names"),
+    (dict(tags={"Team": None}), "tags: expected a mapping of string tag keys"),
+])
+def test_bad_arguments_fail_before_anything_is_registered(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        WafRateLimit("edge", WafRateLimitArgs(**kwargs))
+
+
+@pytest.mark.parametrize("name", ["edge acl", "x" * 101])
+def test_the_name_must_fit_waf_and_log_group_names(name):
+    with pytest.raises(ValueError, match="name: expected 1 to 100 letters, digits"):
+        WafRateLimit(name)
+
+
+def test_args_must_be_waf_rate_limit_args():
+    with pytest.raises(ValueError, match="args: expected WafRateLimitArgs, got dict"):
+        WafRateLimit("edge", {"rate_limit": 100})  # type: ignore[arg-type]
