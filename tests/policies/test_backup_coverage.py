@@ -98,3 +98,23 @@ aws.s3.Bucket("everything-is-data")
     config = {**REGION, "aws:defaultTags": {"tags": {"DataClass": "lake"}}}
     assert check_policies(program, config).names(POLICY) == {"everything-is-data"}
     assert check_policies(program, REGION).of(POLICY) == []
+
+
+def test_values_unknown_during_preview_do_not_fail(check_policies):
+    program = f"""
+import pulumi
+import pulumi_aws as aws
+TAGS = {{**{DEFAULT_COST_TAGS!r}, **{DATA!r}}}
+plan = aws.backup.Plan("plan", rules=[{{"rule_name": "daily", "target_vault_name": "vault",
+                                        "schedule": "cron(0 5 ? * * *)"}}])
+role = "arn:aws:iam::123456789012:role/backup"
+b = aws.s3.Bucket("referenced", tags=TAGS)
+# The ARN as the selection sees it is unknown during preview; the dependency still ties it to the bucket.
+arn = pulumi.Output.all(b.arn, b.hosted_zone_id).apply(lambda v: v[0])
+aws.s3.Bucket("class-unknown", tags={{**TAGS, "DataClass": b.hosted_zone_id.apply(lambda _: "x")}})
+aws.backup.Selection("sel", plan_id=plan.id, iam_role_arn=role, resources=[arn])
+"""
+    result = check_policies(program, REGION)
+    assert result.of(POLICY) == [] and [v for v in result.advisory if v.policy == POLICY] == []
+    selection = result.graph.of_type("aws:backup/selection:Selection")[0]
+    assert selection.inputs["resources"] != [result.graph.of_type("aws:s3/bucket:Bucket")[0].outputs["arn"]]

@@ -78,3 +78,19 @@ TieredBucket("shared", TieredBucketArgs(presets=["intelligent-tiering"]))
 """
     result = check_policies(program, tagged_config())
     assert result.of(POLICY) == []
+
+
+def test_values_unknown_during_preview_do_not_fail(check_policies):
+    # hostedZoneId is computed by AWS: anything derived from it is unknown, as in a real preview.
+    program = f"""
+import pulumi
+import pulumi_aws as aws
+b = aws.s3.Bucket("later", tags={DEFAULT_COST_TAGS!r})
+later = b.hosted_zone_id.apply(lambda _: 30)
+aws.s3.BucketLifecycleConfiguration("later-lifecycle", bucket=pulumi.Output.all(b.id, later).apply(lambda v: v[0]),
+    rules=[{{"id": "x", "status": "Enabled", "filter": {{}}, "expiration": {{"days": later}}}}])
+"""
+    result = check_policies(program, REGION)
+    assert result.of(POLICY) == [] and [v for v in result.advisory if v.policy == POLICY] == []
+    config = result.graph.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[0]
+    assert config.inputs["bucket"] != result.graph.of_type("aws:s3/bucket:Bucket")[0].outputs["id"]  # truly unknown

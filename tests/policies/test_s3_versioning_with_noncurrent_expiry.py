@@ -57,3 +57,19 @@ def test_the_longest_noncurrent_retention_is_configurable(check_policies):
     # TieredBucket keeps non-current versions 30 days: still fine; 90 days is now too long.
     assert result.names(POLICY) == FAILING | {"whole-bucket"}
     assert "kept 90 days, more than the 60 allowed" in " ".join(result.messages(POLICY))
+
+
+def test_values_unknown_during_preview_do_not_fail(check_policies):
+    program = f"""
+import pulumi_aws as aws
+b = aws.s3.Bucket("later", tags={DEFAULT_COST_TAGS!r})
+aws.s3.BucketVersioning("later-versioning", bucket=b.id,
+                        versioning_configuration={{"status": b.hosted_zone_id.apply(lambda _: "Enabled")}})
+c = aws.s3.Bucket("later-days", tags={DEFAULT_COST_TAGS!r})
+aws.s3.BucketVersioning("later-days-versioning", bucket=c.id, versioning_configuration={{"status": "Enabled"}})
+aws.s3.BucketLifecycleConfiguration("later-days-lifecycle", bucket=c.id, rules=[{{
+    "id": "nc", "status": "Enabled", "filter": {{}},
+    "noncurrent_version_expiration": {{"noncurrent_days": c.hosted_zone_id.apply(lambda _: 5000)}}}}])
+"""
+    result = check_policies(program, REGION)
+    assert result.of(POLICY) == [] and [v for v in result.advisory if v.policy == POLICY] == []
