@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import argument_checks as checks, catalog
+from .alert_topic import encrypted_alert_topic, validate_emails
 from .checkpoint_watcher import WatcherSettings, checkpoint_uri, combined_user_data, is_safe_value, \
     watcher_install_script
 from .gpu_instance import SpotOptions, deep_learning_ami, dlami_name, hourly_price, instance_role, \
@@ -34,7 +35,6 @@ MIN_HEARTBEAT_SECONDS, MAX_HEARTBEAT_SECONDS = 30, 7200
 # Target tracking on GPU utilisation reads the CloudWatch agent's nvidia_gpu plugin metric.
 GPU_METRIC = {"namespace": "CWAgent", "metric_name": "nvidia_smi_utilization_gpu"}
 _CRON = re.compile(r"^\S+( \S+){4}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass
@@ -251,10 +251,7 @@ class GpuFleet(pulumi.ComponentResource):
                                               args.instance_refresh_min_healthy_percent, 0, 100)
         schedules = self._validate_schedules(args.schedules)
         tracking = self._validate_target_tracking(args.target_tracking)
-        emails = checks.string_list("alert_emails", args.alert_emails)
-        bad_emails = [e for e in emails if not _EMAIL.match(e)]
-        if bad_emails:
-            raise ValueError(f"alert_emails: expected email addresses, got {bad_emails!r}")
+        emails = validate_emails("alert_emails", args.alert_emails)
         if args.user_data is not None:
             checks.text("user_data", args.user_data)
         tags = validate_tags("tags", args.tags)
@@ -369,7 +366,7 @@ class GpuFleet(pulumi.ComponentResource):
                 estimated_instance_warmup=tracking.warmup_seconds,
                 target_tracking_configuration=_target_tracking(tracking, group.name), opts=child)
 
-        topic = self._interruption_alerts(name, group, emails, invoke)
+        topic = self._interruption_alerts(name, group, emails)
         self.asg_name = group.name
         self.asg_arn = group.arn
         self.launch_template_id = template.id
@@ -452,19 +449,10 @@ class GpuFleet(pulumi.ComponentResource):
         vpc = aws.ec2.get_vpc_output(default=True, opts=invoke)
         return aws.ec2.get_subnets_output(filters=[{"name": "vpc-id", "values": [vpc.id]}], opts=invoke).ids
 
-    def _interruption_alerts(self, name: str, group: aws.autoscaling.Group, emails: list[str],
-                             invoke: pulumi.InvokeOptions) -> aws.sns.Topic:
-        """EventBridge rules -> a topic encrypted with a key that EventBridge may use."""
+    def _interruption_alerts(self, name: str, group: aws.autoscaling.Group, emails: list[str]) -> aws.sns.Topic:
+        """EventBridge rules -> an encrypted topic whose key and policy let EventBridge publish."""
+        topic = encrypted_alert_topic(name, ["events.amazonaws.com"], emails, f"aifinops GpuFleet {name}", self)
         child = pulumi.ResourceOptions(parent=self)
-        identity = aws.get_caller_identity_output(opts=invoke)
-        partition = aws.get_partition_output(opts=invoke)
-        key = aws.kms.Key(
-            f"{name}-alerts-key", description=f"aifinops GpuFleet {name}: interruption alerts topic",
-            enable_key_rotation=True, deletion_window_in_days=30,
-            policy=pulumi.Output.all(partition.partition, identity.account_id).apply(
-                lambda values: alerts_key_policy(*values)),
-            opts=child)
-        topic = aws.sns.Topic(f"{name}-alerts", kms_master_key_id=key.arn, opts=child)
         patterns = {
             "spot-interruption": {"source": ["aws.ec2"], "detail-type": [SPOT_INTERRUPTION]},
             "rebalance": {"source": ["aws.ec2"], "detail-type": [REBALANCE_RECOMMENDATION]},
@@ -472,42 +460,12 @@ class GpuFleet(pulumi.ComponentResource):
                 "source": ["aws.autoscaling"], "detail-type": [TERMINATE_LIFECYCLE_ACTION],
                 "detail": {"AutoScalingGroupName": [group_name]}}),
         }
-        rules = []
         for role, pattern in patterns.items():
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{role}", description=f"aifinops GpuFleet {name}: {role} events to the alerts topic",
                 event_pattern=pulumi.Output.from_input(pattern).apply(json.dumps), opts=child)
             aws.cloudwatch.EventTarget(f"{name}-{role}", rule=rule.name, arn=topic.arn, opts=child)
-            rules.append(rule.arn)
-        aws.sns.TopicPolicy(f"{name}-alerts", arn=topic.arn, policy=pulumi.Output.all(topic.arn, *rules).apply(
-            lambda values: alerts_topic_policy(values[0], values[1:])), opts=child)
-        for email in emails:
-            label = re.sub(r"[^a-z0-9]+", "-", email.lower()).strip("-")
-            aws.sns.TopicSubscription(f"{name}-alerts-{label}", topic=topic.arn, protocol="email", endpoint=email,
-                                      opts=child)
         return topic
-
-
-def alerts_key_policy(partition: str, account_id: str) -> str:
-    """The account administers the key; EventBridge may encrypt messages for the topic, nothing more."""
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Sid": "AccountAdministersKey", "Effect": "Allow",
-         "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"}, "Action": "kms:*", "Resource": "*"},
-        {"Sid": "EventBridgeEncryptsTopicMessages", "Effect": "Allow",
-         "Principal": {"Service": "events.amazonaws.com"},
-         "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*"},
-    ]})
-
-
-def alerts_topic_policy(topic_arn: str, rule_arns: Sequence[str]) -> str:
-    """Only this fleet's rules may publish; nothing over plain HTTP."""
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Sid": "FleetRulesPublish", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
-         "Action": "sns:Publish", "Resource": topic_arn,
-         "Condition": {"ArnEquals": {"aws:SourceArn": list(rule_arns)}}},
-        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
-         "Resource": topic_arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-    ]})
 
 
 def _lifecycle_policy(group_arn: str) -> str:

@@ -149,7 +149,7 @@ def test_interruption_and_rebalance_events_reach_an_encrypted_topic_eventbridge_
     assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
     assert key.inputs["enableKeyRotation"] is True
     key_policy = json.loads(key.inputs["policy"])
-    events = next(s for s in key_policy["Statement"] if s["Principal"] == {"Service": "events.amazonaws.com"})
+    events = next(s for s in key_policy["Statement"] if s["Principal"] == {"Service": ["events.amazonaws.com"]})
     assert set(events["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
     assert any(s["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"} for s in key_policy["Statement"])
 
@@ -167,8 +167,9 @@ def test_interruption_and_rebalance_events_reach_an_encrypted_topic_eventbridge_
 
     topic_policy = json.loads(graph.of_type("aws:sns/topicPolicy:TopicPolicy")[0].inputs["policy"])
     publish = next(s for s in topic_policy["Statement"] if s["Effect"] == "Allow")
-    assert publish["Principal"] == {"Service": "events.amazonaws.com"} and publish["Action"] == "sns:Publish"
-    assert set(publish["Condition"]["ArnEquals"]["aws:SourceArn"]) == {r.outputs["arn"] for r in rules.values()}
+    assert publish["Principal"] == {"Service": ["events.amazonaws.com"]} and publish["Action"] == "SNS:Publish"
+    assert publish["Resource"] == topic.outputs["arn"]
+    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
     (subscription,) = graph.of_type("aws:sns/topicSubscription:TopicSubscription")
     assert subscription.inputs["endpoint"] == "oncall@example.com" and subscription.inputs["protocol"] == "email"
     assert graph.stack_outputs["topic"] == topic.outputs["arn"]
@@ -290,7 +291,7 @@ G5 = dict(instance_types=["g5.xlarge", "g6.xlarge"])
     (dict(G5, target_tracking=TargetTracking(metric="memory")), "target_tracking.metric: expected one of 'gpu', 'cpu'"),
     (dict(G5, target_tracking=TargetTracking(target_percent=0)), r"target_tracking.target_percent: expected a number in \(0, 100\]"),
     (dict(G5, target_tracking=TargetTracking(warmup_seconds=-5)), "target_tracking.warmup_seconds: expected a whole number from 0 to 3600"),
-    (dict(G5, alert_emails=["ops"]), r"alert_emails: expected email addresses, got \['ops'\]"),
+    (dict(G5, alert_emails=["ops"]), r"alert_emails\[0\]: expected an email address such as 'finops@example.com', got 'ops'"),
     (dict(G5, user_data=""), "user_data: expected a non-empty string"),
     (dict(G5, tags={"Team": 1}), "tags: expected a mapping of string tag keys"),
 ])
