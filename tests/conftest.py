@@ -54,6 +54,13 @@ def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def only(graph: ResourceGraph, type_token: str) -> Any:
+    """The one resource of `type_token` in the graph; fails naming what is there if there are none or several."""
+    resources = graph.of_type(type_token)
+    assert len(resources) == 1, f"expected one {type_token}, got {[r.name for r in resources]}"
+    return resources[0]
+
+
 @pytest.fixture(scope="session")
 def policy_packs():
     """Every pack in policies/ running as its own process for the whole session (see policy_harness.py)."""

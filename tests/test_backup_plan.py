@@ -7,7 +7,7 @@ import pytest
 
 from components.backup_plan import (SERVICE_ROLE_POLICIES, BackupPlan, BackupPlanArgs, BackupRule, CopyTarget,
                                     VaultLock, default_rules)
-from tests.conftest import tagged_config
+from tests.conftest import only, tagged_config
 
 PROGRAM = """
 import pulumi
@@ -25,12 +25,6 @@ OTHER_ACCOUNT_VAULT = "arn:aws:backup:us-east-1:210987654321:backup-vault:centra
 
 def build(preview, args: str = ""):
     return preview(PROGRAM.format(args=args), tagged_config())
-
-
-def only(graph, type_token: str):
-    resources = graph.of_type(type_token)
-    assert len(resources) == 1, [r.name for r in resources]
-    return resources[0]
 
 
 def plan_rules(graph) -> dict[str, dict]:

@@ -10,7 +10,7 @@ from aifinops.errors import ProgramError
 from components import lifecycle
 from components.lifecycle import LifecycleRule, Transition
 from components.tiered_bucket import AccessLogs, Replication, TieredBucket, TieredBucketArgs
-from tests.conftest import tagged_config
+from tests.conftest import only, tagged_config
 
 PROGRAM = """
 import pulumi
@@ -28,12 +28,6 @@ REPLICA_KEY = "arn:aws:kms:us-west-2:123456789012:key/2222"
 
 def build(preview, args: str = ""):
     return preview(PROGRAM.format(args=args), tagged_config())
-
-
-def only(graph, type_token: str):
-    resources = graph.of_type(type_token)
-    assert len(resources) == 1, [r.name for r in resources]
-    return resources[0]
 
 
 def lifecycle_rules(graph, name: str = "data-lifecycle") -> dict[str, dict]:
