@@ -63,7 +63,7 @@ def estimate(resources: Iterable[CostResource], usage: Optional[Usage] = None, *
     if other_regions:
         warnings.append(f"prices are {table_region()} list prices; the stack deploys to {', '.join(other_regions)}, "
                         f"where they differ")
-    known = {r.name for r in views} | {r.urn for r in views}
+    known = {r.name for r in views if r.custom} | {r.urn for r in views if r.custom}
     for key in usage.unmatched(known):
         warnings.append(f"usage for '{key}' matches no resource in the stack")
     return Estimate(stack=stack, region=", ".join(sorted(regions)) or table_region(), resources=costs,

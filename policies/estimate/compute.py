@@ -157,12 +157,19 @@ def launch_template_extras(template: Optional[CostResource], instance_months: fl
 
 
 # -- capacity reservations ------------------------------------------------------------------------
-def reservation_target(ctx: PricingContext, holder: CostResource) -> Optional[CostResource]:
-    """The capacity reservation in this stack that an instance or launch template targets."""
-    reference = holder.get("capacityReservationSpecification", "capacityReservationTarget", "capacityReservationId")
-    if reference is None:
+def reservation_target(ctx: PricingContext, holder: Optional[CostResource]) -> Optional[CostResource]:
+    """The capacity reservation in this stack that an instance, launch template or group targets."""
+    if holder is None:
         return None
-    return ctx.linked(holder, "capacityReservationSpecification", reference, CAPACITY_RESERVATION)
+    target = holder.get("capacityReservationSpecification", "capacityReservationTarget")
+    if not isinstance(target, dict):
+        return None
+    references = [target.get("capacityReservationId")] + as_list(target.get("capacityReservationIds"))
+    for reference in [r for r in references if r is not None] or [None]:
+        found = ctx.linked(holder, "capacityReservationSpecification", reference, CAPACITY_RESERVATION)
+        if found is not None:
+            return found
+    return None
 
 
 def price_capacity_reservation(r: CostResource, ctx: PricingContext) -> Priced:
@@ -306,7 +313,7 @@ def price_auto_scaling_group(r: CostResource, ctx: PricingContext) -> Priced:
     extras, problems = launch_template_extras(template, instance_months, instances * hours,
                                               f"{instances:g} instances x {hours:g} h; volumes deleted on scale-in")
     mix = CapacityMix(instances, hours, on_demand, types[0], types, max_price, assumption,
-                      reservation=reservation_target(ctx, template) if template is not None else None, extras=extras)
+                      reservation=reservation_target(ctx, r) or reservation_target(ctx, template), extras=extras)
     priced = price_mix(mix, ctx)
     priced.note = "; ".join(problems)
     return priced
