@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 from aws_cron_expression_validator.validator import AWSCronExpressionValidator
 
-from .argument_checks import arn_in_region, aws_region, one_of, whole_number
+from .argument_checks import arn_in_region, aws_region, flag, one_of, whole_number
 from .gpu_instance import validate_tags
 
 # AWS-managed policies for the AWS Backup service role: backup and restore, plus S3's own pair.
@@ -64,7 +64,8 @@ class BackupRule:
 
 
 def default_rules(continuous: bool = False) -> list[BackupRule]:
-    """The common schedule: daily kept 30 days; weekly, cold after 30 and kept 90 days past that; monthly kept a year."""
+    """The common schedule: daily kept 30 days; weekly, cold after 30 and kept 90 days past that;
+    monthly kept a year."""
     return [
         BackupRule("daily", "cron(0 5 ? * * *)", delete_after_days=30, continuous=continuous),
         BackupRule("weekly", "cron(0 5 ? * SUN *)", delete_after_days=30 + COLD_STORAGE_MINIMUM_DAYS,
@@ -146,9 +147,7 @@ def validate_rule(where: str, rule: Any) -> BackupRule:
     label = f"{where} ('{rule.name}')"
     validate_schedule(f"{label}.schedule", rule.schedule)
     delete_after = whole_number(f"{label}.delete_after_days", rule.delete_after_days, 1, MAX_RETENTION_DAYS, "days")
-    if not isinstance(rule.continuous, bool):
-        raise ValueError(f"{label}.continuous: expected true or false, got {rule.continuous!r}")
-    if rule.continuous:
+    if flag(f"{label}.continuous", rule.continuous):
         if rule.cold_storage_after_days is not None:
             raise ValueError(f"{label}.cold_storage_after_days: continuous backups cannot move to cold storage; "
                              f"expected None, got {rule.cold_storage_after_days!r}")
@@ -157,17 +156,16 @@ def validate_rule(where: str, rule: Any) -> BackupRule:
                              f"{CONTINUOUS_MAX_RETENTION_DAYS} days, got {delete_after}")
     if rule.cold_storage_after_days is not None:
         cold = whole_number(f"{label}.cold_storage_after_days", rule.cold_storage_after_days, 1, unit="days")
-        if delete_after < cold + COLD_STORAGE_MINIMUM_DAYS:
+        minimum = cold + COLD_STORAGE_MINIMUM_DAYS
+        if delete_after < minimum:
             raise ValueError(f"{label}.delete_after_days: recovery points stay in cold storage at least "
                              f"{COLD_STORAGE_MINIMUM_DAYS} days, so delete_after_days must be at least "
-                             f"cold_storage_after_days + {COLD_STORAGE_MINIMUM_DAYS} = {cold + COLD_STORAGE_MINIMUM_DAYS}; "
-                             f"got {delete_after}")
+                             f"cold_storage_after_days + {COLD_STORAGE_MINIMUM_DAYS} = {minimum}; got {delete_after}")
     start = whole_number(f"{label}.start_window_minutes", rule.start_window_minutes, MIN_START_WINDOW_MINUTES,
                          unit="minutes")
     whole_number(f"{label}.completion_window_minutes", rule.completion_window_minutes, start + MIN_WINDOW_GAP_MINUTES,
                  unit=f"minutes (the start window, {start}, plus {MIN_WINDOW_GAP_MINUTES})")
-    if not isinstance(rule.copy, bool):
-        raise ValueError(f"{label}.copy: expected true or false, got {rule.copy!r}")
+    flag(f"{label}.copy", rule.copy)
     return rule
 
 
@@ -273,8 +271,7 @@ class BackupPlan(pulumi.ComponentResource):
         args = BackupPlanArgs() if args is None else args
         if not isinstance(args, BackupPlanArgs):
             raise ValueError(f"args: expected BackupPlanArgs, got {type(args).__name__}")
-        if not isinstance(args.continuous_backup, bool):
-            raise ValueError(f"continuous_backup: expected true or false, got {args.continuous_backup!r}")
+        flag("continuous_backup", args.continuous_backup)
         if args.rules is not None and args.continuous_backup:
             raise ValueError("continuous_backup: applies to the default rules only; with your own rules, set "
                              "continuous=True on the rule that should keep continuous backups")
@@ -304,11 +301,12 @@ class BackupPlan(pulumi.ComponentResource):
         self.copy_vault_arn = None
         if copy_to is not None:
             self.copy_vault_arn = self._copy_vault(name, copy_to, tags)
-        plan = aws.backup.Plan(f"{name}-plan", rules=[plan_rule_input(r, vault.name, self.copy_vault_arn) for r in rules],
-                               tags=tags, opts=child)
+        plan_rules = [plan_rule_input(rule, vault.name, self.copy_vault_arn) for rule in rules]
+        plan = aws.backup.Plan(f"{name}-plan", rules=plan_rules, tags=tags, opts=child)
         role = aws.iam.Role(f"{name}-role", assume_role_policy=json.dumps({
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"},
+                           "Action": "sts:AssumeRole"}],
         }), tags=tags, opts=child)
         attachments = [aws.iam.RolePolicyAttachment(f"{name}-{purpose}", role=role.name, policy_arn=arn, opts=child)
                        for purpose, arn in SERVICE_ROLE_POLICIES.items()]

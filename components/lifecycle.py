@@ -10,10 +10,10 @@ bucket's steady-state storage with the same functions.
 - `rules_for_arrival(rules, arrival_class)`: the rules as they act on copies arriving colder (replicas).
 - `rules_from_inputs(raw)`: LifecycleRules read back from a recorded BucketLifecycleConfiguration.
 - `path_cost(stays, objects_per_gb, horizon_day)`: USD per GB written, over its life (`PathCost`).
-- `monthly_cost(rule, monthly_ingest_gb, average_object_mb, months, arrival_class)`: the bucket's monthly bill once
-  `months` of data (or the whole life of expiring data) are stored (`StorageEstimate`).
-- `cost_warnings(rules, monthly_ingest_gb, average_object_mb, arrival_class, label)`: legal rules that cost more than they
-  save (`CostWarning`s, each naming the rule and the extra USD a month).
+- `monthly_cost(rule, monthly_ingest_gb, average_object_mb, months, arrival_class)`: the bucket's monthly
+  bill once `months` of data (or the whole life of expiring data) are stored (`StorageEstimate`).
+- `cost_warnings(rules, monthly_ingest_gb, average_object_mb, arrival_class, label)`: legal rules that cost
+  more than they save (`CostWarning`s, each naming the rule and the extra USD a month).
 """
 from __future__ import annotations
 
@@ -172,7 +172,8 @@ def validate_rules(rules: Any, argument: str = "rules", reserved_ids: Sequence[s
         if not isinstance(rule, LifecycleRule):
             raise ValueError(f"{where}: expected a LifecycleRule, got {rule!r}")
         if not isinstance(rule.id, str) or not rule.id.strip() or len(rule.id) > MAX_RULE_ID_LENGTH:
-            raise ValueError(f"{where}.id: expected a rule name of 1 to {MAX_RULE_ID_LENGTH} characters, got {rule.id!r}")
+            raise ValueError(f"{where}.id: expected a rule name of 1 to {MAX_RULE_ID_LENGTH} characters, "
+                             f"got {rule.id!r}")
         if rule.id in seen:
             raise ValueError(f"{where}.id: rule ids must be unique; {rule.id!r} is already used by {seen[rule.id]}")
         seen[rule.id] = where
@@ -287,7 +288,8 @@ def path_cost(stays: Sequence[Stay], objects_per_gb: float, horizon_day: float) 
         end = horizon_day if stay.end_day is None else min(stay.end_day, horizon_day)
         days = end - stay.start_day
         storage += storage_class.storage_usd_per_gb(days)
-        monitoring += objects_per_gb * storage_class.monitoring_usd_per_1000_objects_month / 1000 * days / days_per_month()
+        monthly_fee = objects_per_gb * storage_class.monitoring_usd_per_1000_objects_month / 1000
+        monitoring += monthly_fee * days / days_per_month()
         if stay.start_day > 0 or stay.storage_class != STANDARD:
             requests += objects_per_gb * storage_class.transition_usd_per_1000 / 1000
         if stay.end_day is not None and stay.end_day <= horizon_day:
@@ -398,10 +400,12 @@ def cost_warnings(rules: Sequence[LifecycleRule], monthly_ingest_gb: float, aver
         for index, transition in enumerate(rule.transitions):
             without = LifecycleRule(rule.id, rule.prefix, [t for i, t in enumerate(rule.transitions) if i != index],
                                     rule.expiration_days)
-            extra = (with_all - path_cost(object_path(without, arrival_class), per_gb_objects, horizon).total) * monthly_ingest_gb
+            without_cost = path_cost(object_path(without, arrival_class), per_gb_objects, horizon).total
+            extra = (with_all - without_cost) * monthly_ingest_gb
             if round(extra, 2) <= 0:
                 continue
-            stay = next(s for s in stays if s.start_day == transition.days and s.storage_class == transition.storage_class)
+            stay = next(s for s in stays
+                        if s.start_day == transition.days and s.storage_class == transition.storage_class)
             warned_last = warned_last or index == len(rule.transitions) - 1
             warnings.append(CostWarning(rule.id, extra, (
                 f"{label} '{rule.id}': moving objects to {transition.storage_class} at day {transition.days} "

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import lifecycle
-from .argument_checks import arn_in_region, aws_region, one_of, positive_number, whole_number
+from .argument_checks import arn_in_region, aws_region, flag, one_of, positive_number, whole_number
 from .gpu_instance import validate_tags
 from .lifecycle import LifecycleRule
 
@@ -209,7 +209,8 @@ def replication_policy(source_arn: str, replica_arn: str, source_key: Optional[s
     if source_key:
         statements.append({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": source_key})
     if replica_key:
-        statements.append({"Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"], "Resource": replica_key})
+        statements.append({"Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                           "Resource": replica_key})
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
@@ -222,12 +223,14 @@ def validate_access_logs(argument: str, logs: Any) -> Optional[AccessLogs]:
         validate_bucket_name(f"{argument}.target_bucket", logs.target_bucket)
     elif not isinstance(logs.target_bucket, pulumi.Output):
         raise ValueError(f"{argument}.target_bucket: expected a bucket name, got {logs.target_bucket!r}")
-    if logs.target_prefix is not None and (not isinstance(logs.target_prefix, str) or not logs.target_prefix.endswith("/")):
+    prefix = logs.target_prefix
+    if prefix is not None and (not isinstance(prefix, str) or not prefix.endswith("/")):
         raise ValueError(f"{argument}.target_prefix: expected a key prefix ending in '/', got {logs.target_prefix!r}")
     return logs
 
 
-def validate_replication(argument: str, replication: Any, source_kms_key: Any, versioned: bool) -> Optional[Replication]:
+def validate_replication(argument: str, replication: Any, source_kms_key: Any,
+                         versioned: bool) -> Optional[Replication]:
     if replication is None:
         return None
     if not isinstance(replication, Replication):
@@ -263,23 +266,22 @@ class TieredBucket(pulumi.ComponentResource):
             raise ValueError(f"args: expected TieredBucketArgs, got {type(args).__name__}")
         bucket_name = validate_bucket_name("bucket_name", args.bucket_name)
         arn_in_region("kms_key_arn", args.kms_key_arn, "kms", None)
-        if not isinstance(args.versioning, bool):
-            raise ValueError(f"versioning: expected true or false, got {args.versioning!r}")
+        flag("versioning", args.versioning)
         rules = lifecycle_rules_of(args)
         noncurrent_days = whole_number("noncurrent_version_expiration_days", args.noncurrent_version_expiration_days,
                                        1, unit="days")
         keep = args.noncurrent_versions_to_keep
         if keep is not None:
             keep = whole_number("noncurrent_versions_to_keep", keep, 1, MAX_NEWER_NONCURRENT_VERSIONS, unit="versions")
-        abort_days = whole_number("abort_incomplete_multipart_days", args.abort_incomplete_multipart_days, 1, unit="days")
+        abort_days = whole_number("abort_incomplete_multipart_days", args.abort_incomplete_multipart_days, 1,
+                                  unit="days")
         logs = validate_access_logs("access_logs", args.access_logs)
         replication = validate_replication("replication", args.replication, args.kms_key_arn, args.versioning)
         if replication is not None and bucket_name is not None:
             validate_bucket_name("bucket_name (its replica is named '<bucket_name>-replica')", f"{bucket_name}-replica")
         ingest = positive_number("monthly_ingest_gb", args.monthly_ingest_gb, "GB")
         object_mb = positive_number("average_object_mb", args.average_object_mb, "MB")
-        if not isinstance(args.force_destroy, bool):
-            raise ValueError(f"force_destroy: expected true or false, got {args.force_destroy!r}")
+        flag("force_destroy", args.force_destroy)
         tags = validate_tags("tags", args.tags)
         warnings = lifecycle.cost_warnings(rules, ingest, object_mb)
         replica_rules: list[LifecycleRule] = []
@@ -299,7 +301,8 @@ class TieredBucket(pulumi.ComponentResource):
         if logs is not None:
             aws.s3.BucketLogging(f"{name}-access-logs", bucket=bucket.id, target_bucket=logs.target_bucket,
                                  target_prefix=logs.target_prefix or f"{name}/",
-                                 target_object_key_format={"partitioned_prefix": {"partition_date_source": "EventTime"}},
+                                 target_object_key_format={
+                                     "partitioned_prefix": {"partition_date_source": "EventTime"}},
                                  opts=child)
         self.replica_arn = None
         if replication is not None:
@@ -326,7 +329,8 @@ class TieredBucket(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(f"{name}-replication-role", assume_role_policy=json.dumps({
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                           "Action": "sts:AssumeRole"}],
         }), opts=child)
         aws.iam.RolePolicy(f"{name}-replication", role=role.id, policy=pulumi.Output.all(
             primary.bucket.arn, replica.bucket.arn, args.kms_key_arn, replication.kms_key_arn,

@@ -16,13 +16,14 @@ from pulumi_policy import (EnforcementLevel, PolicyResource, ReportViolation, Se
 
 from ..config_schema import config_schema, setting
 from ..preview_values import UNKNOWN, as_list, dig
+from ..s3_buckets import BUCKET_TYPES
 from ..stack_resources import StackResources
 from ..tag_matching import tag_matches, tags_of
 
 NAME = "backup-coverage"
 PLAN_TYPE = "aws:backup/plan:Plan"
 SELECTION_TYPE = "aws:backup/selection:Selection"
-DATA_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws:ebs/volume:Volume", "aws:efs/fileSystem:FileSystem")
+DATA_TYPES = (*BUCKET_TYPES, "aws:ebs/volume:Volume", "aws:efs/fileSystem:FileSystem")
 RESOURCE_TAG_PREFIX = "aws:ResourceTag/"
 SCHEMA = config_schema({
     "tagKey": {"type": "string", "minLength": 1, "default": "DataClass",
@@ -51,7 +52,8 @@ def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> N
                          f"the stack picks it{_hint(stack, selections)}.", resource.urn)
 
 
-def _selects(stack: StackResources, selection: PolicyResource, resource: PolicyResource, tags: Mapping[str, Any]) -> bool:
+def _selects(stack: StackResources, selection: PolicyResource, resource: PolicyResource,
+             tags: Mapping[str, Any]) -> bool:
     props = stack.props(selection)
     by_tag = _any_tag(dig(props, "selectionTags"), tags)
     by_resource = _names(stack, selection, "resources", resource)
