@@ -196,10 +196,21 @@ class PolicyPackProcess:
             ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES)])
         self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+        self._handshake(start_timeout)
         info = self._call("GetAnalyzerInfo", lambda: self._stub.GetAnalyzerInfo(empty_pb2.Empty(),
                                                                                  timeout=start_timeout))
         self.info = self._pack_info(info)
         return self.info
+
+    def _handshake(self, timeout: float) -> None:
+        """The CLI's first call; the Python policy SDK does not implement it, which the CLI accepts."""
+        request = analyzer_pb2.AnalyzerHandshakeRequest(engine_address=ENGINE_ADDRESS, root_directory=str(self.directory),
+                                                        program_directory=str(self.directory))
+        try:
+            self._stub.Handshake(request, timeout=timeout)
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise PolicyPackError(self._failure("Handshake", error, "")) from error
 
     def close(self) -> None:
         if self._channel is not None:

@@ -20,6 +20,7 @@ class StackResources:
     def __init__(self, resources: Sequence[PolicyResource]) -> None:
         self.resources = list(resources)
         self._props: dict[str, Any] = {}
+        self._indexes: dict[tuple[tuple[str, ...], str], tuple[dict[str, list], dict[str, list]]] = {}
 
     def props(self, resource: PolicyResource) -> Any:
         if resource.urn not in self._props:
@@ -44,9 +45,28 @@ class StackResources:
 
     def referring(self, target: PolicyResource, types: Sequence[str], prop: str,
                   target_keys: Iterable[str]) -> list[PolicyResource]:
-        """Resources of `types` whose `prop` refers to `target`."""
-        keys = tuple(target_keys)
-        return [r for r in self.of_type(*types) if self.refers_to(r, prop, target, keys)]
+        """Resources of `types` whose `prop` refers to `target` (indexed once, so a stack policy stays linear)."""
+        by_urn, by_value = self._reference_index(tuple(types), prop)
+        target_props = self.props(target)
+        found = list(by_urn.get(target.urn, []))
+        for key in target_keys:
+            value = target_props.get(key)
+            if isinstance(value, str) and value:
+                found += by_value.get(value, [])
+        return list({id(r): r for r in found}.values())
+
+    def _reference_index(self, types: tuple[str, ...], prop: str) -> tuple[dict[str, list], dict[str, list]]:
+        key = (types, prop)
+        if key not in self._indexes:
+            by_urn: dict[str, list[PolicyResource]] = {}
+            by_value: dict[str, list[PolicyResource]] = {}
+            for source in self.of_type(*types):
+                for dep in source.property_dependencies.get(prop, []):
+                    by_urn.setdefault(dep.urn, []).append(source)
+                for value in set(_known_strings(self.props(source).get(prop))):
+                    by_value.setdefault(value, []).append(source)
+            self._indexes[key] = (by_urn, by_value)
+        return self._indexes[key]
 
 
 def _known_strings(value: Any) -> list[str]:
