@@ -23,6 +23,11 @@ def unit_usd(value: float) -> str:
     return f"${whole}.{decimals.ljust(2, '0')}"
 
 
+def quantity(value: float) -> str:
+    """Two decimals, or enough significant digits for small usage (0.0001 million requests)."""
+    return f"{value:,.2f}" if value >= 1 or value == 0 else f"{value:.3g}"
+
+
 def _source_numbers(estimate: Estimate) -> dict[tuple[str, str], int]:
     return {source: index + 1 for index, source in enumerate(estimate.sources())}
 
@@ -47,7 +52,7 @@ def render_table(estimate: Estimate, show_assumptions: bool = True) -> str:
             rows.append((f"  {display_type(resource.type)} {resource.name}", "", "", usd(resource.monthly_usd),
                          usd(resource.naive_monthly_usd), ""))
             for line in resource.lines:
-                rows.append((f"    {line.description}", f"{line.quantity:,.2f} {line.unit}", unit_usd(line.unit_usd),
+                rows.append((f"    {line.description}", f"{quantity(line.quantity)} {line.unit}", unit_usd(line.unit_usd),
                              usd(line.monthly_usd), "", f"[{numbers[(line.source, line.as_of)]}]"))
                 if show_assumptions and line.assumption:
                     rows.append((f"      ({line.assumption})", "", "", "", "", ""))
@@ -197,7 +202,7 @@ def render_html(estimate: Estimate) -> str:
                         f'<td class="n">{usd(resource.naive_monthly_usd)}</td><td></td></tr>')
             for line in resource.lines:
                 rows.append(f'<tr><td></td><td>{esc(line.description)}<div class="note">{esc(line.assumption)}</div>'
-                            f'</td><td class="n">{line.quantity:,.2f} {esc(line.unit)}</td>'
+                            f'</td><td class="n">{quantity(line.quantity)} {esc(line.unit)}</td>'
                             f'<td class="n">{unit_usd(line.unit_usd)}</td><td class="n">{usd(line.monthly_usd)}</td>'
                             f'<td></td><td>[{numbers[(line.source, line.as_of)]}]</td></tr>')
     listed = _listed_html(estimate.with_status(NEEDS_USAGE), "Needs usage (not in the total)")
