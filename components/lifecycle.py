@@ -316,11 +316,12 @@ def rules_from_inputs(raw_rules: Any) -> list[LifecycleRule]:
     """LifecycleRules read back from a BucketLifecycleConfiguration's recorded inputs (wire names).
 
     Only enabled, day-based rules on current objects are kept (what the cost model prices); a rule
-    filtered by tag or size is read by its prefix alone.
+    filtered by tag or size is read by its prefix alone. The deprecated inline `aws.s3.Bucket`
+    `lifecycleRules` (`enabled`, `prefix`) read the same way.
     """
     rules = []
     for index, raw in enumerate(raw_rules if isinstance(raw_rules, list) else []):
-        if not isinstance(raw, dict) or raw.get("status") != "Enabled":
+        if not isinstance(raw, dict) or not (raw.get("status") == "Enabled" or raw.get("enabled") is True):
             continue
         transitions = [Transition(int(t["days"]), t["storageClass"]) for t in raw.get("transitions") or []
                        if isinstance(t, dict) and isinstance(t.get("days"), (int, float)) and t.get("storageClass")]

@@ -188,3 +188,6 @@ def test_rules_read_back_from_recorded_inputs():
         LifecycleRule("data", "", [Transition(30, "STANDARD_IA"), Transition(90, "GLACIER_IR")], None),
         LifecycleRule("ckpt", "checkpoints/", [], 30)]
     assert lifecycle.rules_from_inputs("unknown") == []
+    inline = [{"enabled": True, "prefix": "raw/", "transitions": [{"days": 0, "storageClass": "GLACIER_IR"}]},
+              {"enabled": False, "expiration": {"days": 1}}]
+    assert lifecycle.rules_from_inputs(inline) == [LifecycleRule("rule-0", "raw/", [Transition(0, "GLACIER_IR")])]

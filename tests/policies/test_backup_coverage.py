@@ -1,5 +1,5 @@
 """backup-coverage through the real gRPC path."""
-from conftest import DEFAULT_COST_TAGS, tagged_config
+from tests.conftest import DEFAULT_COST_TAGS, tagged_config
 
 POLICY = "backup-coverage"
 REGION = {"aws:region": "us-east-1"}

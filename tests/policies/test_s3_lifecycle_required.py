@@ -1,5 +1,5 @@
 """s3-lifecycle-required through the real gRPC path."""
-from conftest import DEFAULT_COST_TAGS, tagged_config
+from tests.conftest import DEFAULT_COST_TAGS, tagged_config
 
 POLICY = "s3-lifecycle-required"
 REGION = {"aws:region": "us-east-1"}

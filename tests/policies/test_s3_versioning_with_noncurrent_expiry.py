@@ -1,5 +1,5 @@
 """s3-versioning-with-noncurrent-expiry through the real gRPC path."""
-from conftest import DEFAULT_COST_TAGS
+from tests.conftest import DEFAULT_COST_TAGS
 
 POLICY = "s3-versioning-with-noncurrent-expiry"
 REGION = {"aws:region": "us-east-1"}
