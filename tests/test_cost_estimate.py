@@ -261,3 +261,27 @@ def test_usage_for_unknown_resource_is_a_warning(preview):
     result = run(preview, ON_DEMAND_INSTANCE, {"resources": {"bxo": {"monthlyHours": 1}}})
     assert any("'bxo' matches no resource" in w for w in result.warnings)
     assert by_name(result, "box").status == PRICED
+
+
+def test_ec2_fleet_and_eks_node_group(preview):
+    program = """
+import pulumi_aws as aws
+template = aws.ec2.LaunchTemplate("tmpl", image_id="ami-1", instance_type="g5.xlarge")
+aws.ec2.Fleet("burst", type="maintain",
+    launch_template_configs=[{"launch_template_specification": {"launch_template_id": template.id, "version": "1"},
+                              "overrides": [{"instance_type": "g5.xlarge"}, {"instance_type": "g6.xlarge"}]}],
+    target_capacity_specification={"total_target_capacity": 4, "on_demand_target_capacity": 1,
+                                   "default_target_capacity_type": "spot"})
+aws.eks.NodeGroup("nodes", cluster_name="c", node_role_arn="arn:aws:iam::1:role/n", subnet_ids=["s"],
+                  instance_types=["g6.xlarge"], capacity_type="SPOT",
+                  scaling_config={"desired_size": 2, "min_size": 0, "max_size": 3})
+"""
+    result = run(preview, program)
+    on_demand, spot = by_name(result, "burst").lines
+    # 1 on demand at the first type: 730 x $1.006; 3 spot at the mean of g5 (65% off) and g6 (65% off)
+    assert on_demand.monthly_usd == pytest.approx(730 * 1.006)
+    assert spot.unit_usd == pytest.approx((1.006 * 0.35 + 0.8048 * 0.35) / 2, abs=1e-6)
+    assert spot.quantity == 3 * 730
+    nodes = by_name(result, "nodes")
+    # 2 spot nodes x 730 h x 0.8048 x 0.35, plus each node's 20 GB gp3 disk: 2 x 20 x $0.08
+    assert nodes.monthly_usd == pytest.approx(2 * 730 * 0.8048 * 0.35 + 2 * 20 * 0.08)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from statistics import mean
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from components import catalog
 from components.service_prices import HOURS_PER_MONTH, has_price, service_price, service_quantity
@@ -278,6 +278,20 @@ def _group_size(r: CostResource, usage: dict[str, Any], counted: Any, what: str)
     return value, f"{value:g} instances ({what}; set instances in the usage file)"
 
 
+def price_group(ctx: PricingContext, template: Optional[CostResource], instances: float, hours: float,
+                on_demand: float, types: list[str], max_price: Optional[float], assumption: str,
+                reservation: Optional[CostResource] = None, what: str = "instances",
+                extra_lines: Sequence[PriceLine] = ()) -> Priced:
+    """A group of `instances` at an on-demand/spot mix, with what its launch template adds to each."""
+    extras, problems = launch_template_extras(template, instances * hours / HOURS_PER_MONTH, instances * hours,
+                                              f"{instances:g} {what} x {hours:g} h; volumes deleted on scale-in")
+    mix = CapacityMix(instances, hours, on_demand, types[0], types, max_price, assumption, reservation=reservation,
+                      extras=extras + list(extra_lines))
+    priced = price_mix(mix, ctx)
+    priced.note = "; ".join(problems)
+    return priced
+
+
 def price_auto_scaling_group(r: CostResource, ctx: PricingContext) -> Priced:
     usage = ctx.usage_for(r)
     counted = r.get("desiredCapacity")
@@ -309,14 +323,8 @@ def price_auto_scaling_group(r: CostResource, ctx: PricingContext) -> Priced:
     on_demand = min(instances, base) + max(instances - base, 0.0) * percent / 100.0
     assumption = (f"{size_note}, {hours_note}; on-demand base {base:g}, then {percent:g}% on demand and "
                   f"{100 - percent:g}% spot")
-    instance_months = instances * hours / HOURS_PER_MONTH
-    extras, problems = launch_template_extras(template, instance_months, instances * hours,
-                                              f"{instances:g} instances x {hours:g} h; volumes deleted on scale-in")
-    mix = CapacityMix(instances, hours, on_demand, types[0], types, max_price, assumption,
-                      reservation=reservation_target(ctx, r) or reservation_target(ctx, template), extras=extras)
-    priced = price_mix(mix, ctx)
-    priced.note = "; ".join(problems)
-    return priced
+    return price_group(ctx, template, instances, hours, on_demand, types, max_price, assumption,
+                       reservation=reservation_target(ctx, r) or reservation_target(ctx, template))
 
 
 def _overrides_and_template(ctx: PricingContext, r: CostResource) -> tuple[list[Optional[str]], Optional[CostResource]]:
@@ -351,14 +359,9 @@ def price_fleet(r: CostResource, ctx: PricingContext) -> Priced:
         on_demand = max(instances - (spot or 0.0), 0.0) if not default_spot else 0.0
     on_demand = min(on_demand, instances)
     hours, hours_note = hours_of(usage, "each instance")
-    extras, problems = launch_template_extras(template, instances * hours / HOURS_PER_MONTH, instances * hours,
-                                              f"{instances:g} instances x {hours:g} h")
     # EC2 Fleet caps a whole fleet's spend (maxTotalPrice), not a per-instance price: typical spot applies.
-    mix = CapacityMix(instances, hours, on_demand, types[0], types, None,
-                      f"{size_note}, {hours_note}; {on_demand:g} on demand, the rest spot", extras=extras)
-    priced = price_mix(mix, ctx)
-    priced.note = "; ".join(problems)
-    return priced
+    return price_group(ctx, template, instances, hours, on_demand, types, None,
+                       f"{size_note}, {hours_note}; {on_demand:g} on demand, the rest spot")
 
 
 def price_spot_fleet(r: CostResource, ctx: PricingContext) -> Priced:
@@ -372,13 +375,8 @@ def price_spot_fleet(r: CostResource, ctx: PricingContext) -> Priced:
         return unpriced(problem)
     on_demand = min(_number(r.get("onDemandTargetCapacity")) or 0.0, instances)
     hours, hours_note = hours_of(usage, "each instance")
-    extras, problems = launch_template_extras(template, instances * hours / HOURS_PER_MONTH, instances * hours,
-                                              f"{instances:g} instances x {hours:g} h")
-    mix = CapacityMix(instances, hours, on_demand, types[0], types, _number(r.get("spotPrice")),
-                      f"{size_note}, {hours_note}; {on_demand:g} on demand, the rest spot", extras=extras)
-    priced = price_mix(mix, ctx)
-    priced.note = "; ".join(problems)
-    return priced
+    return price_group(ctx, template, instances, hours, on_demand, types, _number(r.get("spotPrice")),
+                       f"{size_note}, {hours_note}; {on_demand:g} on demand, the rest spot")
 
 
 def price_eks_node_group(r: CostResource, ctx: PricingContext) -> Priced:
@@ -396,18 +394,14 @@ def price_eks_node_group(r: CostResource, ctx: PricingContext) -> Priced:
         return unpriced(problem)
     hours, hours_note = hours_of(usage, "each node")
     is_spot = r.get("capacityType") == "SPOT"
-    extras, problems = launch_template_extras(template, instances * hours / HOURS_PER_MONTH, instances * hours,
-                                              f"{instances:g} nodes x {hours:g} h")
+    disk_lines: list[PriceLine] = []
     if template is None:
         disk = _number(r.get("diskSize")) or EKS_DEFAULT_DISK_GB
         disk_lines, _ = ebs_lines({"volumeSize": disk, "volumeType": "gp3"}, instances * hours / HOURS_PER_MONTH,
                                   "node disk", "gp3", f"{instances:g} nodes x {hours:g} h")
-        extras += disk_lines
-    mix = CapacityMix(instances, hours, 0 if is_spot else instances, types[0], types, None,
-                      f"{size_note}, {hours_note}; capacityType {r.get('capacityType') or 'ON_DEMAND'}", extras=extras)
-    priced = price_mix(mix, ctx)
-    priced.note = "; ".join(problems)
-    return priced
+    return price_group(ctx, template, instances, hours, 0 if is_spot else instances, types, None,
+                       f"{size_note}, {hours_note}; capacityType {r.get('capacityType') or 'ON_DEMAND'}",
+                       what="nodes", extra_lines=disk_lines)
 
 
 def price_ebs_volume(r: CostResource, ctx: PricingContext) -> Priced:
