@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from aifinops.cli import main
-from conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 STACK = ["--cwd", str(REPO_ROOT), "--stack", "training-dev"]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -8,7 +8,7 @@ import pytest
 from components.cost_allocation_tags import CostAllocationTags, CostAllocationTagsArgs
 from components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs
 from components.cost_budget import BudgetAction, CostBudget, CostBudgetArgs, accelerated_families
-from conftest import tagged_config
+from tests.conftest import tagged_config
 
 BUDGET = """
 import pulumi_aws as aws

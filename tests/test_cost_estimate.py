@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from aifinops.cost_estimate import cost_views
-from conftest import tagged_config
+from tests.conftest import tagged_config
 from policies.estimate import FREE, NEEDS_USAGE, PRICED, UNPRICED, UsageError, estimate, parse_usage
 
 # Prices used below (components/data/*.json): g5.xlarge $1.006/h, p4d.24xlarge $21.958/h (spot 60% off),

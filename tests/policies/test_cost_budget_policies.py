@@ -1,7 +1,7 @@
 """monthly-cost-within-budget and budget-required-for-gpu-spend, through the real Analyzer gRPC path."""
 from __future__ import annotations
 
-from conftest import tagged_config
+from tests.conftest import tagged_config
 
 GPU_UNDER_BUDGET = """
 import pulumi
