@@ -18,6 +18,9 @@ class PricingContext:
         self.resources = list(resources)
         self.usage = usage
         self.by_urn = {r.urn: r for r in self.resources}
+        self._by_type: dict[str, list[CostResource]] = {}
+        for resource in self.resources:
+            self._by_type.setdefault(resource.type, []).append(resource)
 
     def launch_template_of(self, group: CostResource) -> Optional[CostResource]:
         """The launch template an auto scaling group launches from (directly or in its mixed instances policy)."""
@@ -54,7 +57,7 @@ class PricingContext:
         return catalog.spot_discount(normalized)
 
     def of_type(self, *type_tokens: str) -> list[CostResource]:
-        return [r for r in self.resources if r.type in type_tokens]
+        return [r for token in type_tokens for r in self._by_type.get(token, [])]
 
     def linked(self, resource: CostResource, prop: str, reference: Any, *type_tokens: str) -> Optional[CostResource]:
         """The resource of `type_tokens` that `resource.prop` refers to.
