@@ -47,6 +47,18 @@ def arn_in_region(argument: str, value: Any, service: str, region: Optional[str]
     return value
 
 
+# The retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                      2922, 3288, 3653)
+
+
+def log_retention_days(argument: str, value: Any) -> int:
+    if isinstance(value, bool) or value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"{argument}: expected one of CloudWatch's retention periods "
+                         f"({', '.join(map(str, LOG_RETENTION_DAYS))}), got {value!r}")
+    return int(value)
+
+
 # Child resource names are built from labels, so they must be stable and URN-safe.
 LABEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

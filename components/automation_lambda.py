@@ -18,7 +18,7 @@ import pulumi_aws as aws
 import automation
 
 from . import argument_checks as checks
-from .waf_rate_limit import LOG_RETENTION_DAYS
+from .argument_checks import LOG_RETENTION_DAYS
 
 COMPONENTS_DIR = Path(__file__).parent
 RUNTIME = "python3.12"

@@ -21,6 +21,7 @@ import pulumi_aws as aws
 
 from . import argument_checks as checks, catalog
 from .alert_topic import encrypted_alert_topic, validate_emails
+from .checkov_suppressions import suppress_checkov
 from .checkpoint_watcher import WatcherSettings, checkpoint_uri, combined_user_data, is_safe_value, \
     watcher_install_script
 from .gpu_instance import SpotOptions, deep_learning_ami, dlami_name, hourly_price, instance_role, \
@@ -35,6 +36,12 @@ MIN_HEARTBEAT_SECONDS, MAX_HEARTBEAT_SECONDS = 30, 7200
 # Target tracking on GPU utilisation reads the CloudWatch agent's nvidia_gpu plugin metric.
 GPU_METRIC = {"namespace": "CWAgent", "metric_name": "nvidia_smi_utilization_gpu"}
 _CRON = re.compile(r"^\S+( \S+){4}$")
+
+suppress_checkov(
+    component_type="aifinops:compute:GpuFleet", resource_type="aws:ec2/launchTemplate:LaunchTemplate",
+    check_id="CKV_AWS_341", reason="GPU workloads run in containers; with a hop limit of 1 a bridged container "
+                                   "cannot reach IMDSv2 for its role credentials, so GpuInstance's metadata defaults "
+                                   "use 2 (tokens stay required)")
 
 
 @dataclass

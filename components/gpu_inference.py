@@ -22,6 +22,9 @@ DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _IMAGE = re.compile(r"^[a-z0-9][\w./:-]*(@sha256:[0-9a-f]{64})?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
+# quantity suffix -> factor to cores (CPU) or GiB (memory); a bare number of bytes is tiny but valid.
+_QUANTITY_SCALE = {"": 1.0, "m": 1e-3, "k": 1e3 / 2**30, "M": 1e6 / 2**30, "G": 1e9 / 2**30, "T": 1e12 / 2**30,
+                   "Ki": 1 / 2**20, "Mi": 1 / 2**10, "Gi": 1.0, "Ti": 2.0**10}
 _DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
 _HTTP_PATH = re.compile(r"^/[\w./-]*$")
 _CIDR = re.compile(r"^[0-9a-fA-F:.]+/\d{1,3}$")
@@ -81,8 +84,8 @@ class GpuInferenceArgs:
       tag silently changes what runs (and is pulled on every start); no tag or 'latest' is rejected.
     - namespace: default, the component's name; created with Pod Security 'restricted' enforced.
     - port: the server's HTTP port (default 8080); the Service serves it on port 80.
-    - gpus_per_pod: default 1. cpu / memory: default '4' / '16Gi'. Requests equal limits (Guaranteed QoS:
-      the last pods to be evicted).
+    - gpus_per_pod: default 1. cpu / memory: default '3' / '12Gi', which fit a 4-vCPU, 16 GiB xlarge node
+      after the kubelet's reservations. Requests equal limits (Guaranteed QoS: the last pods evicted).
     - shared_memory: /dev/shm size (default '2Gi'); cache_size: an emptyDir at /cache for model files
       (default '50Gi'; HF_HOME points at it). The root filesystem is read-only.
     - health_path / readiness_path: default '/health' both. startup_timeout_seconds: how long a model
@@ -99,8 +102,8 @@ class GpuInferenceArgs:
     namespace: Optional[str] = None
     port: int = 8080
     gpus_per_pod: int = 1
-    cpu: str = "4"
-    memory: str = "16Gi"
+    cpu: str = "3"
+    memory: str = "12Gi"
     shared_memory: str = "2Gi"
     cache_size: str = "50Gi"
     health_path: str = "/health"
@@ -123,6 +126,12 @@ def is_pinned(image: str) -> bool:
 
 def validate_quantity(argument: str, value: Any) -> str:
     return checks.text(argument, value, _QUANTITY, "a Kubernetes quantity such as '4', '500m' or '16Gi'")
+
+
+def quantity_value(quantity: str) -> float:
+    """A validated quantity as a number: cores for CPU ('500m' -> 0.5), GiB for memory ('512Mi' -> 0.5)."""
+    number, suffix = re.match(r"^(\d+(?:\.\d+)?)(\D*)$", quantity).groups()
+    return float(number) * _QUANTITY_SCALE[suffix]
 
 
 def validate_node_pool_types(argument: str, instance_types: Any) -> list[catalog.AcceleratorSpec]:
@@ -177,7 +186,7 @@ class GpuInference(pulumi.ComponentResource):
         if isinstance(args.args, (str, bytes)) or not all(isinstance(a, str) for a in args.args):
             raise ValueError(f"args: expected a list of strings, got {args.args!r}")
         run_as_user = checks.whole_number("run_as_user", args.run_as_user, 1, 2**31 - 1)
-        pool = self._validate_node_pool(args.node_pool, gpus, scaling)
+        pool = self._validate_node_pool(args, gpus, scaling)
 
         super().__init__("aifinops:k8s:GpuInference", name, None, opts)
         if not is_pinned(image):
@@ -250,8 +259,9 @@ class GpuInference(pulumi.ComponentResource):
         return scaling
 
     @staticmethod
-    def _validate_node_pool(pool: Any, gpus_per_pod: int, scaling: InferenceAutoscaling
+    def _validate_node_pool(args: GpuInferenceArgs, gpus_per_pod: int, scaling: InferenceAutoscaling
                             ) -> Optional[KarpenterNodePoolArgs]:
+        pool = args.node_pool
         if pool is None:
             return None
         if not isinstance(pool, KarpenterNodePoolArgs):
@@ -269,6 +279,11 @@ class GpuInference(pulumi.ComponentResource):
         if small:
             raise ValueError(f"node_pool.instance_types: {', '.join(small)} cannot hold a pod of gpus_per_pod "
                              f"{gpus_per_pod}")
+        cores, memory_gib = quantity_value(args.cpu), quantity_value(args.memory)
+        if not any((s.vcpus or 0) >= cores and (s.memory_gib or 0) >= memory_gib for s in specs):
+            raise ValueError(f"cpu / memory: a pod requesting {args.cpu} CPU and {args.memory} fits none of "
+                             f"node_pool.instance_types {[s.instance_type for s in specs]!r}; expected smaller "
+                             f"requests or larger types")
         if scaling.max_replicas * gpus_per_pod > limit:
             raise ValueError(f"node_pool.gpu_limit: {limit} GPUs cannot hold autoscaling.max_replicas "
                              f"({scaling.max_replicas}) x gpus_per_pod ({gpus_per_pod}); expected at least "

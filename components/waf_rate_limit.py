@@ -15,6 +15,8 @@ import pulumi
 import pulumi_aws as aws
 
 from . import argument_checks as checks
+from .automation_lambda import account_scope, key_policy
+from .checkov_suppressions import suppress_checkov
 from .gpu_instance import validate_tags
 from .service_prices import service_price
 
@@ -32,14 +34,18 @@ SCOPES = ("REGIONAL", "CLOUDFRONT")
 MANAGED_RULE_GROUPS = {"AWSManagedRulesCommonRuleSet": "common", "AWSManagedRulesKnownBadInputsRuleSet": "known-bad-inputs"}
 # The Common rule set blocks request bodies over 8 KB; prompts and images routinely are larger.
 DEFAULT_COMMON_COUNT_ONLY = ("SizeRestrictions_BODY",)
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-                      2922, 3288, 3653)
 WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"  # WAF only delivers to log groups named so
 _ENTITY_NAME = re.compile(r"^[\w-]{1,100}$")
 _PATH = re.compile(r"^/[^\s]{0,199}$")
 _HEADER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _ALB_ARN = re.compile(r"^arn:aws[\w-]*:elasticloadbalancing:[\w-]+:\d{12}:loadbalancer/app/")
 _API_STAGE_ARN = re.compile(r"^arn:aws[\w-]*:apigateway:[\w-]+:\d{0,12}:/restapis/[^/]+/stages/[^/]+$")
+
+
+suppress_checkov(
+    component_type="aifinops:edge:WafRateLimit", resource_type="aws:cloudwatch/logGroup:LogGroup",
+    check_id="CKV_AWS_338", reason="WAF logs record every request; a year of them costs more than the web ACL, so "
+                                   "retention defaults to 30 days and log_retention_days raises it where compliance asks")
 
 
 @dataclass
@@ -68,7 +74,9 @@ class WafRateLimitArgs:
     - common_rules_count_only: rules of the Common managed group that only count, default
       SizeRestrictions_BODY (inference payloads exceed its 8 KB). KnownBadInputs is always enforced.
     - associations: label -> ALB or API Gateway stage ARN to protect (REGIONAL only). Default none.
-    - log_retention_days: default 30. log_kms_key_arn: default none (CloudWatch's own encryption).
+    - log_retention_days: default 30 (WAF logs are voluminous; keep longer only when compliance asks).
+      log_kms_key_arn: the key that encrypts the logs; default, a dedicated key ($1/month) that CloudWatch
+      Logs may use for this log group only.
     - extra_redacted_headers: headers kept out of the logs besides Authorization, default x-api-key.
     """
 
@@ -144,10 +152,7 @@ class WafRateLimit(pulumi.ComponentResource):
                              f"not by association; got {list(associations)!r}, expected none")
         for label, arn in associations.items():
             validate_association_arn(f"associations.{label}", arn)
-        retention = args.log_retention_days
-        if retention not in LOG_RETENTION_DAYS or isinstance(retention, bool):
-            raise ValueError(f"log_retention_days: expected one of CloudWatch's retention periods "
-                             f"({', '.join(map(str, LOG_RETENTION_DAYS))}), got {retention!r}")
+        retention = checks.log_retention_days("log_retention_days", args.log_retention_days)
         extra_headers = checks.string_list("extra_redacted_headers", args.extra_redacted_headers)
         bad_headers = [h for h in extra_headers if not _HEADER.match(h)]
         if bad_headers:
@@ -166,9 +171,15 @@ class WafRateLimit(pulumi.ComponentResource):
         web_acl = aws.wafv2.WebAcl(
             f"{name}-web-acl", scope=scope, description=f"aifinops {name}: per-IP rate limits and AWS managed rules",
             default_action={"allow": {}}, rules=rules, visibility_config=_visibility(name), tags=tags, opts=child)
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", name=f"{WAF_LOG_GROUP_PREFIX}{name}", retention_in_days=retention,
-            kms_key_id=args.log_kms_key_arn, tags=tags, opts=child)
+        group_name = f"{WAF_LOG_GROUP_PREFIX}{name}"
+        key_arn = args.log_kms_key_arn
+        if key_arn is None:
+            key_arn = aws.kms.Key(f"{name}-logs-key", description=f"aifinops {name}: WAF logs encryption",
+                                  enable_key_rotation=True, deletion_window_in_days=30,
+                                  policy=account_scope(self).apply(lambda scope: key_policy(scope, group_name)),
+                                  tags=tags, opts=child).arn
+        log_group = aws.cloudwatch.LogGroup(f"{name}-logs", name=group_name, retention_in_days=retention,
+                                            kms_key_id=key_arn, tags=tags, opts=child)
         aws.wafv2.WebAclLoggingConfiguration(
             f"{name}-logging", resource_arn=web_acl.arn, log_destination_configs=[log_group.arn],
             redacted_fields=[{"single_header": {"name": header}} for header in ["authorization", *extra_headers]],

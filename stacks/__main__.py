@@ -59,6 +59,48 @@ for i, item in enumerate(entries("gpuInstances")):
     pulumi.export(f"{item['name']}HourlyUsd", instance.hourly_price_usd)
     pulumi.export(f"{item['name']}InstanceId", instance.instance_id)
 
+# Fleets, then the public edge (load balancers, WAF, Shield: by name or ARN), then Kubernetes inference.
+from load_balancers import internet_facing_alb  # noqa: E402
+from components.gpu_fleet import GpuFleet, GpuFleetArgs  # noqa: E402
+from components.gpu_inference import GpuInference, GpuInferenceArgs  # noqa: E402
+from components.shield_protection import ShieldProtection, ShieldProtectionArgs  # noqa: E402
+from components.waf_rate_limit import WafRateLimit, WafRateLimitArgs  # noqa: E402
+
+
+def arns_by_label(raw: dict, key: str, where: str) -> None:
+    """Replace each value of the mapping raw[key] (an ARN or a component name) with an ARN."""
+    if isinstance(raw.get(key), dict):
+        raw[key] = {label: resource_arn(ref, f"{where}.{key}.{label}") for label, ref in raw[key].items()}
+
+
+for i, item in enumerate(entries("gpuFleets")):
+    raw = settings(item)
+    if "checkpointBucketArn" in raw:
+        raw["checkpointBucketArn"] = resource_arn(raw["checkpointBucketArn"], f"gpuFleets[{i}].checkpointBucketArn")
+    built[item["name"]] = fleet = GpuFleet(item["name"], build_args(GpuFleetArgs, raw, f"gpuFleets[{i}]"))
+    pulumi.export(f"{item['name']}HourlyCostRangeUsd", fleet.hourly_cost_range_usd)
+    pulumi.export(f"{item['name']}AsgName", fleet.asg_name)
+
+for i, item in enumerate(entries("loadBalancers")):
+    built[item["name"]] = internet_facing_alb(item["name"], settings(item), f"loadBalancers[{i}]")
+
+for i, item in enumerate(entries("wafRateLimits")):
+    raw = settings(item)
+    arns_by_label(raw, "associations", f"wafRateLimits[{i}]")
+    built[item["name"]] = waf = WafRateLimit(item["name"], build_args(WafRateLimitArgs, raw, f"wafRateLimits[{i}]"))
+    pulumi.export(f"{item['name']}WebAclArn", waf.web_acl_arn)
+
+for i, item in enumerate(entries("shieldProtections")):
+    raw = settings(item)
+    arns_by_label(raw, "resources", f"shieldProtections[{i}]")
+    built[item["name"]] = ShieldProtection(item["name"], build_args(ShieldProtectionArgs, raw,
+                                                                    f"shieldProtections[{i}]"))
+
+for i, item in enumerate(entries("gpuInferences")):
+    args = build_args(GpuInferenceArgs, settings(item), f"gpuInferences[{i}]")
+    built[item["name"]] = inference = GpuInference(item["name"], args)
+    pulumi.export(f"{item['name']}Namespace", inference.namespace)
+
 # Cost guardrails last: budget actions refer to instances built above, by name.
 from components.cost_allocation_tags import CostAllocationTags, CostAllocationTagsArgs  # noqa: E402
 from components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs  # noqa: E402

@@ -34,7 +34,7 @@ def test_defaults_harden_the_pod_and_set_gpu_requests_equal_to_limits(preview):
     spec = pod_spec(kinds)
     (container,) = spec["containers"]
     assert container["resources"]["requests"] == container["resources"]["limits"] == {
-        "cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}
+        "cpu": "3", "memory": "12Gi", "nvidia.com/gpu": "1"}
     security = container["securityContext"]
     assert security["runAsNonRoot"] is True and security["runAsUser"] == 10001
     assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
@@ -181,6 +181,10 @@ def test_a_tagged_image_is_accepted_with_a_warning_and_always_pulled(preview, ca
      r"node_pool.gpu_limit: 2 is below the GPUs of g5.12xlarge \(4 GPUs\)"),
     (dict(image=PINNED, gpus_per_pod=4, node_pool=KarpenterNodePoolArgs(instance_types=["g5.xlarge", "g5.12xlarge"], gpu_limit=16)),
      r"node_pool.instance_types: g5.xlarge \(1 GPUs\) cannot hold a pod of gpus_per_pod 4"),
+    (dict(image=PINNED, memory="20Gi", node_pool=KarpenterNodePoolArgs(instance_types=["g5.xlarge", "g6.xlarge"])),
+     r"cpu / memory: a pod requesting 3 CPU and 20Gi fits none of node_pool.instance_types"),
+    (dict(image=PINNED, cpu="6000m", node_pool=KarpenterNodePoolArgs(instance_types=["g5.xlarge"])),
+     "cpu / memory: a pod requesting 6000m CPU"),
     (dict(image=PINNED, node_pool=KarpenterNodePoolArgs(gpu_limit=3)),
      r"node_pool.gpu_limit: 3 GPUs cannot hold autoscaling.max_replicas \(4\) x gpus_per_pod \(1\)"),
     (dict(image=PINNED, node_pool=KarpenterNodePoolArgs(consolidation_policy="Always")), "node_pool.consolidation_policy: expected one of"),

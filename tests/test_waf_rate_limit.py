@@ -1,6 +1,8 @@
 """WafRateLimit: rules, logging, associations, cost, and every bad argument."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from components.service_prices import service_price
@@ -53,6 +55,12 @@ def test_logs_go_to_a_waf_log_group_with_authorization_redacted(preview):
     graph, acl = build(preview)
     log_group = graph.of_type("aws:cloudwatch/logGroup:LogGroup")[0]
     assert log_group.inputs["name"] == "aws-waf-logs-edge" and log_group.inputs["retentionInDays"] == 30
+    key = graph.of_type("aws:kms/key:Key")[0]
+    assert log_group.inputs["kmsKeyId"] == key.outputs["arn"] and key.inputs["enableKeyRotation"] is True
+    logs_statement = json.loads(key.inputs["policy"])["Statement"][1]
+    assert logs_statement["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs_statement["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"] == \
+        "arn:aws:logs:us-east-1:123456789012:log-group:aws-waf-logs-edge"
     logging = graph.of_type("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")[0].inputs
     assert logging["resourceArn"] == acl.outputs["arn"]
     assert logging["logDestinationConfigs"] == [log_group.outputs["arn"]]
@@ -81,6 +89,13 @@ def test_associations_attach_the_acl_to_albs_and_api_stages(preview):
     assert associations["edge-alb"]["resourceArn"] == graph.of_type("aws:lb/loadBalancer:LoadBalancer")[0].outputs["arn"]
     assert associations["edge-api"]["resourceArn"] == STAGE_ARN
     assert {a["webAclArn"] for a in associations.values()} == {acl.outputs["arn"]}
+
+
+def test_a_given_log_key_is_used_instead_of_a_new_one(preview):
+    key_arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    graph, _ = build(preview, f"log_kms_key_arn={key_arn!r}")
+    assert not graph.of_type("aws:kms/key:Key")
+    assert graph.of_type("aws:cloudwatch/logGroup:LogGroup")[0].inputs["kmsKeyId"] == key_arn
 
 
 def test_count_mode_observes_without_blocking(preview):
