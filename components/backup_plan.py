@@ -234,6 +234,15 @@ def validate_resources(argument: str, resources: Any) -> list[pulumi.Input[str]]
     return list(resources)
 
 
+def account_key_policy(identity: Any, partition: Any) -> str:
+    """The KMS default key policy, written out: the account administers the key through IAM."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "AccountAdministersThroughIam", "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{partition.partition}:iam::{identity.account_id}:root"},
+        "Action": "kms:*", "Resource": "*",
+    }]})
+
+
 def lifecycle_input(rule: BackupRule) -> dict[str, Any]:
     lifecycle: dict[str, Any] = {"delete_after": rule.delete_after_days}
     if rule.cold_storage_after_days is not None:
@@ -290,8 +299,7 @@ class BackupPlan(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         key_arn = args.kms_key_arn
         if key_arn is None:
-            key_arn = aws.kms.Key(f"{name}-key", description=f"AWS Backup vault {name}", enable_key_rotation=True,
-                                  deletion_window_in_days=30, tags=tags, opts=child).arn
+            key_arn = self._key(f"{name}-key", f"AWS Backup vault {name}", None, tags).arn
         vault = aws.backup.Vault(f"{name}-vault", kms_key_arn=key_arn, tags=tags, opts=child)
         if lock is not None:
             aws.backup.VaultLockConfiguration(
@@ -332,7 +340,15 @@ class BackupPlan(pulumi.ComponentResource):
         if target.vault_arn is not None:
             return pulumi.Output.from_input(target.vault_arn)
         child = pulumi.ResourceOptions(parent=self)
-        key = aws.kms.Key(f"{name}-copy-key", region=target.region, description=f"AWS Backup copy vault {name}",
-                          enable_key_rotation=True, deletion_window_in_days=30, tags=tags, opts=child)
+        key = self._key(f"{name}-copy-key", f"AWS Backup copy vault {name}", target.region, tags)
         return aws.backup.Vault(f"{name}-copy-vault", region=target.region, kms_key_arn=key.arn, tags=tags,
                                 opts=child).arn
+
+    def _key(self, name: str, description: str, region: Optional[str], tags: Optional[dict[str, str]]) -> aws.kms.Key:
+        """A vault key: rotated yearly, 30 days to cancel a deletion, its key policy written out."""
+        invoke = pulumi.InvokeOptions(parent=self)
+        policy = pulumi.Output.all(aws.get_caller_identity_output(opts=invoke), aws.get_partition_output(opts=invoke)) \
+            .apply(lambda values: account_key_policy(*values))
+        return aws.kms.Key(name, region=region, description=description, enable_key_rotation=True,
+                           deletion_window_in_days=30, policy=policy, tags=tags,
+                           opts=pulumi.ResourceOptions(parent=self))

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from . import lifecycle
 from .argument_checks import arn_in_region, aws_region, flag, one_of, positive_number, whole_number
+from .checkov_suppressions import suppress_checkov
 from .gpu_instance import validate_tags
 from .lifecycle import LifecycleRule
 
@@ -26,6 +27,20 @@ MAX_NEWER_NONCURRENT_VERSIONS = 100  # S3's limit for NewerNoncurrentVersions
 REPLICA_STORAGE_CLASSES = ("STANDARD", *lifecycle.TRANSITION_TARGETS)
 BUCKET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 BUCKET_NAME_RESERVED = (("xn--", "sthree-", "amzn-s3-demo-"), ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"))
+
+_BUCKET = "aws:s3/bucket:Bucket"
+for _check, _reason in (
+    ("CKV2_AWS_62", "datasets and checkpoints have no consumer for S3 event notifications; a component that needs "
+                    "them adds a BucketNotification next to the bucket"),
+    ("CKV_AWS_18", "server access logs need a separate target bucket and cost per request logged, so they are "
+                   "opt-in through access_logs (CloudTrail data events are the usual audit trail)"),
+    ("CKV_AWS_144", "a second copy of every training dataset doubles the storage bill; cross-region replication "
+                    "is opt-in through replication, and BackupPlan covers recovery"),
+    ("CKV_AWS_145", "the bucket uses SSE-S3 unless kms_key_arn is given (SSE-KMS with a bucket key then): a "
+                    "customer key adds per-request KMS cost that public or derived training data does not need"),
+):
+    suppress_checkov(component_type="aifinops:storage:TieredBucket", resource_type=_BUCKET, check_id=_check,
+                     reason=_reason)
 
 
 @dataclass

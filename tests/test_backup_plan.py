@@ -55,6 +55,9 @@ def test_vault_is_encrypted_with_its_own_rotating_key_and_tagged(preview):
     key = only(graph, "aws:kms/key:Key")
     vault = only(graph, "aws:backup/vault:Vault")
     assert key.inputs["enableKeyRotation"] is True and key.inputs["deletionWindowInDays"] == 30
+    # The default key policy, written out (checkov's CKV2_AWS_64 asks for an explicit one).
+    statement, = json.loads(key.inputs["policy"])["Statement"]
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"} and statement["Action"] == "kms:*"
     assert vault.inputs["kmsKeyArn"] == key.outputs["arn"]
     assert vault.inputs["tags"]["CostCenter"] == "ml"
     component = only(graph, "aifinops:backup:BackupPlan")
@@ -119,6 +122,8 @@ def test_copy_to_another_region_creates_a_vault_there(preview):
     copy_key = next(k for k in graph.of_type("aws:kms/key:Key") if k.name == "bk-copy-key")
     assert copy_vault.inputs["region"] == copy_key.inputs["region"] == "us-west-2"
     assert copy_vault.inputs["kmsKeyArn"] == copy_key.outputs["arn"]
+    assert json.loads(copy_key.inputs["policy"]) == json.loads(
+        next(k for k in graph.of_type("aws:kms/key:Key") if k.name == "bk-key").inputs["policy"])
     assert copy_vault.outputs["arn"].startswith("arn:aws:backup:us-west-2:")
     rules = plan_rules(graph)
     assert rules["daily"]["copyActions"] == [{"destinationVaultArn": copy_vault.outputs["arn"],
