@@ -92,6 +92,8 @@ class TieredBucketArgs:
       objects of what size (default 64 MB, a typical dataset shard or checkpoint file); lifecycle cost
       warnings state their extra cost in dollars at this volume, and the cost estimate reads them.
     - force_destroy: default False; the bucket cannot be deleted while it holds objects.
+    - tags: extra tags for the bucket (and its replica), e.g. DataClass and Backup; cost tags come from the
+      stack's cost-tag transform.
     """
 
     bucket_name: Optional[str] = None
