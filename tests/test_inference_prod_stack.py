@@ -1,0 +1,142 @@
+"""The inference-prod example stack: reserved baseline with spot burst, WAF and Shield on the ALB, GPU
+inference on Kubernetes; it passes the policy packs."""
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from aifinops.engine import run_program
+from aifinops.errors import ProgramError
+from aifinops.project import load_project
+from components import catalog
+from components.gpu_fleet import hourly_cost_range
+from tests.conftest import REPO_ROOT, tagged_config
+
+STACK = "inference-prod"
+REQUIRED_TAGS = {"aifinops:requiredTags": ["CostCenter", "Project", "Environment"]}
+OUR_POLICIES = {"gpu-fleet-spot-price-cap", "karpenter-gpu-limits", "public-endpoints-rate-limited",
+                "gpu-pods-have-limits"}
+
+
+@pytest.fixture(scope="module")
+def stack_run():
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logging.getLogger().addHandler(handler)
+    try:
+        project = load_project(REPO_ROOT)
+        graph = run_program(project, project.load_stack(STACK))
+    finally:
+        logging.getLogger().removeHandler(handler)
+    return graph, [r.getMessage() for r in records]
+
+
+def stack_config() -> dict:
+    config = yaml.safe_load((REPO_ROOT / "stacks" / f"Pulumi.{STACK}.yaml").read_text())["config"]
+    return {**config, **REQUIRED_TAGS}
+
+
+def one(graph, type_token: str):
+    (resource,) = graph.of_type(type_token)
+    return resource
+
+
+def test_reserved_baseline_with_spot_burst(stack_run):
+    graph, warnings = stack_run
+    asg = one(graph, "aws:autoscaling/group:Group").inputs
+    reservation = one(graph, "aws:ec2/capacityReservation:CapacityReservation")
+    distribution = asg["mixedInstancesPolicy"]["instancesDistribution"]
+    assert distribution["onDemandBaseCapacity"] == reservation.inputs["instanceCount"] == asg["minSize"] == 2
+    assert distribution["onDemandPercentageAboveBaseCapacity"] == 0  # everything above the base is spot
+    assert asg["capacityReservationSpecification"]["capacityReservationTarget"]["capacityReservationIds"] == \
+        [reservation.id]
+    assert not [w for w in warnings if "stands empty" in w]  # min size keeps the reservation busy
+    types = [o["instanceType"] for o in asg["mixedInstancesPolicy"]["launchTemplate"]["overrides"]]
+    expected = hourly_cost_range([catalog.lookup(t) for t in types], 8, 2, 0)
+    assert graph.stack_outputs["servingHourlyCostRangeUsd"] == list(expected)
+
+
+def test_the_alb_is_behind_the_waf_and_shield(stack_run):
+    graph, _ = stack_run
+    alb = one(graph, "aws:lb/loadBalancer:LoadBalancer")
+    assert alb.inputs["internal"] is False and alb.inputs["dropInvalidHeaderFields"] is True
+    association = one(graph, "aws:wafv2/webAclAssociation:WebAclAssociation").inputs
+    assert association["resourceArn"] == alb.outputs["arn"]
+    assert association["webAclArn"] == one(graph, "aws:wafv2/webAcl:WebAcl").outputs["arn"]
+    assert one(graph, "aws:shield/protection:Protection").inputs["resourceArn"] == alb.outputs["arn"]
+    assert not graph.of_type("aws:shield/subscription:Subscription")
+    rules = one(graph, "aws:wafv2/webAcl:WebAcl").inputs["rules"]
+    assert [r["statement"]["rateBasedStatement"]["limit"] for r in rules[:2]] == [300, 1000]
+
+
+def test_gpu_inference_runs_on_its_capped_node_pool(stack_run):
+    graph, warnings = stack_run
+    pool = one(graph, "kubernetes:karpenter.sh/v1:NodePool").inputs["spec"]
+    assert pool["limits"] == {"nvidia.com/gpu": "8"}
+    spec = one(graph, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
+    assert spec["nodeSelector"] == {"karpenter.sh/nodepool": "llm-gpu"}
+    assert not [w for w in warnings if "not pinned by digest" in w]
+
+
+def test_the_policy_packs_pass_it(stack_run, policy_packs):
+    graph, _ = stack_run
+    result = policy_packs.check(graph)
+    assert result.mandatory == []
+    assert not [v for v in result.violations if v.policy in OUR_POLICIES]
+
+
+def test_without_the_waf_the_alb_fails_the_rate_limit_policy(preview, policy_packs):
+    config = stack_config()
+    config.pop("aifinops:wafRateLimits")
+    program = (REPO_ROOT / "stacks" / "__main__.py").read_text()
+    result = policy_packs.check(preview(program, config, project="aifinops", stack=STACK))
+    assert {v.policy for v in result.mandatory} == {"public-endpoints-rate-limited"}
+    assert [result.graph.resources[v.urn].name for v in result.mandatory] == ["inference-alb"]
+
+
+def test_aifinops_preview_passes_the_packs_on_it():
+    result = subprocess.run([sys.executable, "-m", "aifinops", "preview", "--stack", STACK, "--json"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    types = [step["newState"]["type"] for step in json.loads(result.stdout)["steps"]]
+    for expected in ("aifinops:compute:GpuFleet", "aifinops:edge:WafRateLimit", "aifinops:edge:ShieldProtection",
+                     "aifinops:k8s:GpuInference"):
+        assert expected in types
+
+
+@pytest.mark.parametrize("section, entry, message", [
+    ("loadBalancers", {"name": "lb", "scheme": "internal"}, r"loadBalancers\[0\].scheme: unknown setting"),
+    ("loadBalancers", {"name": "lb", "allowedCidrs": "0.0.0.0/0"}, r"loadBalancers\[0\].allowedCidrs: expected a list"),
+    ("wafRateLimits", {"name": "w", "associations": {"alb": "nowhere"}},
+     r"wafRateLimits\[0\].associations.alb: expected an ARN or the name of a component built earlier"),
+    ("shieldProtections", {"name": "s", "resources": {"alb": "nowhere"}},
+     r"shieldProtections\[0\].resources.alb: expected an ARN or the name of a component built earlier"),
+    ("gpuFleets", {"name": "f", "instanceTypes": ["g5.xlarge", "g6.xlarge"], "spotPrice": 1},
+     r"gpuFleets\[0\].spotPrice: unknown setting"),
+    ("gpuFleets", {"name": "f", "instanceTypes": ["g5.xlarge", "g6.xlarge"], "checkpointBucketArn": "nowhere"},
+     r"gpuFleets\[0\].checkpointBucketArn: expected an ARN or the name of a component built earlier"),
+    ("gpuInferences", {"name": "llm", "image": "repo/x:1", "nodePool": {"gpus": 4}},
+     r"gpuInferences\[0\].nodePool.gpus: unknown setting"),
+])
+def test_config_mistakes_name_the_setting(preview, section, entry, message):
+    program = (REPO_ROOT / "stacks" / "__main__.py").read_text()
+    with pytest.raises(ProgramError, match=message):
+        preview(program, tagged_config({section: [entry], **REQUIRED_TAGS}, project="aifinops"), project="aifinops")
+
+
+def test_a_fleet_checkpoints_to_a_tiered_bucket_by_name(preview):
+    program = (REPO_ROOT / "stacks" / "__main__.py").read_text()
+    config = tagged_config({"tieredBuckets": [{"name": "ckpt", "presets": ["checkpoints"]}],
+                            "gpuFleets": [{"name": "train", "instanceTypes": ["g5.xlarge", "g6.xlarge"],
+                                           "checkpointBucketArn": "ckpt"}], **REQUIRED_TAGS}, project="aifinops")
+    graph = preview(program, config, project="aifinops")
+    bucket = next(b for b in graph.of_type("aws:s3/bucket:Bucket") if b.name == "ckpt")
+    policy = json.loads(next(p for p in graph.of_type("aws:iam/rolePolicy:RolePolicy")
+                             if p.name == "train-checkpoints").inputs["policy"])
+    assert f"{bucket.outputs['arn']}/checkpoints/*" in {s["Resource"] for s in policy["Statement"]}
