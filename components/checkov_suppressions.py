@@ -8,8 +8,10 @@ the reason a reviewer needs:
         check_id="CKV_AWS_XXX", reason="why failing this check is right for this component")
 
 It applies to resources of `resource_type` created anywhere inside a component of `component_type`
-(both read from the resource's URN), in every stack that uses the component. `aifinops preview
---checkov` reports the matching checks as suppressed, with the reason; nothing else is hidden.
+(both read from the resource's URN), in every stack that uses the component. A stack program that
+creates resources itself declares them with `component_type=STACK` ("pulumi:pulumi:Stack"): that covers
+resources it creates directly, not those inside components. `aifinops preview --checkov` reports the
+matching checks as suppressed, with the reason; nothing else is hidden.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
+STACK = "pulumi:pulumi:Stack"  # as component_type: resources the stack program creates directly
 TYPE_TOKEN = re.compile(r"^[A-Za-z0-9_-]+:[A-Za-z0-9_./-]*:[A-Za-z0-9_]+$")
 CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
 MIN_REASON_LENGTH = 20  # a reason, not a shrug
@@ -37,7 +40,9 @@ class CheckovSuppression:
         if len(parts) < 4:
             return False
         chain = parts[2].split("$")  # the parent components' types, then the resource's own
-        return chain[-1] == self.resource_type and self.component_type in chain[:-1]
+        if chain[-1] != self.resource_type:
+            return False
+        return len(chain) == 1 if self.component_type == STACK else self.component_type in chain[:-1]
 
 
 _declared: dict[tuple[str, str, str], CheckovSuppression] = {}
