@@ -57,6 +57,7 @@ class KubernetesMapping:
 class Mapping:
     aws: dict[str, AwsMapping]
     kubernetes: dict[str, KubernetesMapping]
+    not_mapped: dict[str, str] = field(default_factory=dict)  # type token -> why it cannot be, or is not yet
 
 
 @dataclass
@@ -104,7 +105,8 @@ def load_mapping(path: Path = MAPPING_FILE) -> Mapping:
            for token, entry in raw["aws"].items()}
     kubernetes = {token: KubernetesMapping(token, bool(entry.get("podTemplate")))
                   for token, entry in raw["kubernetes"].items()}
-    return Mapping(aws, kubernetes)
+    not_mapped = {token: reason for token, reason in raw.get("notMapped", {}).items() if token != "about"}
+    return Mapping(aws, kubernetes, not_mapped)
 
 
 def export_graph(graph: ResourceGraph, directory: Path, mapping: Optional[Mapping] = None) -> CheckovExport:
@@ -121,7 +123,8 @@ def export_graph(graph: ResourceGraph, directory: Path, mapping: Optional[Mappin
         elif resource.type in mapping.kubernetes:
             kubernetes_resources.append((resource, mapping.kubernetes[resource.type]))
         else:
-            result.not_scanned.append(NotScanned(resource.urn, resource.type, _unmapped_reason(resource.type)))
+            reason = mapping.not_mapped.get(resource.type) or _unmapped_reason(resource.type)
+            result.not_scanned.append(NotScanned(resource.urn, resource.type, reason))
     if aws_resources:
         plan = _terraform_plan(graph, aws_resources, result)
         (directory / PLAN_FILE).write_text(json.dumps(plan, indent=1, default=str))
