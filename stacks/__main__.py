@@ -60,9 +60,9 @@ for i, item in enumerate(entries("gpuInstances")):
     pulumi.export(f"{item['name']}InstanceId", instance.instance_id)
 
 # Fleets, then the public edge (load balancers, WAF, Shield: by name or ARN), then Kubernetes inference.
-from load_balancers import internet_facing_alb  # noqa: E402
 from components.gpu_fleet import GpuFleet, GpuFleetArgs  # noqa: E402
 from components.gpu_inference import GpuInference, GpuInferenceArgs  # noqa: E402
+from components.public_load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs  # noqa: E402
 from components.shield_protection import ShieldProtection, ShieldProtectionArgs  # noqa: E402
 from components.waf_rate_limit import WafRateLimit, WafRateLimitArgs  # noqa: E402
 
@@ -82,7 +82,8 @@ for i, item in enumerate(entries("gpuFleets")):
     pulumi.export(f"{item['name']}AsgName", fleet.asg_name)
 
 for i, item in enumerate(entries("loadBalancers")):
-    built[item["name"]] = internet_facing_alb(item["name"], settings(item), f"loadBalancers[{i}]")
+    args = build_args(PublicLoadBalancerArgs, settings(item), f"loadBalancers[{i}]")
+    built[item["name"]] = PublicLoadBalancer(item["name"], args)
 
 for i, item in enumerate(entries("wafRateLimits")):
     raw = settings(item)

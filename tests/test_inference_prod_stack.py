@@ -65,7 +65,7 @@ def test_reserved_baseline_with_spot_burst(stack_run):
 def test_the_alb_is_behind_the_waf_and_shield(stack_run):
     graph, _ = stack_run
     alb = one(graph, "aws:lb/loadBalancer:LoadBalancer")
-    assert alb.inputs["internal"] is False and alb.inputs["dropInvalidHeaderFields"] is True
+    assert alb.inputs["internal"] is False and alb.inputs["enableDeletionProtection"] is True
     association = one(graph, "aws:wafv2/webAclAssociation:WebAclAssociation").inputs
     assert association["resourceArn"] == alb.outputs["arn"]
     assert association["webAclArn"] == one(graph, "aws:wafv2/webAcl:WebAcl").outputs["arn"]
@@ -112,7 +112,7 @@ def test_aifinops_preview_passes_the_packs_on_it():
 
 @pytest.mark.parametrize("section, entry, message", [
     ("loadBalancers", {"name": "lb", "scheme": "internal"}, r"loadBalancers\[0\].scheme: unknown setting"),
-    ("loadBalancers", {"name": "lb", "allowedCidrs": "0.0.0.0/0"}, r"loadBalancers\[0\].allowedCidrs: expected a list"),
+    ("loadBalancers", {"name": "lb", "allowedCidrs": "0.0.0.0/0"}, r"allowed_cidrs: expected a list"),
     ("wafRateLimits", {"name": "w", "associations": {"alb": "nowhere"}},
      r"wafRateLimits\[0\].associations.alb: expected an ARN or the name of a component built earlier"),
     ("shieldProtections", {"name": "s", "resources": {"alb": "nowhere"}},
