@@ -61,6 +61,22 @@ def only(graph: ResourceGraph, type_token: str) -> Any:
     return resources[0]
 
 
+def run_example_stack(stack: str) -> tuple[ResourceGraph, list[str]]:
+    """One in-process run of an example stack of this repository: its graph and the warnings it logged."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logging.getLogger().addHandler(handler)
+    try:
+        project = load_project(REPO_ROOT)
+        graph = run_program(project, project.load_stack(stack))
+    finally:
+        logging.getLogger().removeHandler(handler)
+    return graph, [r.getMessage() for r in records]
+
+
 @pytest.fixture(scope="session")
 def policy_packs():
     """Every pack in policies/ running as its own process for the whole session (see policy_harness.py)."""

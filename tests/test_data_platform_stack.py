@@ -2,18 +2,15 @@
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from aifinops.engine import run_program
 from aifinops.errors import ProgramError
-from aifinops.project import load_project
 from components import lifecycle
-from tests.conftest import REPO_ROOT, tagged_config
+from tests.conftest import REPO_ROOT, run_example_stack, tagged_config
 
 STACK = "data-platform"
 # Pulumi.yaml's project-level default, which a throwaway project does not have.
@@ -24,16 +21,7 @@ OUR_POLICIES = {"s3-lifecycle-required", "s3-versioning-with-noncurrent-expiry",
 @pytest.fixture(scope="module")
 def stack_run():
     """The example stack's graph, and what it logged, from one in-process run."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = records.append
-    logging.getLogger().addHandler(handler)
-    try:
-        project = load_project(REPO_ROOT)
-        graph = run_program(project, project.load_stack(STACK))
-    finally:
-        logging.getLogger().removeHandler(handler)
-    return graph, [r.getMessage() for r in records]
+    return run_example_stack(STACK)
 
 
 def by_name(graph, type_token: str) -> dict:

@@ -3,19 +3,16 @@ inference on Kubernetes; it passes the policy packs."""
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from aifinops.engine import run_program
 from aifinops.errors import ProgramError
-from aifinops.project import load_project
 from components import catalog
 from components.gpu_fleet import hourly_cost_range
-from tests.conftest import REPO_ROOT, tagged_config
+from tests.conftest import REPO_ROOT, only, run_example_stack, tagged_config
 
 STACK = "inference-prod"
 REQUIRED_TAGS = {"aifinops:requiredTags": ["CostCenter", "Project", "Environment"]}
@@ -25,16 +22,7 @@ OUR_POLICIES = {"gpu-fleet-spot-price-cap", "karpenter-gpu-limits", "public-endp
 
 @pytest.fixture(scope="module")
 def stack_run():
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = records.append
-    logging.getLogger().addHandler(handler)
-    try:
-        project = load_project(REPO_ROOT)
-        graph = run_program(project, project.load_stack(STACK))
-    finally:
-        logging.getLogger().removeHandler(handler)
-    return graph, [r.getMessage() for r in records]
+    return run_example_stack(STACK)
 
 
 def stack_config() -> dict:
@@ -42,15 +30,10 @@ def stack_config() -> dict:
     return {**config, **REQUIRED_TAGS}
 
 
-def one(graph, type_token: str):
-    (resource,) = graph.of_type(type_token)
-    return resource
-
-
 def test_reserved_baseline_with_spot_burst(stack_run):
     graph, warnings = stack_run
-    asg = one(graph, "aws:autoscaling/group:Group").inputs
-    reservation = one(graph, "aws:ec2/capacityReservation:CapacityReservation")
+    asg = only(graph, "aws:autoscaling/group:Group").inputs
+    reservation = only(graph, "aws:ec2/capacityReservation:CapacityReservation")
     distribution = asg["mixedInstancesPolicy"]["instancesDistribution"]
     assert distribution["onDemandBaseCapacity"] == reservation.inputs["instanceCount"] == asg["minSize"] == 2
     assert distribution["onDemandPercentageAboveBaseCapacity"] == 0  # everything above the base is spot
@@ -64,22 +47,22 @@ def test_reserved_baseline_with_spot_burst(stack_run):
 
 def test_the_alb_is_behind_the_waf_and_shield(stack_run):
     graph, _ = stack_run
-    alb = one(graph, "aws:lb/loadBalancer:LoadBalancer")
+    alb = only(graph, "aws:lb/loadBalancer:LoadBalancer")
     assert alb.inputs["internal"] is False and alb.inputs["enableDeletionProtection"] is True
-    association = one(graph, "aws:wafv2/webAclAssociation:WebAclAssociation").inputs
+    association = only(graph, "aws:wafv2/webAclAssociation:WebAclAssociation").inputs
     assert association["resourceArn"] == alb.outputs["arn"]
-    assert association["webAclArn"] == one(graph, "aws:wafv2/webAcl:WebAcl").outputs["arn"]
-    assert one(graph, "aws:shield/protection:Protection").inputs["resourceArn"] == alb.outputs["arn"]
+    assert association["webAclArn"] == only(graph, "aws:wafv2/webAcl:WebAcl").outputs["arn"]
+    assert only(graph, "aws:shield/protection:Protection").inputs["resourceArn"] == alb.outputs["arn"]
     assert not graph.of_type("aws:shield/subscription:Subscription")
-    rules = one(graph, "aws:wafv2/webAcl:WebAcl").inputs["rules"]
+    rules = only(graph, "aws:wafv2/webAcl:WebAcl").inputs["rules"]
     assert [r["statement"]["rateBasedStatement"]["limit"] for r in rules[:2]] == [300, 1000]
 
 
 def test_gpu_inference_runs_on_its_capped_node_pool(stack_run):
     graph, warnings = stack_run
-    pool = one(graph, "kubernetes:karpenter.sh/v1:NodePool").inputs["spec"]
+    pool = only(graph, "kubernetes:karpenter.sh/v1:NodePool").inputs["spec"]
     assert pool["limits"] == {"nvidia.com/gpu": "8"}
-    spec = one(graph, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
+    spec = only(graph, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
     assert spec["nodeSelector"] == {"karpenter.sh/nodepool": "llm-gpu"}
     assert not [w for w in warnings if "not pinned by digest" in w]
 
