@@ -13,6 +13,7 @@ killed when the PolicyPackSet closes, whatever happened.
 """
 from __future__ import annotations
 
+import atexit
 import collections
 import json
 import os
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +117,13 @@ class PolicyRun:
         return [v for v in self.violations if not v.is_mandatory]
 
 
+# Every pack process not yet closed: killed at interpreter exit too (e.g. sys.exit from a signal handler),
+# because a pack serves forever. (A preexec_fn asking the kernel for a parent-death signal is no option:
+# forking a process that runs gRPC aborts the child in gRPC's fork handlers.)
+_RUNNING: "weakref.WeakSet[PolicyPackProcess]" = weakref.WeakSet()
+atexit.register(lambda: [process.close() for process in list(_RUNNING)])
+
+
 def pack_python(pack_dir: Path) -> str:
     """The interpreter the CLI would use for a Python pack: its PulumiPolicy.yaml virtualenv, if any."""
     path = pack_dir / "PulumiPolicy.yaml"
@@ -171,6 +180,7 @@ class PolicyPackProcess:
                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as error:
             raise PolicyPackError(f"policy pack {self.label} could not be started: {error}") from error
+        _RUNNING.add(self)
 
     def connect(self, start_timeout: float = START_TIMEOUT_SECONDS) -> PackInfo:
         """Read the port the pack prints, connect, and ask what it is (GetAnalyzerInfo)."""
@@ -251,8 +261,13 @@ class PolicyPackProcess:
         pending: collections.deque[tuple[analyzer_pb2.AnalyzeRequest, Any]] = collections.deque()
 
         def collect() -> None:
-            request, future = pending.popleft()
-            response = self._call("Analyze", future.result, request.urn)
+            request, future = pending[0]
+            # With calls in flight, a crash cannot be pinned on one of them: name them all.
+            in_flight = [r.urn for r, _ in pending]
+            what = in_flight[0] if len(in_flight) == 1 else f"one of {len(in_flight)} resources in flight: " \
+                + ", ".join(in_flight)
+            response = self._call("Analyze", future.result, what)
+            pending.popleft()
             violations.extend(self._violations(response, request.urn, "Analyze"))
 
         for request in requests:
