@@ -44,7 +44,10 @@ def test_json_totals_add_up(cost_json):
 def test_table_shows_lines_totals_and_sources(capsys):
     assert main(["cost", *STACK]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"g5\.xlarge on-demand\s+730\.00 instance-hours\s+\$1\.006\s+\$734\.38", out)
+    # the spot trainer all month: 730 h x $1.861 x (1 - 0.6) = $0.7444/h -> $543.41
+    assert re.search(r"g6e\.xlarge spot\s+730\.00 instance-hours\s+\$0\.7444\s+\$543\.41", out)
+    # the notebook at the stack's costUsage: 220 h x $1.006 = $221.32
+    assert re.search(r"g5\.xlarge on-demand\s+220\.00 instance-hours\s+\$1\.006\s+\$221\.32", out)
     assert "Savings vs naive:" in out and "By Project: llm-finetune" in out
     assert re.search(r"\[\d\] AWS Price List API .*, as of 2026-11", out)
 
