@@ -155,3 +155,65 @@ def test_shipped_packs_declare_their_policies(policy_packs):
     for name in ("s3-bucket-server-side-encryption", "s3-bucket-public-access-block", "ebs-volumes-encrypted",
                  "imdsv2-required", "gpu-instance-no-public-ip"):
         assert security.policy(name).enforcement_level == "mandatory"
+
+
+def test_a_pack_that_never_prints_its_port_times_out(tmp_path):
+    pack = make_pack(tmp_path / "pack", "pass", before_pack="time.sleep(30)\n")
+    packs = PolicyPackSet([pack], PackEnvironment("proj", "dev"), start_timeout=1)
+    with pytest.raises(PolicyPackError, match="did not print its port within 1s"):
+        packs.__enter__()
+    assert not packs.is_open
+
+
+GARBAGE_ANALYZER = """
+import sys, time
+from concurrent import futures
+import grpc
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+class Garbage(analyzer_pb2_grpc.AnalyzerServicer):
+    def GetAnalyzerInfo(self, request, context):
+        return analyzer_pb2.AnalyzerInfo(name="garbage", version="1.0.0", policies=[
+            analyzer_pb2.PolicyInfo(name="real", description="d", enforcementLevel=analyzer_pb2.MANDATORY)])
+    def ConfigureStack(self, request, context):
+        return analyzer_pb2.AnalyzerStackConfigureResponse()
+    def Configure(self, request, context):
+        from google.protobuf import empty_pb2
+        return empty_pb2.Empty()
+    def Analyze(self, request, context):
+        return analyzer_pb2.AnalyzeResponse(diagnostics=[analyzer_pb2.AnalyzeDiagnostic(
+            policyName="ghost", message="boo", enforcementLevel=analyzer_pb2.MANDATORY)])
+
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+analyzer_pb2_grpc.add_AnalyzerServicer_to_server(Garbage(), server)
+print(server.add_insecure_port("127.0.0.1:0"), flush=True)
+server.start()
+time.sleep(3600)
+"""
+NOT_GRPC = """
+import socket
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen()
+print(listener.getsockname()[1], flush=True)
+while True:
+    connection, _ = listener.accept()
+    connection.sendall(b"HTTP/1.0 200 OK\\r\\n\\r\\nnot an analyzer")
+    connection.close()
+"""
+
+
+@pytest.mark.parametrize("program, expected", [
+    (GARBAGE_ANALYZER, "answered Analyze of .* with a diagnostic for unknown policy 'ghost'"),
+    (NOT_GRPC, "failed Handshake: UNAVAILABLE"),
+])
+def test_a_pack_answering_garbage_fails_closed(tmp_path, program, expected):
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "PulumiPolicy.yaml").write_text(f"runtime:\n  name: python\n  options:\n    virtualenv: {REPO_ROOT / '.venv'}\n")
+    (pack / "__main__.py").write_text(program)
+    packs = PolicyPackSet([pack], PackEnvironment("proj", "dev"), timeout=5, start_timeout=10)
+    with pytest.raises(PolicyPackError, match=expected):
+        with packs:
+            packs.check(small_graph("data"))
+    assert not packs.is_open
