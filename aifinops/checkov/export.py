@@ -165,7 +165,7 @@ def _terraform_plan(graph: ResourceGraph, resources: list[tuple[Resource, AwsMap
         name = address.split(".", 1)[1]
         inputs = blind(_with_references(graph, resource, addresses, mappings))
         values, expressions = _convert_object(inputs, aws_mapping)
-        _add_unplaced_references(graph, resource, addresses, aws_mapping, values, expressions)
+        _add_unplaced_references(resource, addresses, aws_mapping, values, expressions)
         tags_all = _tags_all(graph, resource, inputs)
         if tags_all is not None:
             values["tags_all"] = tags_all
@@ -278,8 +278,8 @@ def _convert_list(items: list[Any], aws_mapping: AwsMapping) -> tuple[list[Any],
     return values, {"references": [ref for item in references for ref in item.expression()]}
 
 
-def _add_unplaced_references(graph: ResourceGraph, resource: Resource, addresses: dict[str, str],
-                             aws_mapping: AwsMapping, values: dict[str, Any], expressions: dict[str, Any]) -> None:
+def _add_unplaced_references(resource: Resource, addresses: dict[str, str], aws_mapping: AwsMapping,
+                             values: dict[str, Any], expressions: dict[str, Any]) -> None:
     """Dependencies whose value is derived (a policy JSON built from an ARN) or unknown still get a reference."""
     for key, urns in resource.property_dependencies.items():
         name = aws_mapping.terraform_name(key)
