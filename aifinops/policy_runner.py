@@ -186,7 +186,14 @@ class PolicyPackProcess:
         """Read the port the pack prints, connect, and ask what it is (GetAnalyzerInfo)."""
         assert self._process is not None and self._process.stdout is not None
         first_line: queue.Queue[bytes] = queue.Queue(maxsize=1)
-        threading.Thread(target=lambda: first_line.put(self._process.stdout.readline()), daemon=True).start()
+        stdout = self._process.stdout
+
+        def read_port_line() -> None:
+            try:
+                first_line.put(stdout.readline())
+            except (OSError, ValueError):  # closed by close() after a start timeout
+                first_line.put(b"")
+        threading.Thread(target=read_port_line, daemon=True).start()
         self._drain(self._process.stderr)
         try:
             line = first_line.get(timeout=start_timeout)
@@ -354,8 +361,11 @@ class PolicyPackProcess:
     def _drain(self, stream: Any) -> None:
         """Keep reading a pipe so the pack never blocks on a full one; remember the last lines for errors."""
         def read() -> None:
-            for raw in iter(stream.readline, b""):
-                self._output_tail.append(raw.decode(errors="replace").rstrip())
+            try:
+                for raw in iter(stream.readline, b""):
+                    self._output_tail.append(raw.decode(errors="replace").rstrip())
+            except (OSError, ValueError):  # the pipe was closed by close()
+                pass
         threading.Thread(target=read, daemon=True).start()
 
     def _tail(self) -> str:
