@@ -27,7 +27,7 @@ from pulumi.resource import ResourceOptions, ResourceTransformArgs
 from pulumi.runtime import rpc, settings as runtime_settings
 from pulumi.runtime.mocks import MockMonitor, set_mocks
 from pulumi.runtime import resource as runtime_resource
-from pulumi.runtime.proto import resource_pb2, source_pb2
+from pulumi.runtime.proto import engine_pb2, resource_pb2, source_pb2
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
@@ -123,6 +123,23 @@ def serialize_now(properties: dict[str, Any]) -> Any:
         return done.value
     coroutine.close()
     raise RuntimeError("mock state unexpectedly needed the event loop to serialize")
+
+
+class RecordingEngine:
+    """Keeps what the program logs as diagnostics, the way the engine shows them in a preview."""
+
+    _SEVERITY = {engine_pb2.DEBUG: "debug", engine_pb2.INFO: "info", engine_pb2.WARNING: "warning",
+                 engine_pb2.ERROR: "error"}
+
+    def __init__(self, graph: ResourceGraph) -> None:
+        self.graph = graph
+
+    def Log(self, request) -> None:  # noqa: N802 (gRPC method name)
+        severity = self._SEVERITY.get(request.severity, "info")
+        if severity == "debug":
+            return
+        self.graph.diagnostics.append({"urn": request.urn, "prefix": f"{severity}: ",
+                                       "message": request.message.rstrip("\n") + "\n", "severity": severity})
 
 
 class RecordingMonitor(MockMonitor):
@@ -289,6 +306,7 @@ def run_program(project: Project, stack: StackConfig, debug: bool = False) -> Re
     pulumi.runtime.set_all_config(dict(stack.values), list(stack.secret_keys))
     set_mocks(mocks, project=project.name, stack=stack.name, preview=True, monitor=monitor)
     runtime_settings.ROOT.set(None)  # set_mocks made a root stack; run_in_stack makes the real one
+    runtime_settings.SETTINGS.engine = RecordingEngine(graph)
     graph.resources.clear()
 
     program_dir = str(project.main.resolve())

@@ -63,6 +63,8 @@ class ResourceGraph:
     resources: dict[str, Resource] = field(default_factory=dict)  # by URN, in registration order
     stack_outputs: dict[str, Any] = field(default_factory=dict)
     program_dir: str = ""
+    # What the program logged (pulumi.log.*), as PreviewDigest diagnostics: {urn, prefix, message, severity}.
+    diagnostics: list[dict[str, str]] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Resource]:
         return iter(self.resources.values())
@@ -110,13 +112,15 @@ class ResourceGraph:
             "config": self.config,
             "programDir": self.program_dir,
             "stackOutputs": self.stack_outputs,
+            "diagnostics": self.diagnostics,
             "resources": [dataclasses.asdict(r) for r in self],
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "ResourceGraph":
         graph = cls(data["project"], data["stack"], data.get("config", {}),
-                    stack_outputs=data.get("stackOutputs", {}), program_dir=data.get("programDir", ""))
+                    stack_outputs=data.get("stackOutputs", {}), program_dir=data.get("programDir", ""),
+                    diagnostics=data.get("diagnostics", []))
         for raw in data["resources"]:
             raw = dict(raw)
             source = raw.pop("source", None)

@@ -40,7 +40,7 @@ def tree_lines(graph: ResourceGraph) -> list[str]:
 def render_text(graph: ResourceGraph, duration_seconds: float, sections: Iterable[str] = ()) -> str:
     """`sections`: lines printed after the resource tree, where pulumi prints policy violations."""
     count = len(steps_resources(graph))
-    lines = [f"Previewing update ({graph.stack}):", "", *tree_lines(graph), "", *sections]
+    lines = [f"Previewing update ({graph.stack}):", "", *tree_lines(graph), "", *diagnostic_lines(graph), *sections]
     if graph.stack_outputs:
         lines.append("Outputs:")
         width = max(len(k) for k in graph.stack_outputs) + 1
@@ -49,6 +49,25 @@ def render_text(graph: ResourceGraph, duration_seconds: float, sections: Iterabl
         lines.append("")
     lines += ["Resources:", f"    + {count} to create", "", f"Duration: {duration_seconds:.1f}s"]
     return "\n".join(lines)
+
+
+def diagnostic_lines(graph: ResourceGraph) -> list[str]:
+    """What the program logged, grouped by resource as pulumi prints it."""
+    if not graph.diagnostics:
+        return []
+    lines = ["Diagnostics:"]
+    by_urn: dict[str, list[dict[str, str]]] = {}
+    for diagnostic in graph.diagnostics:
+        by_urn.setdefault(diagnostic["urn"] or graph.root.urn, []).append(diagnostic)
+    for urn, entries in by_urn.items():
+        resource = graph.get(urn)
+        label = f"{display_type(resource.type)} ({resource.name})" if resource else urn
+        lines.append(f"  {label}:")
+        for entry in entries:
+            for number, text in enumerate(entry["message"].rstrip("\n").splitlines()):
+                lines.append(f"    {entry['prefix'] if number == 0 else ''}{text}")
+        lines.append("")
+    return lines
 
 
 def steps_resources(graph: ResourceGraph) -> list[Resource]:
@@ -75,7 +94,7 @@ def preview_digest(graph: ResourceGraph, duration_seconds: float,
     return {
         "config": graph.config,
         "steps": steps,
-        "diagnostics": list(diagnostics),
+        "diagnostics": [*graph.diagnostics, *diagnostics],
         "duration": int(duration_seconds * 1e9),
         "changeSummary": {"create": len(steps_resources(graph))},
     }

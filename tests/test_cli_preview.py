@@ -73,3 +73,15 @@ def test_missing_config_exits_2_naming_key_and_file(tmp_path: Path):
     result = run("preview", "--cwd", str(tmp_path))
     assert result.returncode == 2
     assert "testproj:budgetUsd" in result.stderr and "Pulumi.dev.yaml" in result.stderr
+
+
+def test_program_warnings_show_as_diagnostics_in_text_and_json(tmp_path: Path):
+    program = ("import pulumi, pulumi_aws as aws\nb = aws.s3.Bucket('data')\n"
+               "pulumi.log.warn('expires before the Glacier minimum', resource=b)\n")
+    write_project(tmp_path, program, tagged_config())
+    text = run("preview", "--cwd", str(tmp_path), "--policy-pack", str(REPO_ROOT / "policies" / "security"))
+    assert "Diagnostics:\n  aws:s3:Bucket (data):\n    warning: expires before the Glacier minimum" in text.stdout
+    document = json.loads(run("preview", "--cwd", str(tmp_path), "--json",
+                              "--policy-pack", str(REPO_ROOT / "policies" / "security")).stdout)
+    assert {"urn": "urn:pulumi:dev::testproj::aws:s3/bucket:Bucket::data", "prefix": "warning: ",
+            "message": "expires before the Glacier minimum\n", "severity": "warning"} in document["diagnostics"]

@@ -172,3 +172,16 @@ def test_graph_round_trips_through_json(preview):
     graph = preview(NESTED)
     again = ResourceGraph.from_json(graph.to_json())
     assert again.to_json() == graph.to_json()
+
+
+def test_program_log_messages_become_diagnostics(preview):
+    graph = preview("""
+import pulumi, pulumi_aws as aws
+bucket = aws.s3.Bucket("data")
+pulumi.log.warn("lifecycle rule 'x' costs $2.07 a month more than it saves", resource=bucket)
+pulumi.log.info("sizing for 4 GPUs")
+""")
+    warning = next(d for d in graph.diagnostics if d["severity"] == "warning")
+    assert warning["urn"] == by_name(graph, "data").urn and warning["prefix"] == "warning: "
+    assert "costs $2.07" in warning["message"]
+    assert any(d["severity"] == "info" and d["urn"] == "" for d in graph.diagnostics)
