@@ -89,7 +89,11 @@ def _launch_template_specs(specs: Any, tags: Mapping[str, str]) -> list[dict[str
 
 
 def validate_cost_tags(tags: Any, required: Any = DEFAULT_REQUIRED_TAGS, argument: str = "costTags") -> dict[str, str]:
-    """Check that every required key has a non-empty string value; return the tags as a plain dict."""
+    """Check that every required key has a non-empty string value; return the tags as a plain dict.
+
+    `required` None means the default keys (a stack with no `requiredTags` config)."""
+    if required is None:
+        required = DEFAULT_REQUIRED_TAGS
     if not isinstance(tags, Mapping):
         raise ValueError(f"{argument}: expected a mapping of tag keys to values, got {tags!r}")
     if isinstance(required, str) or not all(isinstance(k, str) for k in required):

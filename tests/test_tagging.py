@@ -80,5 +80,7 @@ def test_bad_cost_tags_are_rejected_before_anything_is_registered(preview, tags,
 
 def test_required_tag_keys_are_configurable():
     assert tagging.validate_cost_tags({"Team": "x"}, ["Team"]) == {"Team": "x"}
+    with pytest.raises(ValueError, match="CostCenter, Project missing"):
+        tagging.validate_cost_tags({"Environment": "dev"}, None)  # no requiredTags config: the defaults
     with pytest.raises(ValueError, match="requiredTags: expected a list of tag keys"):
         tagging.validate_cost_tags({"Team": "x"}, "Team")
