@@ -65,6 +65,12 @@ k8s.apps.v1.Deployment("skips", metadata={"namespace": "serving",
     "annotations": {"checkov.io/skip1": "CKV_K8S_43=the image tag is immutable in our registry"}},
     spec={"selector": {"matchLabels": {"app": "skips"}}, "template": {"metadata": {"labels": {"app": "skips"}},
           "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}})
+def node_pool(name, requirements):
+    k8s.apiextensions.CustomResource(name, api_version="karpenter.sh/v1", kind="NodePool", metadata={"name": name},
+        spec={"template": {"spec": {"requirements": requirements, "nodeClassRef": {"name": "default"}}}})
+node_pool("approved-pool", [{"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g5.xlarge"]}])
+node_pool("wide-pool", [{"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g5.xlarge"]},
+                        {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["p4d"]}])
 """
 POLICY_CONFIG = {"all": "mandatory",
                  "approved-gpu-instance-types": {"approvedInstanceTypes": ["g5.xlarge"]},
@@ -115,7 +121,7 @@ def test_kubernetes_manifests_are_checked_and_annotation_skips_show_with_their_r
     assert skips["CKV_K8S_43"] == SUPPRESSED
     skipped = next(f for f in scan.findings if f.check_id == "CKV_K8S_43" and f.status == SUPPRESSED)
     assert skipped.suppression_reason == "the image tag is immutable in our registry"
-    assert scan.scanned["kubernetes"] == 4  # two deployments and their pod templates
+    assert scan.scanned["kubernetes"] == 6  # two deployments, their pod templates, two node pools
 
 
 def test_custom_checks_read_the_policy_pack_config_and_pass_and_fail(mixed_scan):
@@ -130,7 +136,10 @@ def test_custom_checks_read_the_policy_pack_config_and_pass_and_fail(mixed_scan)
     assert statuses(scan, "good-box")["CKV_AIFINOPS_1"] == PASSED
     failure = next(f for f in scan.findings if f.check_id == "CKV_AIFINOPS_1" and f.status == FAILED)
     assert failure.details == ["missing required tag 'Owner'"]
-    assert "CKV_AIFINOPS_1" not in statuses(scan, "tidy-1") and "CKV_AIFINOPS_1" not in statuses(scan, "plain")
+    assert "CKV_AIFINOPS_1" not in statuses(scan, "plain")  # Kubernetes objects carry no AWS tags
+    # Karpenter: a pool offering only approved types passes; a whole unapproved family fails.
+    assert statuses(scan, "approved-pool")["CKV_AIFINOPS_3"] == PASSED
+    assert statuses(scan, "wide-pool")["CKV_AIFINOPS_3"] == FAILED  # (checkov drops details of k8s checks)
 
 
 def test_a_component_suppression_marks_only_its_own_resources_with_its_reason(mixed_scan):
