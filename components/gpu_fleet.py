@@ -35,6 +35,7 @@ TERMINATING_TRANSITION = "autoscaling:EC2_INSTANCE_TERMINATING"
 MIN_HEARTBEAT_SECONDS, MAX_HEARTBEAT_SECONDS = 30, 7200
 # Target tracking on GPU utilisation reads the CloudWatch agent's nvidia_gpu plugin metric.
 GPU_METRIC = {"namespace": "CWAgent", "metric_name": "nvidia_smi_utilization_gpu"}
+FLEET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,38}$")
 _CRON = re.compile(r"^\S+( \S+){4}$")
 
 suppress_checkov(
@@ -212,6 +213,8 @@ class GpuFleet(pulumi.ComponentResource):
         # Validate everything before registering anything.
         if not isinstance(args, GpuFleetArgs):
             raise ValueError(f"args: expected GpuFleetArgs, got {type(args).__name__}")
+        checks.text("name", name, FLEET_NAME, "1 to 38 letters, digits, '_' and '-' (it names the lifecycle "
+                                              "hook and EventBridge rules, whose names AWS limits to 64 characters)")
         types = checks.string_list("instance_types", args.instance_types, min_items=1)
         specs = [catalog.require_accelerated(f"instance_types[{i}]", t) for i, t in enumerate(types)]
         types = [spec.instance_type for spec in specs]  # SageMaker-style `ml.` names normalised
@@ -224,7 +227,7 @@ class GpuFleet(pulumi.ComponentResource):
             raise ValueError(f"on_demand_base_capacity: {base} is more than max_size ({max_size}); "
                              f"expected at most {max_size}")
         percent_above = checks.whole_number("on_demand_percentage_above_base",
-                                                args.on_demand_percentage_above_base, 0, 100)
+                                            args.on_demand_percentage_above_base, 0, 100)
         if percent_above < 100 and max_size > base and len(types) < 2:
             raise ValueError(f"instance_types: spot capacity needs at least two instance types to stay available "
                              f"through interruptions, got {types!r}; add a similar type (e.g. g5 with g6)")
@@ -235,27 +238,27 @@ class GpuFleet(pulumi.ComponentResource):
         reservation = self._validate_reservation(args.reserved_baseline, types, base)
         root_gb = validate_root_volume("root_volume_gb", args.root_volume_gb)
         checks.text("root_device_name", args.root_device_name, re.compile(r"^/dev/[a-z0-9]+$"),
-                        "a device name such as '/dev/sda1'")
+                    "a device name such as '/dev/sda1'")
         prefix = validate_checkpoint_prefix("checkpoint_prefix", args.checkpoint_prefix)
         if not is_safe_value(prefix):
             raise ValueError(f"checkpoint_prefix: expected letters, digits and ./_-, got {prefix!r}")
         checks.text("checkpoint_local_dir", args.checkpoint_local_dir, re.compile(r"^/[A-Za-z0-9_./-]+$"),
-                        "an absolute path of letters, digits and ./_-")
+                    "an absolute path of letters, digits and ./_-")
         if isinstance(args.checkpoint_bucket_arn, str):
             checkpoint_uri(args.checkpoint_bucket_arn, prefix)
         if args.checkpoint_command is not None:
             checks.text("checkpoint_command", args.checkpoint_command)
         command_timeout = checks.whole_number("checkpoint_command_timeout_seconds",
-                                                  args.checkpoint_command_timeout_seconds, 1)
+                                              args.checkpoint_command_timeout_seconds, 1)
         grace = checks.whole_number("termination_grace_seconds", args.termination_grace_seconds,
-                                        MIN_HEARTBEAT_SECONDS, MAX_HEARTBEAT_SECONDS)
+                                    MIN_HEARTBEAT_SECONDS, MAX_HEARTBEAT_SECONDS)
         if command_timeout >= grace:
             raise ValueError(f"checkpoint_command_timeout_seconds: {command_timeout} leaves no time to upload within "
                              f"termination_grace_seconds ({grace}); expected less than {grace}")
         checks.flag("capacity_rebalance", args.capacity_rebalance)
         checks.flag("detailed_monitoring", args.detailed_monitoring)
         min_healthy = checks.whole_number("instance_refresh_min_healthy_percent",
-                                              args.instance_refresh_min_healthy_percent, 0, 100)
+                                          args.instance_refresh_min_healthy_percent, 0, 100)
         schedules = self._validate_schedules(args.schedules)
         tracking = self._validate_target_tracking(args.target_tracking)
         emails = validate_emails("alert_emails", args.alert_emails)

@@ -61,20 +61,16 @@ def only(graph: ResourceGraph, type_token: str) -> Any:
     return resources[0]
 
 
+def warnings_of(graph: ResourceGraph) -> list[str]:
+    """What the program logged with pulumi.log.warn (the preview's warning diagnostics)."""
+    return [d["message"] for d in graph.diagnostics if d["severity"] == "warning"]
+
+
 def run_example_stack(stack: str) -> tuple[ResourceGraph, list[str]]:
     """One in-process run of an example stack of this repository: its graph and the warnings it logged."""
-    import logging
-
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = records.append
-    logging.getLogger().addHandler(handler)
-    try:
-        project = load_project(REPO_ROOT)
-        graph = run_program(project, project.load_stack(stack))
-    finally:
-        logging.getLogger().removeHandler(handler)
-    return graph, [r.getMessage() for r in records]
+    project = load_project(REPO_ROOT)
+    graph = run_program(project, project.load_stack(stack))
+    return graph, warnings_of(graph)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from components.checkpoint_watcher import WATCHER_SCRIPT
 from components.gpu_fleet import (GpuFleet, GpuFleetArgs, ReservedBaseline, ScheduledScaling, TargetTracking,
                                   office_hours)
 from components.gpu_instance import SpotOptions, hourly_price, metadata_options
-from tests.conftest import tagged_config
+from tests.conftest import tagged_config, warnings_of
 
 PROGRAM = """
 import pulumi
@@ -112,10 +112,14 @@ def test_reserved_baseline_creates_a_targeted_reservation_the_base_launches_into
     assert component.outputs["capacityReservationId"] == reservation.id
 
 
-def test_a_reservation_that_can_stand_empty_is_warned_about(preview, caplog):
-    build(preview, "instance_types=['g5.xlarge', 'g6.xlarge'], on_demand_base_capacity=1, "
-                   "reserved_baseline=ReservedBaseline(end_date='2027-01-31T00:00:00Z')")
-    assert "billed at the on-demand rate while it stands empty" in caplog.text
+def test_a_reservation_that_can_stand_empty_is_warned_about(preview):
+    graph, _, _ = build(preview, "instance_types=['g5.xlarge', 'g6.xlarge'], on_demand_base_capacity=1, "
+                                 "reserved_baseline=ReservedBaseline(end_date='2027-01-31T00:00:00Z')")
+    (warning,) = warnings_of(graph)
+    assert "below the reserved baseline of 1" in warning and "billed at the on-demand rate" in warning
+    kept_busy, _, _ = build(preview, "instance_types=['g5.xlarge', 'g6.xlarge'], min_size=1, "
+                                     "on_demand_base_capacity=1, reserved_baseline=ReservedBaseline()")
+    assert warnings_of(kept_busy) == []
 
 
 def test_hourly_cost_range_runs_from_the_cheapest_spot_mix_to_all_on_demand(preview):
@@ -298,6 +302,12 @@ G5 = dict(instance_types=["g5.xlarge", "g6.xlarge"])
 def test_bad_arguments_fail_before_anything_is_registered(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GpuFleet("bad", GpuFleetArgs(**kwargs))
+
+
+@pytest.mark.parametrize("name", ["my fleet", "f" * 39])
+def test_the_name_must_fit_the_hook_and_rule_names(name):
+    with pytest.raises(ValueError, match="name: expected 1 to 38 letters, digits"):
+        GpuFleet(name, GpuFleetArgs(**G5))
 
 
 def test_args_must_be_gpu_fleet_args():

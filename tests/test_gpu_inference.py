@@ -5,7 +5,7 @@ import pytest
 
 from components.gpu_inference import (GpuInference, GpuInferenceArgs, InferenceAutoscaling, KarpenterNodePoolArgs,
                                       is_pinned)
-from tests.conftest import tagged_config
+from tests.conftest import only, tagged_config, warnings_of
 
 PINNED = "ghcr.io/acme/vllm@sha256:" + "c" * 64
 PROGRAM = """
@@ -58,6 +58,7 @@ def test_defaults_harden_the_pod_and_set_gpu_requests_equal_to_limits(preview):
     for kind in ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"):
         assert kinds[kind].inputs["metadata"]["namespace"] == "llm"
     assert graph.stack_outputs["maxGpus"] == 4 and graph.stack_outputs["namespace"] == "llm"
+    assert warnings_of(graph) == []  # pinned by digest: nothing to warn about
 
 
 def test_hpa_v2_pdb_and_service_defaults(preview):
@@ -132,9 +133,12 @@ def test_karpenter_node_pool_caps_gpus_and_taints_what_the_pods_tolerate(preview
     assert pod_spec(kinds)["nodeSelector"] == {"karpenter.sh/nodepool": "llm-gpu"}
 
 
-def test_a_tagged_image_is_accepted_with_a_warning_and_always_pulled(preview, caplog):
-    _, kinds = build(preview, "image='ghcr.io/acme/vllm:0.6.3'")
-    assert "is not pinned by digest" in caplog.text and "ghcr.io/acme/vllm@sha256:<digest>" in caplog.text
+def test_a_tagged_image_is_accepted_with_a_warning_and_always_pulled(preview):
+    graph, kinds = build(preview, "image='ghcr.io/acme/vllm:0.6.3'")
+    (warning,) = [d for d in graph.diagnostics if d["severity"] == "warning"]
+    assert "is not pinned by digest" in warning["message"]
+    assert "ghcr.io/acme/vllm@sha256:<digest>" in warning["message"]
+    assert warning["urn"] == only(graph, "aifinops:k8s:GpuInference").urn
     container = pod_spec(kinds)["containers"][0]
     assert container["imagePullPolicy"] == "Always"
     assert "annotations" not in kinds["Deployment"].inputs["spec"]["template"]["metadata"]
