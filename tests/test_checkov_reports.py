@@ -97,14 +97,18 @@ def test_report_model_levels_for_each_kind_of_checkov_result():
     finding = dict(check_name="name", framework="terraform_plan", checkov_resource="aws_x.y", urn="urn:x", source=None)
     scan = CheckovScan(findings=[CheckovFinding("CKV_AWS_1", status=PASSED, **finding),
                                  CheckovFinding("CKV_AWS_2", status=FAILED, details=["why"], **finding),
-                                 CheckovFinding("CKV_AWS_3", status=SUPPRESSED, suppression_reason="because", **finding)],
+                                 CheckovFinding("CKV_AWS_3", status=SUPPRESSED, suppression_reason="because", **finding),
+                                 CheckovFinding("CKV_AIFINOPS_1", status=FAILED, **finding)],
                        not_scanned=[NotScanned("urn:z", "aws:ssm/parameter:Parameter", "no mapping")],
-                       checkov_version="3.3.30")
+                       checkov_version="3.3.30", enforcement_levels={"CKV_AIFINOPS_1": "advisory"})
     report = Report(graph, 0.0)
     tool = add_checkov_scan(report, scan)
-    assert set(tool.rules) == {"CKV_AWS_1", "CKV_AWS_2", "CKV_AWS_3", NOT_SCANNED_RULE}
+    assert set(tool.rules) == {"CKV_AWS_1", "CKV_AWS_2", "CKV_AWS_3", "CKV_AIFINOPS_1", NOT_SCANNED_RULE}
     by_rule = {f.rule_id: f for f in report.findings}
-    assert set(by_rule) == {"CKV_AWS_2", "CKV_AWS_3", NOT_SCANNED_RULE}  # a passed check is no finding
+    assert set(by_rule) == {"CKV_AWS_2", "CKV_AWS_3", "CKV_AIFINOPS_1", NOT_SCANNED_RULE}  # passed: no finding
     assert by_rule["CKV_AWS_2"].blocking and by_rule["CKV_AWS_2"].message == "why"
     assert by_rule["CKV_AWS_3"].suppressed == "because" and not by_rule["CKV_AWS_3"].blocking
+    # Our check follows the enforcement level the policy config gives its policy: advisory reports only.
+    assert by_rule["CKV_AIFINOPS_1"].level == Level.WARNING and by_rule["CKV_AIFINOPS_1"].label == "advisory"
     assert by_rule[NOT_SCANNED_RULE].level == Level.NOTE and report.exit_code == 1
+    assert [f.rule_id for f in report.blocking] == ["CKV_AWS_2"]

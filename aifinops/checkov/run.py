@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 from components.checkov_suppressions import CheckovSuppression, declared_suppressions, find_suppression
-from policies.checkov_checks.aifinops_check_settings import load_settings
+from policies.checkov_checks.aifinops_check_settings import check_enforcement_levels
 
 from ..errors import AifinopsError
 from ..graph import ResourceGraph, SourcePosition
@@ -58,6 +58,8 @@ class CheckovScan:
     findings: list[CheckovFinding] = field(default_factory=list)
     not_scanned: list[NotScanned] = field(default_factory=list)
     scanned: dict[str, int] = field(default_factory=dict)  # framework -> resources checkov counted
+    # Our checks (CKV_AIFINOPS_*) -> the enforcement level the policy config gives the policy they mirror.
+    enforcement_levels: dict[str, str] = field(default_factory=dict)
     checkov_version: str = ""
     duration_seconds: float = 0.0
 
@@ -107,7 +109,8 @@ class PendingScan:
         self.graphs = list(graphs)
         self.suppressions = suppressions
         config_files = tuple(str(Path(f).resolve()) for f in policy_config_files)
-        load_settings(config_files)  # a bad config is our error to report, not one for checkov to swallow
+        # Read here first: a bad config is our error to report, not one for checkov to swallow.
+        self.enforcement_levels = check_enforcement_levels(config_files)
         if work_dir is not None and Path(work_dir).exists() and any(Path(work_dir).iterdir()):
             raise CheckovError(f"{work_dir}: the checkov work directory must be empty: checkov scans all of it")
         self._temporary = None if work_dir else tempfile.TemporaryDirectory(prefix="aifinops-checkov-")
@@ -130,6 +133,7 @@ class PendingScan:
             self.cancel()
         active = list(self.suppressions) if self.suppressions is not None else declared_suppressions()
         for scan in scans:
+            scan.enforcement_levels = dict(self.enforcement_levels)
             apply_suppressions(scan, active)
             scan.duration_seconds = time.perf_counter() - self.started
         return scans

@@ -1,12 +1,15 @@
 """checkov as a report source: one tool, one rule per check it ran, a finding per failed or suppressed
 check on a resource, and a note per resource it could not scan (so nothing is dropped silently).
 
-A failed check is an error (it fails the PR check); a suppressed one carries the component's reason.
+A failed check is an error (it fails the PR check), except ours (CKV_AIFINOPS_*), which take the
+enforcement level the policy config gives the policy they mirror (advisory: reported, not failing). A
+suppressed finding carries the component's reason.
 """
 from __future__ import annotations
 
 from ..checkov.run import FAILED, SUPPRESSED, CheckovFinding, CheckovScan
 from .model import Finding, Level, Report, Rule, Tool, ToolKind
+from .policy_findings import LEVEL_OF_ENFORCEMENT
 from .text import finding_body, finding_heading
 
 TOOL_NAME = "checkov"
@@ -18,25 +21,30 @@ def add_checkov_scan(report: Report, scan: CheckovScan) -> Tool:
     tool = report.add_tool(Tool(TOOL_NAME, scan.checkov_version or "not run", ToolKind.SCANNER, CHECKOV_URI))
     for finding in scan.findings:
         if finding.check_id not in tool.rules:
+            enforcement = scan.enforcement_levels.get(finding.check_id, "")
             tool.add_rule(Rule(id=finding.check_id, description=finding.check_name or finding.check_id,
-                               level=Level.ERROR, help_uri=finding.guideline,
-                               properties={"framework": finding.framework, "severity": finding.severity.lower()}))
+                               level=LEVEL_OF_ENFORCEMENT.get(enforcement, Level.ERROR), help_uri=finding.guideline,
+                               enabled=enforcement != "disabled",
+                               properties={"framework": finding.framework, "severity": finding.severity.lower(),
+                                           "enforcementLevel": enforcement}))
     if scan.not_scanned:
         tool.add_rule(Rule(id=NOT_SCANNED_RULE, level=Level.NOTE,
                            description="Resources checkov did not scan: their type has no export mapping yet."))
     for finding in scan.findings:
         if finding.status in (FAILED, SUPPRESSED):
-            report.add(_finding(finding))
+            report.add(_finding(finding, tool.rules[finding.check_id].level,
+                                scan.enforcement_levels.get(finding.check_id) or finding.status))
     for skipped in scan.not_scanned:
         report.add(Finding(tool=TOOL_NAME, rule_id=NOT_SCANNED_RULE, level=Level.NOTE, urn=skipped.urn,
                            label="not scanned", message=f"{skipped.type} was not scanned by checkov: {skipped.reason}"))
     return tool
 
 
-def _finding(finding: CheckovFinding) -> Finding:
+def _finding(finding: CheckovFinding, level: Level, label: str) -> Finding:
     message = "; ".join(finding.details) or finding.check_name
-    return Finding(tool=TOOL_NAME, rule_id=finding.check_id, level=Level.ERROR, message=message, urn=finding.urn,
-                   label=finding.status, suppressed=finding.suppression_reason if finding.status == SUPPRESSED else None,
+    suppressed = finding.status == SUPPRESSED
+    return Finding(tool=TOOL_NAME, rule_id=finding.check_id, level=level, message=message, urn=finding.urn,
+                   label=SUPPRESSED if suppressed else label, suppressed=finding.suppression_reason if suppressed else None,
                    properties={"checkovResource": finding.checkov_resource, "framework": finding.framework,
                                "guideline": finding.guideline})
 

@@ -24,6 +24,9 @@ CONFIG_ENV = "AIFINOPS_POLICY_CONFIG"
 REQUIRED_TAGS_POLICY = "required-cost-tags"
 APPROVED_TYPES_POLICY = "approved-gpu-instance-types"
 DISABLED = "disabled"
+# Which policy each of our checks mirrors: its enforcement level in the config applies to the check too.
+CHECK_POLICIES = {"CKV_AIFINOPS_1": REQUIRED_TAGS_POLICY, "CKV_AIFINOPS_2": APPROVED_TYPES_POLICY,
+                  "CKV_AIFINOPS_3": APPROVED_TYPES_POLICY}
 # How an exported plan shows a map value (a tag) that is unknown until apply: present, value unknown.
 KNOWN_AFTER_APPLY = "(known after apply)"
 
@@ -75,6 +78,12 @@ def load_settings(files: tuple[str, ...]) -> Mapping[str, Any]:
     """Policy name -> PolicySettings: schema defaults, then each file; raises PolicyPackError when invalid."""
     configs = [policy_pack_config.load_config_file(path) for path in files]
     return policy_pack_config.reconcile(checks_pack(), configs)
+
+
+def check_enforcement_levels(files: tuple[str, ...]) -> dict[str, str]:
+    """Check id -> the enforcement level of the policy it mirrors (mandatory, advisory, disabled, ...)."""
+    settings = load_settings(files)
+    return {check_id: settings[policy].enforcement_level for check_id, policy in CHECK_POLICIES.items()}
 
 
 def policy_properties(policy: str) -> Optional[Mapping[str, Any]]:
