@@ -80,7 +80,7 @@ def guard_statements(scope: AccountScope, cost_tags: Mapping[str, Sequence[str]]
              "Resource": jobs, "Condition": tagged},
         ]
     statements.append({"Sid": "PublishSummary", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn})
-    kms = {"Sid": "EncryptSummary", "Effect": "Allow", "Action": ["kms:GenerateDataKey*", "kms:Decrypt"]}
+    kms = {"Sid": "EncryptSummary", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"]}
     if topic_key_arn:
         statements.append({**kms, "Resource": topic_key_arn})
     else:

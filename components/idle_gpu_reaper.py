@@ -66,7 +66,7 @@ def reaper_statements(scope: AccountScope, opt_out_tag: str, topic_arn: Optional
         statements.append({"Sid": "PublishSummary", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn})
     if topic_key_arn:
         statements.append({"Sid": "EncryptSummary", "Effect": "Allow",
-                           "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": topic_key_arn})
+                           "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": topic_key_arn})
     return statements
 
 
