@@ -9,7 +9,7 @@ import yaml
 
 from aifinops.checkov.export import KUBERNETES, PLAN_FILE, TERRAFORM, export_graph
 from aifinops.graph import Resource, ResourceGraph
-from conftest import tagged_config
+from tests.conftest import tagged_config
 
 STORAGE = """
 import pulumi, pulumi_aws as aws

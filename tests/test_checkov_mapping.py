@@ -13,7 +13,7 @@ import pytest
 
 from aifinops.checkov.export import load_mapping
 from aifinops.checkov.run import find_checkov
-from checkov_schema import property_shapes
+from tests.checkov_schema import property_shapes
 
 MAPPING = load_mapping()
 

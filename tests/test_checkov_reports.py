@@ -14,7 +14,7 @@ from aifinops.cli import main
 from aifinops.graph import ResourceGraph
 from aifinops.reports.checkov_findings import NOT_SCANNED_RULE, add_checkov_scan
 from aifinops.reports.model import Level, Report
-from conftest import REPO_ROOT, tagged_config, write_project
+from tests.conftest import REPO_ROOT, tagged_config, write_project
 
 PROGRAM = """
 import pulumi, pulumi_aws as aws

@@ -15,7 +15,7 @@ from aifinops.checkov.run import (FAILED, PASSED, SUPPRESSED, CheckovError, find
                                   find_checkov, scan_graph, start_checkov)
 from aifinops.engine import run_program
 from aifinops.project import load_project
-from conftest import tagged_config, write_project
+from tests.conftest import tagged_config, write_project
 
 KNOWN_BAD_AND_GOOD = """
 import pulumi, pulumi_aws as aws, pulumi_kubernetes as k8s
