@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import policies  # noqa: E402
+from aifinops.analyzer_requests import analyze_requests  # noqa: E402
 from aifinops.engine import run_program  # noqa: E402
 from aifinops.policy_runner import PackEnvironment, PolicyPackSet  # noqa: E402
 from aifinops.project import load_project  # noqa: E402
@@ -66,6 +67,12 @@ def throughput(resources: int, repeat: int) -> None:
         print(f"packs started: {', '.join(p.name + ' (' + str(len(p.policies)) + ' policies)' for p in packs.packs)} "
               f"in {time.perf_counter() - started:.2f}s")
         runs = [packs.check(graph) for _ in range(repeat + 1)]
+        requests = analyze_requests(graph)
+        alone = []
+        for process in packs.processes:  # the per-resource path alone, one pack at a time
+            started = time.perf_counter()
+            process.analyze(requests)
+            alone.append((process.info, time.perf_counter() - started))
     first, warm = runs[0], runs[1:]
     print(f"first check: {first.duration_seconds:.2f}s = {first.resources_analyzed / first.duration_seconds:,.0f} "
           f"resources/s ({len(first.violations)} violations)")
@@ -74,6 +81,9 @@ def throughput(resources: int, repeat: int) -> None:
     print(f"warm checks ({len(warm)}): median {median:.2f}s, best {best:.2f}s = "
           f"{first.resources_analyzed / median:,.0f} resources/s (median) over gRPC, "
           f"{len(packs.packs)} packs in parallel, Analyze x{first.resources_analyzed} + AnalyzeStack per pack")
+    for pack, seconds in alone:
+        print(f"  {pack.name}: Analyze alone {len(requests) / seconds:,.0f} calls/s "
+              f"({seconds * 1000 / len(requests):.2f} ms per resource, {len(pack.policies)} policies)")
 
 
 def end_to_end(repeat: int) -> None:
