@@ -22,7 +22,8 @@ from components import argument_checks as checks
 
 from .aws_clients import AwsClients
 from .budget_alerts import BudgetAlert, budget_alerts
-from .ec2_instances import LIVE_STATES, OPT_OUT_TAG, Instance, describe_error, describe_instances, stop_instances, tag_dict
+from .ec2_instances import (LIVE_STATES, OPT_OUT_TAG, Instance, describe_error, describe_instances, hands_off,
+                            stop_instances, tag_dict)
 from .run_report import LOGGER, RunReport, publish_summary
 from .settings import from_env
 
@@ -151,13 +152,7 @@ def _stop_tagged_instances(clients: AwsClients, settings: GuardSettings, tags: M
     ec2 = clients.client("ec2")
     to_stop: list[Instance] = []
     for instance in describe_instances(ec2, clients.partition(), filters):
-        group = instance.managing_group()
-        if settings.opt_out_tag in instance.tags:
-            report.record(instance.arn, "stop", "skipped", f"carries the opt-out tag {settings.opt_out_tag}")
-        elif group:
-            report.record(instance.arn, "stop", "reported",
-                          f"member of {group}, which would replace a stopped instance; scale the group to zero")
-        else:
+        if not hands_off(instance, settings.opt_out_tag, report):
             to_stop.append(instance)
     reason = f"budget {alert.budget_name!r} sent an {alert.alert_type} alert"
     stop_instances(ec2, to_stop, {i.instance_id: reason for i in to_stop}, report, JOB, now)

@@ -47,6 +47,17 @@ class Instance:
         return None
 
 
+def hands_off(instance: Instance, opt_out_tag: str, report: RunReport) -> bool:
+    """True (and recorded) when no job may stop the instance: it opted out, or a group would replace it."""
+    group = instance.managing_group()
+    if opt_out_tag in instance.tags:
+        report.record(instance.arn, "stop", "skipped", f"carries the opt-out tag {opt_out_tag}")
+    elif group:
+        report.record(instance.arn, "stop", "reported",
+                      f"member of {group}, which would replace a stopped instance; scale the group instead")
+    return bool(group) or opt_out_tag in instance.tags
+
+
 def instance_arn(partition: str, region: str, account_id: str, instance_id: str) -> str:
     return f"arn:{partition}:ec2:{region}:{account_id}:instance/{instance_id}"
 

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Optional
 from components import argument_checks as checks, catalog
 
 from .aws_clients import AwsClients
-from .ec2_instances import OPT_OUT_TAG, Instance, describe_instances, stop_instances
+from .ec2_instances import OPT_OUT_TAG, Instance, describe_instances, hands_off, stop_instances
 from .gpu_metrics import GpuMetric, peak_utilisation
 from .run_report import RunReport, publish_summary
 from .settings import from_env
@@ -105,13 +105,9 @@ def reap(clients: AwsClients, settings: ReaperSettings, now: Optional[datetime] 
     report = RunReport(JOB, settings.dry_run)
     candidates = []
     for instance in running_accelerated_instances(clients):
-        group = instance.managing_group()
-        if settings.opt_out_tag in instance.tags:
-            report.record(instance.arn, "stop", "skipped", f"carries the opt-out tag {settings.opt_out_tag}")
-        elif group:
-            report.record(instance.arn, "stop", "reported",
-                          f"member of {group}, which would replace a stopped instance; scale the group instead")
-        elif instance.launch_time > now - timedelta(minutes=settings.grace_minutes):
+        if hands_off(instance, settings.opt_out_tag, report):
+            continue
+        if instance.launch_time > now - timedelta(minutes=settings.grace_minutes):
             report.record(instance.arn, "stop", "skipped",
                           f"started {instance.launch_time:%Y-%m-%d %H:%M}Z, within the {settings.grace_minutes}-minute grace period")
         else:

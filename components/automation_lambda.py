@@ -56,6 +56,12 @@ class FunctionSettings:
     log_retention_days: int = 30
     kms_key_arn: Optional[pulumi.Input[str]] = None
 
+    @staticmethod
+    def checked(argument: str, value: Any) -> "FunctionSettings":
+        if not isinstance(value, FunctionSettings):
+            raise ValueError(f"{argument}: expected FunctionSettings, got {value!r}")
+        return value.validate(argument)
+
     def validate(self, argument: str = "function") -> "FunctionSettings":
         checks.whole_number(f"{argument}.timeout_seconds", self.timeout_seconds, 10, 900, "seconds")
         checks.whole_number(f"{argument}.memory_mb", self.memory_mb, 128, 10240, "MB")
@@ -155,3 +161,20 @@ def deploy_handler(name: str, parent: pulumi.Resource, *, description: str, hand
         # The role's policy must exist before the first run, or its first calls are denied.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy]))
     return DeployedHandler(function, role, log_group, key_arn)
+
+
+class HandlerComponent(pulumi.ComponentResource):
+    """A component built around one deployed handler; exposes its function, role and log group."""
+
+    function_arn: pulumi.Output[str]
+    function_name: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    log_group_name: pulumi.Output[str]
+
+    def _expose(self, deployed: DeployedHandler, **outputs: Any) -> None:
+        self.function_arn = deployed.function.arn
+        self.function_name = deployed.function.name
+        self.role_arn = deployed.role.arn
+        self.log_group_name = deployed.log_group.name
+        self.register_outputs({"functionArn": self.function_arn, "functionName": self.function_name,
+                               "roleArn": self.role_arn, "logGroupName": self.log_group_name, **outputs})

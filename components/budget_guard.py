@@ -20,7 +20,7 @@ from automation.run_report import SOURCE_ATTRIBUTE
 from automation.settings import env_name, to_env
 
 from . import argument_checks as checks
-from .automation_lambda import AccountScope, FunctionSettings, account_scope, deploy_handler
+from .automation_lambda import AccountScope, FunctionSettings, HandlerComponent, account_scope, deploy_handler
 from .gpu_instance import validate_tags
 
 TYPE_TOKEN = "aifinops:automation:BudgetGuard"
@@ -89,13 +89,8 @@ def guard_statements(scope: AccountScope, cost_tags: Mapping[str, Sequence[str]]
     return statements
 
 
-class BudgetGuard(pulumi.ComponentResource):
+class BudgetGuard(HandlerComponent):
     """Stops tagged EC2 instances and SageMaker training jobs when the budget alerts (dry run until told)."""
-
-    function_arn: pulumi.Output[str]
-    function_name: pulumi.Output[str]
-    role_arn: pulumi.Output[str]
-    log_group_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: BudgetGuardArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         if not isinstance(args, BudgetGuardArgs):
@@ -114,9 +109,7 @@ class BudgetGuard(pulumi.ComponentResource):
             raise ValueError(f"settings.{wired[0]}: set by the component from cost_tags, cost_budget, topic_arn, "
                              f"budget_name and notification_topic_arn; got {getattr(args.settings, wired[0])!r}")
         settings = GuardSettings(**{**vars(args.settings), "cost_tags": cost_tags})
-        if not isinstance(args.function, FunctionSettings):
-            raise ValueError(f"function: expected FunctionSettings, got {args.function!r}")
-        function_settings = args.function.validate("function")
+        function_settings = FunctionSettings.checked("function", args.function)
         tags = validate_tags("tags", args.tags)
 
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -143,13 +136,7 @@ class BudgetGuard(pulumi.ComponentResource):
             filter_policy=json.dumps({SOURCE_ATTRIBUTE: [{"exists": False}]}), filter_policy_scope="MessageAttributes",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]))
 
-        self.function_arn = deployed.function.arn
-        self.function_name = deployed.function.name
-        self.role_arn = deployed.role.arn
-        self.log_group_name = deployed.log_group.name
-        self.register_outputs({"functionArn": self.function_arn, "functionName": self.function_name,
-                               "roleArn": self.role_arn, "logGroupName": self.log_group_name,
-                               "dryRun": settings.dry_run})
+        self._expose(deployed, dryRun=settings.dry_run)
 
     @staticmethod
     def _wiring(args: BudgetGuardArgs) -> tuple[pulumi.Input[str], Optional[pulumi.Input[str]]]:

@@ -18,7 +18,7 @@ from automation.idle_gpu_reaper import ReaperSettings
 from automation.settings import env_name, to_env
 
 from . import argument_checks as checks, catalog
-from .automation_lambda import AccountScope, FunctionSettings, account_scope, deploy_handler
+from .automation_lambda import AccountScope, FunctionSettings, HandlerComponent, account_scope, deploy_handler
 from .gpu_instance import validate_tags
 
 TYPE_TOKEN = "aifinops:automation:IdleGpuReaper"
@@ -70,13 +70,9 @@ def reaper_statements(scope: AccountScope, opt_out_tag: str, topic_arn: Optional
     return statements
 
 
-class IdleGpuReaper(pulumi.ComponentResource):
+class IdleGpuReaper(HandlerComponent):
     """A Lambda on a schedule that stops idle GPU instances (dry run until told otherwise)."""
 
-    function_arn: pulumi.Output[str]
-    function_name: pulumi.Output[str]
-    role_arn: pulumi.Output[str]
-    log_group_name: pulumi.Output[str]
     rule_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: Optional[IdleGpuReaperArgs] = None,
@@ -94,9 +90,7 @@ class IdleGpuReaper(pulumi.ComponentResource):
                              f"Output), got {settings.summary_topic_arn!r} in settings")
         checks.arn_in_region("summary_topic_arn", args.summary_topic_arn, "sns", None)
         checks.arn_in_region("topic_kms_key_arn", args.topic_kms_key_arn, "kms", None)
-        if not isinstance(args.function, FunctionSettings):
-            raise ValueError(f"function: expected FunctionSettings, got {args.function!r}")
-        function_settings = args.function.validate("function")
+        function_settings = FunctionSettings.checked("function", args.function)
         tags = validate_tags("tags", args.tags)
 
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -115,12 +109,5 @@ class IdleGpuReaper(pulumi.ComponentResource):
         aws.lambda_.Permission(f"{name}-schedule", action="lambda:InvokeFunction", function=deployed.function.name,
                                principal="events.amazonaws.com", source_arn=rule.arn, opts=child)
 
-        self.function_arn = deployed.function.arn
-        self.function_name = deployed.function.name
-        self.role_arn = deployed.role.arn
-        self.log_group_name = deployed.log_group.name
         self.rule_arn = rule.arn
-        self.register_outputs({"functionArn": self.function_arn, "functionName": self.function_name,
-                               "roleArn": self.role_arn, "logGroupName": self.log_group_name,
-                               "ruleArn": self.rule_arn, "dryRun": settings.dry_run,
-                               "schedule": args.schedule})
+        self._expose(deployed, ruleArn=rule.arn, schedule=args.schedule, dryRun=settings.dry_run)
