@@ -76,7 +76,7 @@ def run_example_stack(stack: str) -> tuple[ResourceGraph, list[str]]:
 @pytest.fixture(scope="session")
 def policy_packs():
     """Every pack in policies/ running as its own process for the whole session (see policy_harness.py)."""
-    from policy_harness import PolicyHarness
+    from tests.policy_harness import PolicyHarness
 
     harness = PolicyHarness()
     yield harness

@@ -10,7 +10,7 @@ import policies
 from aifinops.errors import PolicyPackError
 from aifinops.graph import Resource, ResourceGraph
 from aifinops.policy_runner import PackEnvironment, PolicyPackSet, pack_python
-from conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 STACK_URN = "urn:pulumi:dev::proj::pulumi:pulumi:Stack::proj-dev"
 PROVIDER_URN = "urn:pulumi:dev::proj::pulumi:providers:aws::default_7_51_1"

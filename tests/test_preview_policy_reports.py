@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from aifinops.cli import main
-from conftest import REPO_ROOT, write_project
+from tests.conftest import REPO_ROOT, write_project
 
 SARIF_SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
 # Line 3 makes an untagged bucket, line 4 a GPU instance of a type that is not approved.

@@ -2,7 +2,7 @@
 import pytest
 
 from aifinops.errors import PolicyPackError
-from conftest import DEFAULT_COST_TAGS, tagged_config
+from tests.conftest import DEFAULT_COST_TAGS, tagged_config
 
 POLICY = "required-cost-tags"
 REGION = {"aws:region": "us-east-1"}
