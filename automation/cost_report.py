@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Optional, Sequence
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from components import catalog
 
 from .aws_clients import AwsClients
-from .ec2_instances import STOPPED_AT_TAG, STOPPED_BY_TAG, describe_instances
+from .ec2_instances import STOPPED_AT_TAG, STOPPED_BY_TAG, describe_error, describe_instances, tag_dict
 from .idle_gpu_reaper import JOB as REAPER_JOB
 
 DEFAULT_METRIC = "UnblendedCost"
@@ -80,6 +82,7 @@ class ModelCosts:
     per_run: dict[tuple[str, str], float] = field(default_factory=dict)  # (model version, run) -> cost
     serving: dict[str, float] = field(default_factory=dict)  # model version -> cost with no run tag
     invocations: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)  # endpoints that could not be read: left out, run goes on
 
     def per_thousand_inferences(self) -> dict[str, Optional[float]]:
         return {model: (cost / self.invocations[model] * 1000 if self.invocations.get(model) else None)
@@ -97,21 +100,27 @@ def model_costs(clients: AwsClients, window: Window, model_tag: str, run_tag: st
             result.per_run[(model, run)] = cost
         else:
             result.serving[model] = cost
-    result.invocations = invocations_by_model(clients, window, model_tag)
+    result.invocations = invocations_by_model(clients, window, model_tag, result.errors)
     return result
 
 
-def invocations_by_model(clients: AwsClients, window: Window, model_tag: str) -> dict[str, float]:
-    """Model version -> SageMaker endpoint invocations over the window (endpoints tagged with the model tag)."""
+def invocations_by_model(clients: AwsClients, window: Window, model_tag: str, errors: list[str]) -> dict[str, float]:
+    """Model version -> SageMaker endpoint invocations over the window (endpoints tagged with the model tag).
+
+    An endpoint whose tags or variants cannot be read is left out and named in `errors`.
+    """
     sagemaker = clients.client("sagemaker")
     variants: list[tuple[str, str, str]] = []  # (model version, endpoint, variant)
     for page in sagemaker.get_paginator("list_endpoints").paginate():
         for endpoint in page.get("Endpoints", []):
-            tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=endpoint["EndpointArn"]).get("Tags", [])}
-            if tags.get(model_tag):
-                described = sagemaker.describe_endpoint(EndpointName=endpoint["EndpointName"])
-                variants += [(tags[model_tag], endpoint["EndpointName"], v["VariantName"])
-                             for v in described.get("ProductionVariants", [])]
+            try:
+                tags = tag_dict(sagemaker.list_tags(ResourceArn=endpoint["EndpointArn"]).get("Tags"))
+                if tags.get(model_tag):
+                    described = sagemaker.describe_endpoint(EndpointName=endpoint["EndpointName"])
+                    variants += [(tags[model_tag], endpoint["EndpointName"], v["VariantName"])
+                                 for v in described.get("ProductionVariants", [])]
+            except (ClientError, BotoCoreError) as error:
+                errors.append(f"{endpoint['EndpointArn']}: {describe_error(error)}")
     counts: dict[str, float] = defaultdict(float)
     start, end = window.bounds()
     for offset in range(0, len(variants), 500):
@@ -205,6 +214,7 @@ class WeeklySummary:
             "idleGpuHoursSaved": {"instanceHours": round(sum(s.hours for s in self.idle_stops), 1),
                                   "gpuHours": round(sum(s.gpu_hours for s in self.idle_stops), 1),
                                   "usd": round(sum(s.usd or 0.0 for s in self.idle_stops), 2)},
+            "errors": list(self.models.errors),
         }
 
     def to_markdown(self) -> str:
@@ -231,6 +241,8 @@ class WeeklySummary:
         lines += ["", "## Cost per training run", ""]
         lines += _table(["Model version", "Training run", "Cost"],
                         [[m, r, _usd(c)] for (m, r), c in sorted(self.models.per_run.items())]) or ["No training runs."]
+        if self.models.errors:
+            lines += ["", "## Not counted", "", *(f"- {error}" for error in self.models.errors)]
         return "\n".join(lines) + "\n"
 
 

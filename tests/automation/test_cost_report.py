@@ -7,12 +7,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import requests
+from botocore.stub import Stubber
 
 from aifinops.cli import main
 from automation.aws_clients import AwsClients
-from automation.cost_report import Window, cost_by, weekly_summary
+from automation.cost_report import Window, cost_by, invocations_by_model, weekly_summary
 from automation.ec2_instances import STOPPED_AT_TAG
 from automation.idle_gpu_reaper import ReaperSettings, reap
 from components import catalog
@@ -152,3 +154,27 @@ def test_report_command_against_a_moto_server(server_clients: AwsClients, moto_s
     with pytest.raises(SystemExit):
         main(["report", "--region", REGION, "--week-ending", "last friday"])
     assert "expected a date as YYYY-MM-DD, got 'last friday'" in capsys.readouterr().err
+
+
+def test_an_endpoint_that_cannot_be_read_is_named_and_the_rest_are_counted(moto: AwsClients) -> None:
+    """botocore's Stubber plays SageMaker so that one endpoint's tags are denied; CloudWatch is moto."""
+    serving_endpoints(moto)  # puts the invocation metrics in moto's CloudWatch
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    moto.use("sagemaker", sagemaker)
+    created = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    endpoints = [{"EndpointName": f"{m}-live", "EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:endpoint/{m}-live",
+                  "CreationTime": created, "LastModifiedTime": created, "EndpointStatus": "InService"} for m in INVOCATIONS]
+    errors: list[str] = []
+    with Stubber(sagemaker) as stub:
+        stub.add_response("list_endpoints", {"Endpoints": endpoints})
+        stub.add_client_error("list_tags", "AccessDeniedException", "not allowed", 400)
+        stub.add_response("list_tags", {"Tags": [{"Key": "ModelVersion", "Value": "mistral-7b-v1"}]})
+        stub.add_response("describe_endpoint", {
+            "EndpointName": "mistral-7b-v1-live", "EndpointArn": endpoints[1]["EndpointArn"], "EndpointConfigName": "c",
+            "EndpointStatus": "InService", "CreationTime": created, "LastModifiedTime": created,
+            "ProductionVariants": [{"VariantName": "AllTraffic"}]})
+
+        counts = invocations_by_model(moto, Window.week_ending(WEEK_END), "ModelVersion", errors)
+
+    assert counts == {"mistral-7b-v1": sum(INVOCATIONS["mistral-7b-v1"])}
+    assert errors == [f"{endpoints[0]['EndpointArn']}: AccessDeniedException: not allowed"]
