@@ -63,41 +63,57 @@ def resource_type(arn: str) -> str:
     return f"{service}:{re.split(r'[/:]', resource, maxsplit=1)[0]}"
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What to read: every type (the default) or only `resource_types`; training jobs of the last N days."""
+
+    resource_types: tuple[str, ...] = ()
+    training_job_days: int = 31
+
+    def wants(self, resource_type: str) -> bool:
+        return not self.resource_types or resource_type in self.resource_types
+
+
 def collect(clients: AwsClients, sweeps: Sequence[str] = SWEEPS, training_job_days: int = 31,
             resource_types: Sequence[str] = ()) -> Inventory:
-    """The region's resources with their tags; `resource_types` (e.g. `ec2:instance`) narrows the result."""
+    """The region's resources with their tags; `resource_types` (e.g. `ec2:instance`) narrows what is read."""
     unknown = [s for s in sweeps if s not in SWEEPS]
     if unknown:
         raise ValueError(f"sweeps: expected any of {', '.join(SWEEPS)}, got {unknown!r}")
+    scope = Scope(tuple(resource_types), training_job_days)
     inventory = Inventory()
-    readers: dict[str, Callable[[AwsClients, Inventory], None]] = {
-        "tagging-api": _from_tagging_api, "ec2": _from_ec2, "s3": _from_s3,
-        "sagemaker": lambda c, i: _from_sagemaker(c, i, training_job_days)}
+    readers: dict[str, Callable[[AwsClients, Inventory, Scope], None]] = {
+        "tagging-api": _from_tagging_api, "ec2": _from_ec2, "s3": _from_s3, "sagemaker": _from_sagemaker}
     for source in ("tagging-api", *sweeps):
         try:
-            readers[source](clients, inventory)
+            readers[source](clients, inventory, scope)
         except (ClientError, BotoCoreError) as error:  # one source failing leaves the others' results
             inventory.errors.append((source, f"listing: {describe_error(error)}"))
-    if resource_types:
-        inventory.resources = {arn: r for arn, r in inventory.resources.items() if r.resource_type in resource_types}
+    inventory.resources = {arn: r for arn, r in inventory.resources.items() if scope.wants(r.resource_type)}
     return inventory
 
 
-def _from_tagging_api(clients: AwsClients, inventory: Inventory) -> None:
+def _from_tagging_api(clients: AwsClients, inventory: Inventory, scope: Scope) -> None:
+    filters = {"ResourceTypeFilters": list(scope.resource_types)} if scope.resource_types else {}
     pages = clients.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
-        ResourcesPerPage=TAGGING_PAGE_SIZE)
+        ResourcesPerPage=TAGGING_PAGE_SIZE, **filters)
     for page in pages:
         for mapping in page.get("ResourceTagMappingList", []):
             inventory.add(mapping["ResourceARN"], tag_dict(mapping.get("Tags")), "tagging-api")
 
 
-def _from_ec2(clients: AwsClients, inventory: Inventory) -> None:
+def _from_ec2(clients: AwsClients, inventory: Inventory, scope: Scope) -> None:
+    if not (scope.wants("ec2:instance") or scope.wants("ec2:volume")):
+        return
     ec2 = clients.client("ec2")
     states = [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
     vpc_of_instance = {}
     for instance in describe_instances(ec2, clients.partition(), states):
-        inventory.add(instance.arn, instance.tags, "ec2", instance.vpc_id)
-        vpc_of_instance[instance.instance_id] = instance.vpc_id
+        if scope.wants("ec2:instance"):
+            inventory.add(instance.arn, instance.tags, "ec2", instance.vpc_id)
+        vpc_of_instance[instance.instance_id] = instance.vpc_id  # volumes take their instance's VPC
+    if not scope.wants("ec2:volume"):
+        return
     prefix = f"arn:{clients.partition()}:ec2:{clients.region_name}:{clients.account_id()}:volume/"
     for page in ec2.get_paginator("describe_volumes").paginate(PaginationConfig={"PageSize": 500}):
         for volume in page.get("Volumes", []):
@@ -106,7 +122,9 @@ def _from_ec2(clients: AwsClients, inventory: Inventory) -> None:
             inventory.add(prefix + volume["VolumeId"], tag_dict(volume.get("Tags")), "ec2", vpc)
 
 
-def _from_s3(clients: AwsClients, inventory: Inventory) -> None:
+def _from_s3(clients: AwsClients, inventory: Inventory, scope: Scope) -> None:
+    if not scope.wants("s3:bucket"):
+        return
     s3 = clients.client("s3")
     for page in s3.get_paginator("list_buckets").paginate(BucketRegion=clients.region_name):
         for bucket in page.get("Buckets", []):
@@ -124,15 +142,18 @@ def _from_s3(clients: AwsClients, inventory: Inventory) -> None:
             inventory.add(arn, tags, "s3")
 
 
-def _from_sagemaker(clients: AwsClients, inventory: Inventory, training_job_days: int) -> None:
+def _from_sagemaker(clients: AwsClients, inventory: Inventory, scope: Scope) -> None:
     sagemaker = clients.client("sagemaker")
-    since = datetime.now(timezone.utc) - timedelta(days=training_job_days)
-    listings: list[tuple[str, dict[str, Any], str, str]] = [
-        ("list_notebook_instances", {}, "NotebookInstances", "NotebookInstanceArn"),
-        ("list_endpoints", {}, "Endpoints", "EndpointArn"),
-        ("list_training_jobs", {"CreationTimeAfter": since}, "TrainingJobSummaries", "TrainingJobArn"),
+    since = datetime.now(timezone.utc) - timedelta(days=scope.training_job_days)
+    listings: list[tuple[str, str, dict[str, Any], str, str]] = [
+        ("sagemaker:notebook-instance", "list_notebook_instances", {}, "NotebookInstances", "NotebookInstanceArn"),
+        ("sagemaker:endpoint", "list_endpoints", {}, "Endpoints", "EndpointArn"),
+        ("sagemaker:training-job", "list_training_jobs", {"CreationTimeAfter": since}, "TrainingJobSummaries",
+         "TrainingJobArn"),
     ]
-    for operation, arguments, key, arn_key in listings:
+    for resource_type, operation, arguments, key, arn_key in listings:
+        if not scope.wants(resource_type):
+            continue
         for arn in _listed_arns(sagemaker, operation, arguments, key, arn_key):
             try:
                 tags = tag_dict(sagemaker.list_tags(ResourceArn=arn).get("Tags"))

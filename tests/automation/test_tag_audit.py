@@ -167,6 +167,7 @@ def test_fifteen_hundred_instances_page_through_the_tagging_api_and_ec2(moto: Aw
     assert sum(f.resource.sources == {"ec2"} for f in result.findings) == 500
     assert sum("tagging-api" in f.resource.sources for f in result.findings) == 1000
     assert calls["GetResources"] >= 10 and calls["DescribeInstances"] == 3  # 1,000 tagged at 100 a page
+    assert "DescribeVolumes" not in calls  # volumes were not asked for, so not read
 
 
 # -- the command --------------------------------------------------------------------------------------
