@@ -1,6 +1,8 @@
 """The idle-GPU reaper against moto: what it stops, what it leaves, what it reports, and its Lambda entry."""
 from __future__ import annotations
 
+import json
+import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -9,6 +11,7 @@ from moto.ec2.models import ec2_backends
 from automation import ec2_instances, idle_gpu_reaper
 from automation.aws_clients import AwsClients
 from automation.ec2_instances import OPT_OUT_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG, instance_arn
+from automation.gpu_metrics import DCGM_METRIC
 from automation.idle_gpu_reaper import ReaperSettings, handler, reap
 from automation.run_report import SOURCE_ATTRIBUTE
 from automation.settings import env_name, to_env
@@ -62,6 +65,31 @@ def test_stops_only_idle_unmanaged_accelerated_instances(moto: AwsClients) -> No
     marks = instance_tags(moto, idle)
     assert marks[STOPPED_BY_TAG] == "idle-gpu-reaper"
     assert datetime.strptime(marks[STOPPED_AT_TAG], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) <= now
+
+
+def test_every_action_is_logged_with_its_arn(moto: AwsClients, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="aifinops.automation")
+    (idle,) = launch(moto, "g5.xlarge")
+    now = datetime.now(timezone.utc)
+    put_gpu_utilisation(moto, idle, IDLE, now)
+
+    reap(moto, ReaperSettings(grace_minutes=0, dry_run=False), now=now)
+
+    logged = [json.loads(r.getMessage()) for r in caplog.records if r.name == "aifinops.automation"]
+    assert [(e["arn"], e["action"], e["outcome"], e["dryRun"]) for e in logged] == [(arn(idle), "stop", "done", False)]
+
+
+def test_dcgm_utilisation_works_the_same_way(moto: AwsClients) -> None:
+    idle, busy = launch(moto, "p5.48xlarge", 2)
+    now = datetime.now(timezone.utc)
+    for instance_id, value in ((idle, 0.0), (busy, 97.0)):
+        moto.client("cloudwatch").put_metric_data(Namespace=DCGM_METRIC[0], MetricData=[{
+            "MetricName": DCGM_METRIC[1], "Dimensions": [{"Name": "InstanceId", "Value": instance_id}], "Value": value,
+            "Timestamp": now - timedelta(minutes=minutes)} for minutes in range(1, 60, 5)])
+
+    report = reap(moto, ReaperSettings(grace_minutes=0, metric_name=DCGM_METRIC[1]), now=now)
+
+    assert [e.arn for e in report.with_outcome("dry-run")] == [arn(idle)] and len(report.entries) == 1
 
 
 def test_dry_run_is_the_default_and_changes_nothing(moto: AwsClients) -> None:
