@@ -20,11 +20,13 @@ from automation.run_report import SOURCE_ATTRIBUTE
 from automation.settings import env_name, to_env
 
 from . import argument_checks as checks
-from .automation_lambda import AccountScope, FunctionSettings, HandlerComponent, account_scope, deploy_handler
+from .automation_lambda import (AccountScope, FunctionSettings, HandlerComponent, account_scope,
+                                declare_checkov_exceptions, deploy_handler)
 from .gpu_instance import validate_tags
 
 TYPE_TOKEN = "aifinops:automation:BudgetGuard"
 HANDLER = "automation.budget_guard.handler"
+declare_checkov_exceptions(TYPE_TOKEN)
 # Settings the component fills from its wiring; users set them on the component, not in `settings`.
 WIRED_SETTINGS = ("cost_tags", "budget_names", "topic_arns", "summary_topic_arn")
 

@@ -18,11 +18,13 @@ from automation.idle_gpu_reaper import ReaperSettings
 from automation.settings import env_name, to_env
 
 from . import argument_checks as checks, catalog
-from .automation_lambda import AccountScope, FunctionSettings, HandlerComponent, account_scope, deploy_handler
+from .automation_lambda import (AccountScope, FunctionSettings, HandlerComponent, account_scope,
+                                declare_checkov_exceptions, deploy_handler)
 from .gpu_instance import validate_tags
 
 TYPE_TOKEN = "aifinops:automation:IdleGpuReaper"
 HANDLER = "automation.idle_gpu_reaper.handler"
+declare_checkov_exceptions(TYPE_TOKEN)
 DEFAULT_SCHEDULE = "rate(15 minutes)"
 _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$")
 

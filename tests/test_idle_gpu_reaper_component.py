@@ -57,6 +57,12 @@ def test_logs_are_kept_30_days_encrypted_with_a_rotated_key(preview):
     assert logs.inputs["retentionInDays"] == 30 and logs.inputs["kmsKeyId"] == key.outputs["arn"]
     assert key.inputs["enableKeyRotation"] is True and function["kmsKeyArn"] == key.outputs["arn"]
     assert function["loggingConfig"]["logGroup"] == logs.inputs["name"] == "/aifinops/testproj/dev/reaper"
+    queue = only(graph, "aws:sqs/queue:Queue")
+    assert queue.inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    assert function["deadLetterConfig"] == {"targetArn": queue.outputs["arn"]}
+    assert function["reservedConcurrentExecutions"] == 1  # sweeps never overlap
+    policy = {s["Sid"]: s for s in json.loads(only(graph, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])["Statement"]}
+    assert policy["DeadLetterFailedEvents"]["Resource"] == queue.outputs["arn"]
     logs_statement = json.loads(key.inputs["policy"])["Statement"][1]
     assert logs_statement["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"] == \
         "arn:aws:logs:us-east-1:123456789012:log-group:/aifinops/testproj/dev/reaper"
@@ -114,9 +120,10 @@ def test_lambda_archive_runs_without_pulumi(tmp_path: Path):
      "settings.summary_topic_arn: set summary_topic_arn on the component"),
     ({"summary_topic_arn": "arn:aws:sqs:us-east-1:123456789012:q"}, "summary_topic_arn: expected an ARN of the sns service"),
     ({"topic_kms_key_arn": "alias/aws/sns"}, "topic_kms_key_arn: expected an ARN of the kms service"),
-    ({"function": FunctionSettings(log_retention_days=45)}, "function.log_retention_days: expected one of 1, 3, 5, 7"),
+    ({"function": FunctionSettings(log_retention_days=45)}, "function.log_retention_days: expected one of CloudWatch's retention periods (1, 3, 5, 7"),
     ({"function": FunctionSettings(timeout_seconds=1200)}, "function.timeout_seconds: expected a whole number from 10 to 900"),
     ({"function": FunctionSettings(memory_mb=64)}, "function.memory_mb: expected a whole number from 128 to 10240"),
+    ({"function": FunctionSettings(reserved_concurrency=0)}, "function.reserved_concurrency: expected a whole number from 1"),
     ({"tags": {"Owner": 7}}, "tags: expected a mapping of string tag keys to string values"),
 ])
 def test_reaper_validation(changes, message):
