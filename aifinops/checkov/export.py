@@ -19,6 +19,7 @@ import yaml
 
 from components.tagging import tags_shape
 from policies.checkov_checks.aifinops_check_settings import KNOWN_AFTER_APPLY
+from policies.resource_tags import provider_default_tags
 
 from ..engine import UNKNOWN, blind
 from ..graph import Resource, ResourceGraph
@@ -295,21 +296,12 @@ def _tags_all(graph: ResourceGraph, resource: Resource, inputs: dict[str, Any]) 
         return None  # cannot carry tags, or an auto scaling group's tag blocks (no tags_all there)
     tags = inputs.get("tags")
     provider = graph.provider_of(resource)
-    default_tags = _provider_default_tags(provider) if provider else {}
+    default_tags = provider_default_tags(provider.inputs) if provider else {}
+    if not isinstance(default_tags, dict):
+        default_tags = {}  # unknown until apply: only the resource's own tags are known
     if not isinstance(tags, dict) and not default_tags:
         return None
     return _known_map({**default_tags, **(tags if isinstance(tags, dict) else {})})
-
-
-def _provider_default_tags(provider: Resource) -> dict[str, Any]:
-    raw = provider.inputs.get("defaultTags")
-    if isinstance(raw, str):  # provider config arrives as strings, JSON for objects
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            return {}
-    tags = raw.get("tags") if isinstance(raw, dict) else None
-    return dict(tags) if isinstance(tags, dict) else {}
 
 
 def _known_map(value: dict[str, Any]) -> dict[str, Any]:
