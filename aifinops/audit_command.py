@@ -22,7 +22,7 @@ from automation.tag_rules import TagRule, parse_rules
 from components.tagging import DEFAULT_REQUIRED_TAGS
 
 from .aws_options import AwsError, add_aws_arguments, aws_clients, aws_errors, log_actions
-from .errors import EXIT_OK, EXIT_POLICY_VIOLATION
+from .errors import EXIT_ERROR, EXIT_OK, EXIT_POLICY_VIOLATION
 
 
 def register(subparsers: Any) -> None:
@@ -63,8 +63,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     elif args.csv:
         sys.stdout.write(render_csv(result))
+        for arn, error in result.inventory.errors:
+            print(f"error: {arn}: {error}", file=sys.stderr)
     else:
         print(render_table(result, report))
+    if result.inventory.errors:  # an incomplete audit must not pass for a clean one
+        print(f"error: the audit is incomplete: {len(result.inventory.errors)} read(s) failed", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_POLICY_VIOLATION if args.strict and result.findings else EXIT_OK
 
 

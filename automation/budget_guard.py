@@ -124,10 +124,17 @@ def guard(clients: AwsClients, settings: GuardSettings, alert: BudgetAlert,
     tags = settings.cost_tags or _tags_of_budget(clients, alert, budget, report)
     if not tags:
         return report
+    # One kind failing to list (permissions, an outage) must not keep the guard from stopping the other.
     if settings.stop_instances:
-        _stop_tagged_instances(clients, settings, tags, alert, report, now)
+        try:
+            _stop_tagged_instances(clients, settings, tags, alert, report, now)
+        except (ClientError, BotoCoreError) as error:
+            report.record(budget, "list-instances", "failed", describe_error(error))
     if settings.stop_training_jobs:
-        _stop_tagged_training_jobs(clients, settings, tags, alert, report)
+        try:
+            _stop_tagged_training_jobs(clients, settings, tags, alert, report)
+        except (ClientError, BotoCoreError) as error:
+            report.record(budget, "list-training-jobs", "failed", describe_error(error))
     return report
 
 

@@ -187,6 +187,27 @@ def test_training_jobs_with_the_cost_tags_are_stopped_and_a_throttled_stop_fails
     assert "search-7" not in outcomes
 
 
+def test_instances_that_cannot_be_listed_do_not_stop_the_training_job_stops() -> None:
+    ec2, sagemaker = boto3.client("ec2", region_name=REGION), boto3.client("sagemaker", region_name=REGION)
+    clients = AwsClients(region=REGION)
+    clients.use("ec2", ec2)
+    clients.use("sagemaker", sagemaker)
+    job = training_job("run-50")
+    with Stubber(ec2) as ec2_stub, Stubber(sagemaker) as sagemaker_stub:
+        ec2_stub.add_client_error("describe_instances", "UnauthorizedOperation", "not authorized", 403)
+        sagemaker_stub.add_response("list_training_jobs", {"TrainingJobSummaries": [job]})
+        sagemaker_stub.add_response("list_tags", {"Tags": [{"Key": "Project", "Value": "llm-finetune"}]})
+        sagemaker_stub.add_response("stop_training_job", {}, {"TrainingJobName": "run-50"})
+
+        report = guard(clients, GuardSettings(cost_tags=TEAM, dry_run=False), alert(budget_notification_event(BUDGET, TOPIC)))
+
+        sagemaker_stub.assert_no_pending_responses()
+    assert [(e.action, e.outcome) for e in report.entries] == [("list-instances", "failed"), ("stop", "done")]
+    assert report.entries[0].reason == "UnauthorizedOperation: not authorized"
+    assert report.entries[0].arn == f"arn:aws:budgets::{ACCOUNT_ID}:budget/{BUDGET}"
+    assert report.entries[1].arn == job["TrainingJobArn"]
+
+
 def test_handler_against_a_moto_server(server_clients: AwsClients, moto_server: str,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Over HTTP: training jobs made with the API and put in progress in moto's state (moto makes every

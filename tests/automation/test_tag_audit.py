@@ -215,3 +215,15 @@ def test_audit_command_refuses_bad_input_before_calling_aws(tmp_path: Path, caps
     assert code == 2 and f"{rules}: rules[0]: expected exactly one of value, fromVpcTag, fromCreator" in err
     code, _, err = run_cli(capsys, "audit", "tags", "--region", REGION, "--fix", str(tmp_path / "missing.yaml"))
     assert code == 2 and "cannot read rules file" in err
+
+
+def test_an_audit_that_could_not_read_everything_exits_2(capsys: pytest.CaptureFixture,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing listens on the endpoint: every source fails, each is named, and the exit code says so."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    code, out, err = run_cli(capsys, "audit", "tags", "--region", REGION, "--endpoint-url", "http://127.0.0.1:9",
+                             "--json")
+    errors = json.loads(out)["errors"]
+    assert code == 2 and "the audit is incomplete" in err
+    assert [e["arn"] for e in errors] == ["tagging-api", "ec2", "s3", "sagemaker"]
+    assert all(e["error"].startswith("listing: Could not connect to the endpoint URL") for e in errors)
