@@ -28,8 +28,11 @@ CUSTOM_CHECKS_DIR = REPO_ROOT / "policies" / "checkov_checks"
 CHECKOV_ENV = "AIFINOPS_CHECKOV"  # path to a checkov executable, to override the lookup
 POLICY_CONFIG_ENV = "AIFINOPS_POLICY_CONFIG"  # read by our custom checks; os.pathsep-separated files
 TIMEOUT_SECONDS = 600
-# Offline: no update check, no download of external checks or guidelines.
+# Offline: no update check, no download of guideline mappings; and a user's CHECKOV_NO_OUTPUT must not
+# silence the report we parse.
 OFFLINE_ENV = {"CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE", "CHECKOV_NO_OUTPUT": "false"}
+# An API key in the environment would make checkov talk to (and upload to) the Prisma Cloud platform.
+PLATFORM_ENV = ("BC_API_KEY",)
 
 PASSED, FAILED, SUPPRESSED = "passed", "failed", "suppressed"
 
@@ -169,7 +172,7 @@ def start_checkov(executable: Path, directory: Path, frameworks: Sequence[str],
     command = [str(executable), "--directory", str(directory), "--framework", *frameworks,
                "--skip-download", "--output", "json", "--soft-fail", "--compact",
                "--external-checks-dir", str(CUSTOM_CHECKS_DIR)]
-    env = {**os.environ, **OFFLINE_ENV}
+    env = {key: value for key, value in os.environ.items() if key not in PLATFORM_ENV} | OFFLINE_ENV
     if policy_config_files:
         env[POLICY_CONFIG_ENV] = os.pathsep.join(policy_config_files)
     else:
