@@ -26,7 +26,9 @@ from .run_report import SOURCE_ATTRIBUTE
 
 _ANCHOR = "AWS Budget Notification"
 _SUBJECT = re.compile(r"^AWS Budgets: (?P<name>.+?) has exceeded your alert threshold")
-_FIELD = re.compile(r"^(?P<key>Budget Name|Alert Type|Budget Type):[ \t]*(?P<value>.+?)[ \t]*$", re.M)
+_FIELD = re.compile(r"^(?P<key>Budget Name|Alert Type|Budget Type|Budgeted Amount|Alert Threshold):[ \t]*"
+                    r"(?P<value>.+?)[ \t]*$", re.M)
+_NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class BudgetAlert:
     alert_type: Optional[str]  # ACTUAL or FORECASTED
     topic_arn: str
     message_id: str
+    threshold_percent: Optional[float] = None  # the alert's threshold as a share of the budget, when stated
 
     @property
     def account_id(self) -> str:
@@ -74,7 +77,21 @@ def parse_alert(message: str, subject: str, topic_arn: str, message_id: str) -> 
     if not name:
         return None
     alert_type = fields.get("Alert Type")
-    return BudgetAlert(name, alert_type.upper() if alert_type else None, topic_arn, message_id)
+    return BudgetAlert(name, alert_type.upper() if alert_type else None, topic_arn, message_id,
+                       threshold_percent(fields.get("Alert Threshold"), fields.get("Budgeted Amount")))
+
+
+def threshold_percent(threshold: Optional[str], budgeted: Optional[str]) -> Optional[float]:
+    """'> 80%' -> 80; '> $1,200.00' of a '$1,500.00' budget -> 80; None when the message does not say."""
+    found = _NUMBER.search(threshold or "")
+    if found is None:
+        return None
+    value = float(found.group().replace(",", ""))
+    if threshold.rstrip().endswith("%"):
+        return value
+    amount = _NUMBER.search(budgeted or "")
+    total = float(amount.group().replace(",", "")) if amount else 0.0
+    return round(value / total * 100, 2) if total > 0 else None
 
 
 def _json_alert(message: str) -> tuple[Optional[str], dict[str, str]]:

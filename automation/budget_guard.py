@@ -41,6 +41,9 @@ class GuardSettings:
     - budget_names: act only on alerts of these budgets (default empty: any budget).
     - topic_arns: accept alerts only from these SNS topics (default empty: any).
     - alert_types: default ACTUAL only; add FORECASTED to stop on forecasts too.
+    - min_threshold_percent: act only on alerts whose threshold is at least this share of the budget
+      (default 100: the 50% and 80% early warnings a budget also sends stop nothing). An alert that does
+      not state its threshold is acted on only when this is 0.
     - summary_topic_arn: where the summary goes (default: the topic the alert came from; the summary
       carries an attribute that the guard, and its subscription's filter policy, ignore).
     - opt_out_tag: never stopped (default `aifinops:keep-running`).
@@ -52,6 +55,7 @@ class GuardSettings:
     budget_names: tuple[str, ...] = ()
     topic_arns: tuple[str, ...] = ()
     alert_types: tuple[str, ...] = ("ACTUAL",)
+    min_threshold_percent: float = 100.0
     summary_topic_arn: Optional[str] = None
     opt_out_tag: str = OPT_OUT_TAG
     stop_instances: bool = True
@@ -67,6 +71,7 @@ class GuardSettings:
         self.alert_types = tuple(checks.string_list("alert_types", list(self.alert_types), min_items=1))
         for alert_type in self.alert_types:
             checks.one_of("alert_types", alert_type, ALERT_TYPES)
+        self.min_threshold_percent = checks.number_in_range("min_threshold_percent", self.min_threshold_percent, 0, 1000)
         if self.summary_topic_arn is not None:
             checks.arn_in_region("summary_topic_arn", self.summary_topic_arn, "sns", None)
         checks.text("opt_out_tag", self.opt_out_tag)
@@ -120,6 +125,11 @@ def guard(clients: AwsClients, settings: GuardSettings, alert: BudgetAlert,
     if alert.alert_type not in settings.alert_types:
         report.record(budget, "guard", "skipped",
                       f"{alert.alert_type or 'unknown'} alert; this guard acts on {', '.join(settings.alert_types)}")
+        return report
+    if settings.min_threshold_percent > 0 and (alert.threshold_percent or 0) < settings.min_threshold_percent:
+        seen = f"{alert.threshold_percent:g}%" if alert.threshold_percent is not None else "an unstated threshold"
+        report.record(budget, "guard", "skipped", f"alert at {seen} of the budget; this guard acts from "
+                      f"{settings.min_threshold_percent:g}%")
         return report
     tags = settings.cost_tags or _tags_of_budget(clients, alert, budget, report)
     if not tags:

@@ -68,21 +68,23 @@ def scheduled_event(rule_arn: str = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/
 
 
 def budget_notification_event(budget_name: str, topic_arn: str, alert_type: str = "ACTUAL",
-                              message_id: str = "95df01b4-ee98-5cb9-9903-4c221d41eb5e") -> dict[str, Any]:
-    """What SNS hands a subscribed Lambda when AWS Budgets publishes an alert (the message is plain text)."""
+                              message_id: str = "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+                              threshold_usd: str = "1,500.00") -> dict[str, Any]:
+    """What SNS hands a subscribed Lambda when AWS Budgets publishes an alert (the message is plain text).
+    The budget is $1,500; the default threshold is all of it."""
     message = (
         "AWS Budget Notification November 27, 2026\n"
         f"AWS Account {ACCOUNT_ID}\n\n"
         "Dear AWS Customer,\n\n"
         f"You requested that we alert you when the {alert_type} Cost associated with your {budget_name} budget is "
-        f"greater than $1,200.00 for the current month. The {alert_type} Cost associated with this budget is "
-        "$1,254.17. You can find additional details below and by accessing the AWS Budgets dashboard [1].\n\n"
+        f"greater than ${threshold_usd} for the current month. The {alert_type} Cost associated with this budget is "
+        "$1,554.17. You can find additional details below and by accessing the AWS Budgets dashboard [1].\n\n"
         f"Budget Name: {budget_name}\n"
         "Budget Type: Cost\n"
         "Budgeted Amount: $1,500.00\n"
         f"Alert Type: {alert_type}\n"
-        "Alert Threshold: > $1,200.00\n"
-        f"{alert_type} Amount: $1,254.17\n\n"
+        f"Alert Threshold: > ${threshold_usd}\n"
+        f"{alert_type} Amount: $1,554.17\n\n"
         "[1] https://console.aws.amazon.com/billing/home#/budgets\n")
     return {"Records": [{
         "EventSource": "aws:sns", "EventVersion": "1.0",

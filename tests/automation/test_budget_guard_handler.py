@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 from moto.sagemaker.models import sagemaker_backends
 
 from automation.aws_clients import AwsClients
-from automation.budget_alerts import budget_alerts, parse_alert
+from automation.budget_alerts import budget_alerts, parse_alert, threshold_percent
 from automation.budget_guard import GuardSettings, budget_tag_filter, guard, handler
 from automation.ec2_instances import OPT_OUT_TAG, STOPPED_BY_TAG, instance_arn
 from automation.run_report import SOURCE_ATTRIBUTE
@@ -36,9 +36,15 @@ def alert(event: dict):
 
 # -- alerts -------------------------------------------------------------------------------------------
 def test_budget_notification_text_is_parsed() -> None:
-    found = alert(budget_notification_event(BUDGET, TOPIC, "FORECASTED"))
-    assert (found.budget_name, found.alert_type, found.topic_arn, found.account_id) == \
-        (BUDGET, "FORECASTED", TOPIC, ACCOUNT_ID)
+    found = alert(budget_notification_event(BUDGET, TOPIC, "FORECASTED", threshold_usd="1,200.00"))
+    assert (found.budget_name, found.alert_type, found.topic_arn, found.account_id, found.threshold_percent) == \
+        (BUDGET, "FORECASTED", TOPIC, ACCOUNT_ID, 1200 / 1500 * 100)
+
+
+def test_threshold_is_read_as_a_share_of_the_budget() -> None:
+    assert threshold_percent("> 80%", None) == 80
+    assert threshold_percent("> $1,200.00", "$1,500.00") == 80
+    assert threshold_percent("> $300", "$0.00") is None and threshold_percent(None, "$10") is None
 
 
 def test_anything_that_is_not_a_budget_alert_is_ignored() -> None:
@@ -119,11 +125,23 @@ def test_alerts_the_guard_does_not_own_change_nothing(moto: AwsClients) -> None:
                              dry_run=False)
     cases = {"other budget": budget_notification_event("prod-inference", TOPIC),
              "forecast": budget_notification_event(BUDGET, TOPIC, "FORECASTED"),
-             "other topic": budget_notification_event(BUDGET, TOPIC.replace("alerts", "other"))}
+             "other topic": budget_notification_event(BUDGET, TOPIC.replace("alerts", "other")),
+             "early warning": budget_notification_event(BUDGET, TOPIC, threshold_usd="1,200.00")}
     for label, event in cases.items():
         report = guard(moto, settings, alert(event))
         assert [e.outcome for e in report.entries] == ["skipped"], label
     assert set(instance_states(moto).values()) == {"running"}
+
+
+def test_early_warnings_act_only_when_the_guard_is_told_to(moto: AwsClients) -> None:
+    fleet = team_fleet(moto)
+    early = alert(budget_notification_event(BUDGET, TOPIC, threshold_usd="1,200.00"))
+    skipped = guard(moto, GuardSettings(cost_tags=TEAM, stop_training_jobs=False, dry_run=False), early)
+    assert [e.reason for e in skipped.entries] == ["alert at 80% of the budget; this guard acts from 100%"]
+
+    acted = guard(moto, GuardSettings(cost_tags=TEAM, stop_training_jobs=False, dry_run=False,
+                                      min_threshold_percent=80), early)
+    assert {e.arn for e in acted.with_outcome("done")} == {arn(fleet["gpu"]), arn(fleet["cpu"])}
 
 
 def test_dry_run_is_the_default(moto: AwsClients) -> None:
@@ -245,6 +263,7 @@ def test_handler_against_a_moto_server(server_clients: AwsClients, moto_server: 
     ({"alert_types": ("ACTUAL", "LATE")}, "alert_types: expected one of 'ACTUAL', 'FORECASTED', got 'LATE'"),
     ({"topic_arns": ("arn:aws:sqs:us-east-1:123456789012:q",)}, "topic_arns[0]: expected an ARN of the sns service"),
     ({"dry_run": "no"}, "dry_run: expected true or false, got 'no'"),
+    ({"min_threshold_percent": -5}, "min_threshold_percent: expected a number in [0, 1000], got -5"),
 ])
 def test_bad_settings_are_rejected(settings: dict, message: str) -> None:
     with pytest.raises(ValueError) as error:
