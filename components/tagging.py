@@ -46,11 +46,13 @@ def tags_shape(type_token: str) -> Optional[str]:
     location = _aws_resource_classes().get(type_token)
     if location is None:
         return None
-    module = importlib.import_module(location[0])
-    args_class = getattr(module, f"{location[1]}Args", None)
-    if args_class is None:
+    # The resource class's own constructor, not `<Class>Args`: where names collide the SDK calls the
+    # args class `<Class>InitArgs`, and `<Class>Args` is then a nested block's type.
+    resource_class = getattr(importlib.import_module(location[0]), location[1], None)
+    constructor = getattr(resource_class, "_internal_init", None)
+    if constructor is None:
         return None
-    parameter = inspect.signature(args_class.__init__).parameters.get("tags")
+    parameter = inspect.signature(constructor).parameters.get("tags")
     if parameter is None or "Mapping" not in str(parameter.annotation):
         return None
     return "map"

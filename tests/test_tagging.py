@@ -31,6 +31,8 @@ def test_taggability_comes_from_the_sdk_classes():
     # `tags` there is a filter object, not a key/value map: not a cost-tag target.
     assert tagging.tags_shape("aws:devopsguru/resourceCollection:ResourceCollection") is None
     assert tagging.tags_shape("aws:nosuch/thing:Thing") is None
+    # Its args class is BucketVersioningInitArgs: BucketVersioningArgs is a nested block's type.
+    assert tagging.tags_shape("aws:s3/bucketVersioning:BucketVersioning") is None
 
 
 def test_transform_tags_maps_asg_blocks_and_launch_template_specs_with_explicit_tags_winning(preview):
