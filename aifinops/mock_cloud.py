@@ -67,6 +67,9 @@ _GLOBAL_SERVICES = {"iam", "s3", "budgets", "shield", "ce", "cloudfront", "route
 _NAME_PROPERTY = {"s3/bucket:Bucket": "bucket", "sqs/queue:Queue": "name"}
 
 
+_POLICY_PROPERTY = re.compile(r"(?:^p|P)olicy(?:Document)?$")
+
+
 def _digest(text: str, length: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
@@ -123,6 +126,10 @@ class CloudMocks(pulumi.runtime.Mocks):
         else:
             resource_id = physical
         outputs["id"] = resource_id
+        for name, value in list(outputs.items()):
+            # Policy documents may be given as objects; the provider stores and returns JSON strings.
+            if isinstance(value, (dict, list)) and _POLICY_PROPERTY.search(name):
+                outputs[name] = json.dumps(value)
         outputs.setdefault("arn", self._arn(module_type, module, kind, physical, resource_id, key, region))
         if "tags" in outputs and isinstance(outputs["tags"], dict):
             outputs.setdefault("tagsAll", dict(outputs["tags"]))

@@ -185,3 +185,12 @@ pulumi.log.info("sizing for 4 GPUs")
     assert warning["urn"] == by_name(graph, "data").urn and warning["prefix"] == "warning: "
     assert "costs $2.07" in warning["message"]
     assert any(d["severity"] == "info" and d["urn"] == "" for d in graph.diagnostics)
+
+
+def test_policy_documents_given_as_objects_come_back_as_json_strings(preview):
+    graph = preview("""
+import json, pulumi, pulumi_aws as aws
+role = aws.iam.Role("r", assume_role_policy={"Version": "2012-10-17", "Statement": []})
+pulumi.export("policy", role.assume_role_policy)
+""")
+    assert json.loads(graph.stack_outputs["policy"]) == {"Version": "2012-10-17", "Statement": []}
