@@ -1,6 +1,8 @@
 """The offline engine: URNs, parents, providers, config, secrets, source lines, and its errors."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from aifinops.engine import BLINDED, UNKNOWN, engine_urn, is_secret
