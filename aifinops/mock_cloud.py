@@ -67,7 +67,9 @@ _GLOBAL_SERVICES = {"iam", "s3", "budgets", "shield", "ce", "cloudfront", "route
 _NAME_PROPERTY = {"s3/bucket:Bucket": "bucket", "sqs/queue:Queue": "name"}
 
 
-_POLICY_PROPERTY = re.compile(r"(?:^p|P)olicy(?:Document)?$")
+# String-typed IAM policy properties, which programs may pass as objects (see new_resource).
+_POLICY_DOCUMENT_PROPERTIES = {"policy", "assumeRolePolicy", "policyDocument", "accessPolicies",
+                               "resourcePolicy", "inlinePolicy"}
 
 
 def _digest(text: str, length: int) -> str:
@@ -126,10 +128,14 @@ class CloudMocks(pulumi.runtime.Mocks):
         else:
             resource_id = physical
         outputs["id"] = resource_id
-        for name, value in list(outputs.items()):
-            # Policy documents may be given as objects; the provider stores and returns JSON strings.
-            if isinstance(value, (dict, list)) and _POLICY_PROPERTY.search(name):
-                outputs[name] = json.dumps(value)
+        for name in _POLICY_DOCUMENT_PROPERTIES & outputs.keys():
+            # Policy documents may be given as objects; the provider stores and returns JSON strings
+            # (unknown until apply when a part of the document is).
+            if isinstance(outputs[name], (dict, list)):
+                try:
+                    outputs[name] = json.dumps(outputs[name])
+                except TypeError:
+                    outputs[name] = pulumi.runtime.rpc.UNKNOWN
         outputs.setdefault("arn", self._arn(module_type, module, kind, physical, resource_id, key, region))
         if "tags" in outputs and isinstance(outputs["tags"], dict):
             outputs.setdefault("tagsAll", dict(outputs["tags"]))
