@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 DATA_DIR = Path(__file__).parent / "data"
 SAGEMAKER_PREFIX = "ml."
@@ -105,6 +105,31 @@ def spot_discount(instance_type: str) -> float:
     table = price_table()
     family = normalize_instance_type(instance_type).split(".", 1)[0]
     return table.spot_discount_by_family.get(family, table.default_spot_discount)
+
+
+def approval_problem(value: str, approved: Iterable[str], is_family: bool = False, where: str = "") -> str:
+    """Why an instance type (or, with is_family, a whole family such as Batch's `p4d`) is not approved.
+
+    '' when it is approved, not accelerated, or unknown to the catalog. A family is approved only when
+    every accelerated size in it is. `approved` holds EC2 names (SageMaker `ml.` names are normalized).
+    Policies and the checkov checks both ask this, so they judge alike.
+    """
+    approved = {normalize_instance_type(t) for t in approved}
+    at = f" at {where}" if where else ""
+    if is_family:
+        family = normalize_instance_type(value)
+        unapproved = [t for t in accelerated_types() if _specs()[t].family == family and t not in approved]
+        if not unapproved:
+            return ""
+        return (f"instance family '{value}'{at} allows accelerated types that are not approved "
+                f"({', '.join(unapproved)}): list approved types instead of the family")
+    spec = lookup(value)
+    normalized = normalize_instance_type(value)
+    if spec is None or normalized in approved:
+        return ""
+    compared = f", compared as '{normalized}'" if normalized != value else ""
+    return (f"accelerated instance type '{value}' ({spec.count}x {spec.manufacturer} {spec.model}{compared})"
+            f"{at} is not approved")
 
 
 def require_accelerated(argument: str, instance_type: Any) -> AcceleratorSpec:

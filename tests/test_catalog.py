@@ -41,3 +41,15 @@ def test_prices_carry_source_and_date_and_cover_the_default_approved_set():
 def test_require_accelerated_names_argument_value_and_expectation():
     with pytest.raises(ValueError, match=r"instance_type: 'm5.large' is not an accelerated .* expected one of"):
         catalog.require_accelerated("instance_type", "m5.large")
+
+
+def test_approval_problem_names_type_accelerator_and_location():
+    approved = ["g5.xlarge", "ml.p4d.24xlarge"]
+    assert catalog.approval_problem("g5.xlarge", approved) == ""
+    assert catalog.approval_problem("ml.p4d.24xlarge", approved) == ""  # ml. names compare without the prefix
+    assert catalog.approval_problem("m5.large", approved) == ""  # CPU types are not this policy's business
+    assert catalog.approval_problem("ml.p5.48xlarge", approved, where="productionVariants[0].instanceType") == (
+        "accelerated instance type 'ml.p5.48xlarge' (8x NVIDIA H100, compared as 'p5.48xlarge') "
+        "at productionVariants[0].instanceType is not approved")
+    assert catalog.approval_problem("p4d", approved, is_family=True) == ""  # every p4d size is approved
+    assert "g5.2xlarge" in catalog.approval_problem("g5", approved, is_family=True)

@@ -10,7 +10,6 @@ from components import catalog
 from components.tagging import DEFAULT_REQUIRED_TAGS
 from policies.checkov_checks import aifinops_check_settings as settings
 from policies.cost import approved_gpu_instance_types, required_cost_tags
-from policies.instance_type_locations import InstanceTypeSetting
 
 POLICY_MODULES = {settings.REQUIRED_TAGS_POLICY: required_cost_tags,
                   settings.APPROVED_TYPES_POLICY: approved_gpu_instance_types}
@@ -44,10 +43,12 @@ def test_config_files_merge_in_order_and_levels_reach_each_check(tmp_path, monke
 APPROVED = [catalog.normalize_instance_type(t) for t in ("g5.xlarge", "ml.g6.xlarge", "p4d.24xlarge")]
 
 
-@pytest.mark.parametrize("value", ["g5.xlarge", "g6.xlarge", "ml.g6.xlarge", "ml.p5.48xlarge", "p5.48xlarge",
-                                   "t3.micro", "m7i.large", "p4d", "g6", "trn1.32xlarge", "not-a-type"])
-def test_the_checks_judge_instance_types_as_the_policy_does(value):
-    policy = approved_gpu_instance_types
-    found = InstanceTypeSetting("instanceType", value, "." not in value)
-    policy_problem = (policy._family_problem if found.is_family else policy._type_problem)(found, APPROVED)
-    assert bool(settings.approval_problem(value, frozenset(APPROVED))) == bool(policy_problem)
+@pytest.mark.parametrize("value, rejected", [
+    ("g5.xlarge", False), ("g6.xlarge", False), ("ml.g6.xlarge", False), ("ml.p5.48xlarge", True),
+    ("p5.48xlarge", True), ("t3.micro", False), ("m7i.large", False), ("p4d", False), ("g6", True),
+    ("trn1.32xlarge", True), ("not-a-type", False)])
+def test_the_checks_judge_instance_types_as_the_policy_does(value, rejected):
+    """Both ask components.catalog.approval_problem; the checks must read a bare family as a family."""
+    problem = settings.approval_problem(value, frozenset(APPROVED))
+    assert bool(problem) is rejected
+    assert problem == catalog.approval_problem(value, APPROVED, is_family="." not in value)

@@ -93,15 +93,8 @@ def policy_properties(policy: str) -> Optional[Mapping[str, Any]]:
 
 
 def approval_problem(value: str, approved: frozenset[str]) -> str:
-    """Why an instance type (or a whole family such as Batch's `p4d`) is not approved; '' when it is."""
-    if "." not in value:  # a family: approved only when each accelerated size in it is
-        members = [t for t in catalog.accelerated_types() if catalog.lookup(t).family == value]
-        unapproved = [t for t in members if t not in approved]
-        return f"family '{value}' allows unapproved accelerated types {', '.join(unapproved)}" if unapproved else ""
-    spec = catalog.lookup(value)
-    if spec is None or catalog.normalize_instance_type(value) in approved:
-        return ""
-    return f"accelerated type '{value}' ({spec.count}x {spec.manufacturer} {spec.model}) is not approved"
+    """The catalog's judgement (the policy's too); a value without a size, such as Batch's `p4d`, is a family."""
+    return catalog.approval_problem(value, approved, is_family="." not in value)
 
 
 def unwrap(value: Any) -> Any:

@@ -13,7 +13,7 @@ from pulumi_policy import (EnforcementLevel, ReportViolation, ResourceValidation
 from components import catalog
 
 from ..config_schema import config_schema, setting
-from ..instance_type_locations import InstanceTypeSetting, instance_type_settings
+from ..instance_type_locations import instance_type_settings
 from ..preview_values import is_unknown
 
 NAME = "approved-gpu-instance-types"
@@ -31,29 +31,9 @@ def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -
     for found in instance_type_settings(args.resource_type, args.props):
         if not isinstance(found.value, str) or is_unknown(found.value):
             continue
-        problem = _family_problem(found, approved) if found.is_family else _type_problem(found, approved)
+        problem = catalog.approval_problem(found.value, approved, found.is_family, found.path)
         if problem:
             report_violation(f"{problem}; approved types: {', '.join(approved) or '(none)'}.", None)
-
-
-def _type_problem(found: InstanceTypeSetting, approved: list[str]) -> str:
-    spec = catalog.lookup(found.value)
-    normalized = catalog.normalize_instance_type(found.value)
-    if spec is None or normalized in approved:
-        return ""
-    compared = f", compared as '{normalized}'" if normalized != found.value else ""
-    return (f"accelerated instance type '{found.value}' ({spec.count}x {spec.manufacturer} {spec.model}{compared}) "
-            f"at {found.path} is not approved")
-
-
-def _family_problem(found: InstanceTypeSetting, approved: list[str]) -> str:
-    family = catalog.normalize_instance_type(found.value)
-    members = [t for t in catalog.accelerated_types() if catalog.lookup(t).family == family]
-    unapproved = [t for t in members if t not in approved]
-    if not unapproved:
-        return ""
-    return (f"instance family '{found.value}' at {found.path} allows accelerated types that are not approved "
-            f"({', '.join(unapproved)}): list approved types instead of the family")
 
 
 POLICY = ResourceValidationPolicy(
