@@ -1,16 +1,26 @@
 """The example AI platform: composes aifinops components from the stack's config.
 
-Each config section (gpuInstances, ...) is a list of components of one kind, each with a `name` and
+Each config section (tieredBuckets, gpuInstances, gpuFleets, costBudgets, ...) is a list of components of one kind, each with a `name` and
 that component's settings in camelCase. Sections are built in order, so later ones can refer to
 earlier components by name.
 """
 import pulumi
 
 from components.backup_plan import BackupPlan, BackupPlanArgs
-from components.config_args import build_args
+from components.budget_guard import BudgetGuard, BudgetGuardArgs
+from components.cost_allocation_tags import CostAllocationTags, CostAllocationTagsArgs
+from components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs
+from components.cost_budget import CostBudget, CostBudgetArgs
+from components.gpu_fleet import GpuFleet, GpuFleetArgs
+from components.gpu_inference import GpuInference, GpuInferenceArgs
 from components.gpu_instance import GpuInstance, GpuInstanceArgs
-from components.tagging import register_cost_tags
+from components.idle_gpu_reaper import IdleGpuReaper, IdleGpuReaperArgs
+from components.public_load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
+from components.shield_protection import ShieldProtection, ShieldProtectionArgs
 from components.tiered_bucket import TieredBucket, TieredBucketArgs
+from components.waf_rate_limit import WafRateLimit, WafRateLimitArgs
+from components.config_args import build_args
+from components.tagging import register_cost_tags
 
 config = pulumi.Config()
 cost_tags = register_cost_tags(config.require_object("costTags"), config.get_object("requiredTags"))
@@ -39,6 +49,22 @@ def resource_arn(reference: str, where: str) -> pulumi.Input[str]:
     return arn
 
 
+def arns_by_label(raw: dict, key: str, where: str) -> None:
+    """Replace each value of the mapping raw[key] (an ARN or a component name) with an ARN."""
+    if isinstance(raw.get(key), dict):
+        raw[key] = {label: resource_arn(ref, f"{where}.{key}.{label}") for label, ref in raw[key].items()}
+
+
+def instance_id(reference: str, where: str) -> pulumi.Input[str]:
+    """An instance id as given, or the id of a GpuInstance built earlier in this stack, by its name."""
+    if isinstance(reference, str) and reference.startswith("i-"):
+        return reference
+    found = getattr(built.get(reference), "instance_id", None) if isinstance(reference, str) else None
+    if found is None:
+        raise ValueError(f"{where}: expected an instance id or the name of a gpuInstances entry, got {reference!r}")
+    return found
+
+
 # Storage first: compute and backup plans refer to buckets by name.
 for i, item in enumerate(entries("tieredBuckets")):
     args = build_args(TieredBucketArgs, settings(item), f"tieredBuckets[{i}]")
@@ -54,25 +80,15 @@ for i, item in enumerate(entries("backupPlans")):
     pulumi.export(f"{item['name']}VaultArn", plan.vault_arn)
 
 for i, item in enumerate(entries("gpuInstances")):
-    args = build_args(GpuInstanceArgs, settings(item), f"gpuInstances[{i}]")
+    raw = settings(item)
+    if "checkpointBucketArn" in raw:
+        raw["checkpointBucketArn"] = resource_arn(raw["checkpointBucketArn"], f"gpuInstances[{i}].checkpointBucketArn")
+    args = build_args(GpuInstanceArgs, raw, f"gpuInstances[{i}]")
     built[item["name"]] = instance = GpuInstance(item["name"], args)
     pulumi.export(f"{item['name']}HourlyUsd", instance.hourly_price_usd)
     pulumi.export(f"{item['name']}InstanceId", instance.instance_id)
 
 # Fleets, then the public edge (load balancers, WAF, Shield: by name or ARN), then Kubernetes inference.
-from components.gpu_fleet import GpuFleet, GpuFleetArgs  # noqa: E402
-from components.gpu_inference import GpuInference, GpuInferenceArgs  # noqa: E402
-from components.public_load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs  # noqa: E402
-from components.shield_protection import ShieldProtection, ShieldProtectionArgs  # noqa: E402
-from components.waf_rate_limit import WafRateLimit, WafRateLimitArgs  # noqa: E402
-
-
-def arns_by_label(raw: dict, key: str, where: str) -> None:
-    """Replace each value of the mapping raw[key] (an ARN or a component name) with an ARN."""
-    if isinstance(raw.get(key), dict):
-        raw[key] = {label: resource_arn(ref, f"{where}.{key}.{label}") for label, ref in raw[key].items()}
-
-
 for i, item in enumerate(entries("gpuFleets")):
     raw = settings(item)
     if "checkpointBucketArn" in raw:
@@ -103,21 +119,6 @@ for i, item in enumerate(entries("gpuInferences")):
     pulumi.export(f"{item['name']}Namespace", inference.namespace)
 
 # Cost guardrails last: budget actions refer to instances built above, by name.
-from components.cost_allocation_tags import CostAllocationTags, CostAllocationTagsArgs  # noqa: E402
-from components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs  # noqa: E402
-from components.cost_budget import CostBudget, CostBudgetArgs  # noqa: E402
-
-
-def instance_id(reference: str, where: str) -> pulumi.Input[str]:
-    """An instance id as given, or the id of a GpuInstance built earlier in this stack, by its name."""
-    if isinstance(reference, str) and reference.startswith("i-"):
-        return reference
-    found = getattr(built.get(reference), "instance_id", None) if isinstance(reference, str) else None
-    if found is None:
-        raise ValueError(f"{where}: expected an instance id or the name of a gpuInstances entry, got {reference!r}")
-    return found
-
-
 for i, item in enumerate(entries("costAllocationTags")):
     built[item["name"]] = CostAllocationTags(item["name"], build_args(CostAllocationTagsArgs, settings(item),
                                                                       f"costAllocationTags[{i}]"))
@@ -139,8 +140,6 @@ for i, item in enumerate(entries("costAnomalyAlerts")):
 pulumi.export("costTags", cost_tags)
 
 # Runtime automation: idle-GPU reapers, and budget guards wired to a costBudgets entry by name.
-from components.budget_guard import BudgetGuard, BudgetGuardArgs  # noqa: E402
-from components.idle_gpu_reaper import IdleGpuReaper, IdleGpuReaperArgs  # noqa: E402
 
 for i, item in enumerate(entries("idleGpuReapers")):
     built[item["name"]] = reaper = IdleGpuReaper(item["name"], build_args(IdleGpuReaperArgs, settings(item),
