@@ -285,3 +285,13 @@ aws.eks.NodeGroup("nodes", cluster_name="c", node_role_arn="arn:aws:iam::1:role/
     nodes = by_name(result, "nodes")
     # 2 spot nodes x 730 h x 0.8048 x 0.35, plus each node's 20 GB gp3 disk: 2 x 20 x $0.08
     assert nodes.monthly_usd == pytest.approx(2 * 730 * 0.8048 * 0.35 + 2 * 20 * 0.08)
+
+
+def test_queue_requests_are_priced_from_usage_or_listed_as_needing_it(preview):
+    program = "import pulumi_aws as aws\naws.sqs.Queue('jobs')\naws.sqs.Queue('dlq')\n"
+    result = run(preview, program, {"version": 1, "resources": {"jobs": {"monthlyRequestsMillions": 30}}})
+    jobs, dlq = by_name(result, "jobs"), by_name(result, "dlq")
+    # 30 million requests x $0.40 per million = $12.00.
+    assert jobs.status == PRICED and jobs.monthly_usd == pytest.approx(12.00)
+    assert "sqs/pricing" in jobs.lines[0].source
+    assert dlq.status == NEEDS_USAGE and "monthlyRequestsMillions" in dlq.note

@@ -9,7 +9,7 @@ from components.service_prices import DAYS_PER_MONTH, HOURS_PER_MONTH, service_p
 from ..preview_values import as_list
 from .compute import hours_of
 from .context import PricingContext
-from .model import (BUDGETS, CLOUDWATCH, EC2_OTHER, EKS, ELB, KMS, LAMBDA, SHIELD, SNS, VPC, WAF, PriceLine, Priced,
+from .model import (BUDGETS, CLOUDWATCH, EC2_OTHER, EKS, ELB, KMS, LAMBDA, SHIELD, SNS, SQS, VPC, WAF, PriceLine, Priced,
                     free, needs_usage)
 from .view import CostResource
 
@@ -55,6 +55,14 @@ def price_topic(r: CostResource, ctx: PricingContext) -> Priced:
         return needs_usage("charged per publish ($0.50 per million) and delivery: set monthlyPublishes in the "
                            "usage file (alert topics publish a few times a month, inside the free tier)")
     return Priced(lines=lines)
+
+
+def price_queue(r: CostResource, ctx: PricingContext) -> Priced:
+    usage = ctx.usage_for(r)
+    if "monthlyRequestsMillions" not in usage:
+        return needs_usage("charged per request ($0.40 per million past the first million a month): set "
+                           "monthlyRequestsMillions in the usage file (a dead-letter queue sees almost none)")
+    return Priced(lines=[_line(("sqs", "requests"), SQS, "requests", usage["monthlyRequestsMillions"], "usage file")])
 
 
 def price_budget(r: CostResource, ctx: PricingContext) -> Priced:
@@ -220,6 +228,7 @@ PRICERS = {
     "aws:wafv2/webAcl:WebAcl": price_web_acl,
     "aws:shield/subscription:Subscription": price_shield_subscription,
     "aws:sns/topic:Topic": price_topic,
+    "aws:sqs/queue:Queue": price_queue,
     BUDGET: price_budget,
     "aws:kms/key:Key": price_kms_key,
     "aws:cloudwatch/metricAlarm:MetricAlarm": price_metric_alarm,
