@@ -341,15 +341,20 @@ def _overrides_and_template(ctx: PricingContext, r: CostResource) -> tuple[list[
     return types, template
 
 
+def _fleet_capacity(ctx: PricingContext, r: CostResource, instances: Optional[float]) -> tuple[list, Any, str]:
+    """A fleet's instance types and template, and why it cannot be priced ('' when it can)."""
+    if instances is None:
+        return [], None, "target capacity unknown: set instances in the usage file"
+    types, template = _overrides_and_template(ctx, r)
+    return types, template, unpriced_types(types)
+
+
 def price_fleet(r: CostResource, ctx: PricingContext) -> Priced:
     usage = ctx.usage_for(r)
     spec = r.get("targetCapacitySpecification") or {}
     total = _number(spec.get("totalTargetCapacity"))
     instances, size_note = _group_size(r, usage, total, "totalTargetCapacity")
-    if instances is None:
-        return unpriced("target capacity unknown: set instances in the usage file")
-    types, template = _overrides_and_template(ctx, r)
-    problem = unpriced_types(types)
+    types, template, problem = _fleet_capacity(ctx, r, instances)
     if problem:
         return unpriced(problem)
     on_demand = _number(spec.get("onDemandTargetCapacity"))
@@ -367,10 +372,7 @@ def price_fleet(r: CostResource, ctx: PricingContext) -> Priced:
 def price_spot_fleet(r: CostResource, ctx: PricingContext) -> Priced:
     usage = ctx.usage_for(r)
     instances, size_note = _group_size(r, usage, r.get("targetCapacity"), "targetCapacity")
-    if instances is None:
-        return unpriced("target capacity unknown: set instances in the usage file")
-    types, template = _overrides_and_template(ctx, r)
-    problem = unpriced_types(types)
+    types, template, problem = _fleet_capacity(ctx, r, instances)
     if problem:
         return unpriced(problem)
     on_demand = min(_number(r.get("onDemandTargetCapacity")) or 0.0, instances)
