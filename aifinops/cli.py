@@ -9,27 +9,32 @@ from typing import Optional, Sequence
 from .errors import EXIT_ERROR, AifinopsError
 
 # One module per subcommand; each has register(subparsers) that sets `handler` on its parser.
-COMMAND_MODULES = (
-    "aifinops.preview",
-    "aifinops.cost_command",
-    "aifinops.catalog_command",
-    "aifinops.audit_command",
-    "aifinops.report_command",
-)
+COMMAND_MODULES = {
+    "preview": "aifinops.preview",
+    "cost": "aifinops.cost_command",
+    "catalog": "aifinops.catalog_command",
+    "audit": "aifinops.audit_command",
+    "report": "aifinops.report_command",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser; given the subcommand, only its module is imported (boto3, checkov glue and the
+    estimator are not every command's business)."""
     parser = argparse.ArgumentParser(
         prog="aifinops",
         description="Preview Pulumi stacks offline with cost policies, checkov and a cost estimate.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
+    names = [command] if command in COMMAND_MODULES else list(COMMAND_MODULES)
+    for name in names:
+        importlib.import_module(COMMAND_MODULES[name]).register(subparsers)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv else None
+    args = build_parser(command).parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except AifinopsError as error:
