@@ -16,7 +16,6 @@ import os
 import runpy
 import sys
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import unquote, urlparse
@@ -33,19 +32,13 @@ from pulumi.runtime.sync_await import _sync_await
 
 from .errors import ProgramError
 from .graph import PROVIDER_TYPE_PREFIX, STACK_TYPE, Resource, ResourceGraph, SourcePosition
-from .mock_cloud import DEFAULT_REGION, CloudMocks, UnansweredInvoke
+from .mock_cloud import DEFAULT_REGION, CloudMocks
 from .project import Project, StackConfig
 
 UNKNOWN = rpc.UNKNOWN
 SIG_KEY = rpc._special_sig_key  # a secret on the wire: {SIG_KEY: SECRET_SIG, "value": ...}
 SECRET_SIG = rpc._special_secret_sig
 BLINDED = "[secret]"
-
-
-@dataclass
-class PreviewRun:
-    graph: ResourceGraph
-    duration_seconds: float
 
 
 def engine_urn(stack: str, project: str, parent_urn: str, type_token: str, name: str) -> str:
@@ -70,8 +63,6 @@ def plain(value: Any) -> Any:
         return value
     if type(value).__name__ == "Unknown":
         return UNKNOWN
-    if isinstance(value, pulumi.Resource):
-        return getattr(value, "_aifinops_urn", str(value))
     if isinstance(value, (pulumi.Asset, pulumi.Archive)):
         return {"asset": type(value).__name__, "path": getattr(value, "path", None)}
     return str(value)
