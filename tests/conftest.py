@@ -66,6 +66,18 @@ def warnings_of(graph: ResourceGraph) -> list[str]:
     return [d["message"] for d in graph.diagnostics if d["severity"] == "warning"]
 
 
+def example_stack_config(stack: str) -> dict[str, Any]:
+    """The config of one of this repository's example stacks (stacks/Pulumi.<stack>.yaml)."""
+    return yaml.safe_load((REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+@pytest.fixture
+def preview_stack_program(preview) -> Callable[..., ResourceGraph]:
+    """preview_stack_program(config, stack="dev") -> the graph of this repository's stacks/__main__.py."""
+    program = (REPO_ROOT / "stacks" / "__main__.py").read_text()
+    return lambda config, stack="dev": preview(program, config, project="aifinops", stack=stack)
+
+
 def run_example_stack(stack: str) -> tuple[ResourceGraph, list[str]]:
     """One in-process run of an example stack of this repository: its graph and the warnings it logged."""
     project = load_project(REPO_ROOT)

@@ -3,7 +3,6 @@ tags, a subscription that ignores the guard's own summaries, and every validatio
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -97,12 +96,12 @@ def test_guard_validation(changes, message):
     assert message in str(error.value)
 
 
-def test_stack_section_wires_a_guard_to_a_budget_by_name(preview):
-    program = (Path(__file__).parent.parent / "stacks" / "__main__.py").read_text()
+def test_stack_section_wires_a_guard_to_a_budget_by_name(preview_stack_program):
     config = tagged_config({
         "costBudgets": [{"name": "team", "amountUsd": 1500, "tagFilters": {"Project": "llm"}}],
-        "budgetGuards": [{"name": "team-guard", "costBudget": "team", "settings": {"dryRun": False}}]})
-    graph = preview(program, config)
+        "budgetGuards": [{"name": "team-guard", "costBudget": "team", "settings": {"dryRun": False}}]},
+        project="aifinops")
+    graph = preview_stack_program(config)
     deployed = from_env(GuardSettings, only(graph, "aws:lambda/function:Function").inputs["environment"]["variables"])
     assert deployed.cost_tags == {"Project": ("llm",)} and deployed.budget_names == ("team",)
     assert deployed.dry_run is False
@@ -110,9 +109,9 @@ def test_stack_section_wires_a_guard_to_a_budget_by_name(preview):
         {"StringEquals": {"aws:ResourceTag/Project": ["llm"]}}
 
 
-def test_stack_section_rejects_an_unknown_budget(preview):
+def test_stack_section_rejects_an_unknown_budget(preview_stack_program):
     from aifinops.errors import ProgramError
 
-    program = (Path(__file__).parent.parent / "stacks" / "__main__.py").read_text()
     with pytest.raises(ProgramError, match="budgetGuards\\[0\\].costBudget: expected the name of a costBudgets entry"):
-        preview(program, tagged_config({"budgetGuards": [{"name": "g", "costBudget": "nope"}]}))
+        preview_stack_program(tagged_config({"budgetGuards": [{"name": "g", "costBudget": "nope"}]},
+                                            project="aifinops"))

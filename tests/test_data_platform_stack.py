@@ -6,15 +6,12 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from aifinops.errors import ProgramError
 from components import lifecycle
-from tests.conftest import REPO_ROOT, run_example_stack, tagged_config
+from tests.conftest import REPO_ROOT, example_stack_config, run_example_stack, tagged_config
 
 STACK = "data-platform"
-# Pulumi.yaml's project-level default, which a throwaway project does not have.
-REQUIRED_TAGS = {"aifinops:requiredTags": ["CostCenter", "Project", "Environment"]}
 OUR_POLICIES = {"s3-lifecycle-required", "s3-versioning-with-noncurrent-expiry", "backup-coverage"}
 
 
@@ -67,12 +64,10 @@ def test_the_policy_packs_pass_it(stack_run, policy_packs):
     assert not [v for v in result.violations if v.policy in OUR_POLICIES]
 
 
-def test_without_the_backup_tag_backup_coverage_fails(preview, policy_packs):
-    config = yaml.safe_load((REPO_ROOT / "stacks" / f"Pulumi.{STACK}.yaml").read_text())["config"]
+def test_without_the_backup_tag_backup_coverage_fails(preview_stack_program, policy_packs):
+    config = example_stack_config(STACK)
     config["aifinops:tieredBuckets"][1]["tags"].pop("Backup")
-    config.update(REQUIRED_TAGS)
-    program = (REPO_ROOT / "stacks" / "__main__.py").read_text()
-    result = policy_packs.check(preview(program, config, project="aifinops", stack=STACK))
+    result = policy_packs.check(preview_stack_program(config, STACK))
     assert {v.policy for v in result.mandatory} == {"backup-coverage"}
     assert [result.graph.resources[v.urn].name for v in result.mandatory] == ["checkpoints"]
 
@@ -97,19 +92,17 @@ def test_aifinops_preview_passes_the_packs_on_it():
     ("backupPlans", {"name": "p", "rules": [{"name": "d", "schedule": "daily", "deleteAfterDays": 7}]},
      r"schedule: expected an AWS cron expression"),
 ])
-def test_config_mistakes_name_the_setting(preview, section, entry, message):
-    program = (REPO_ROOT / "stacks" / "__main__.py").read_text()
+def test_config_mistakes_name_the_setting(preview_stack_program, section, entry, message):
     with pytest.raises(ProgramError, match=message):
-        preview(program, tagged_config({section: [entry], **REQUIRED_TAGS}, project="aifinops"), project="aifinops")
+        preview_stack_program(tagged_config({section: [entry]}, project="aifinops"))
 
 
-def test_backup_plan_resources_by_component_name(preview):
-    program = (REPO_ROOT / "stacks" / "__main__.py").read_text()
-    graph = preview(program, tagged_config({"tieredBuckets": [{"name": "lake"}],
+def test_backup_plan_resources_by_component_name(preview_stack_program):
+    graph = preview_stack_program(tagged_config({"tieredBuckets": [{"name": "lake"}],
                                             "backupPlans": [{"name": "p", "selectionTags": {},
                                                              "resources": ["lake", "arn:aws:s3:::other"]}],
-                                            **REQUIRED_TAGS},
-                                           project="aifinops"), project="aifinops")
+                                            },
+                                           project="aifinops"))
     selection, = graph.of_type("aws:backup/selection:Selection")
     lake = by_name(graph, "aws:s3/bucket:Bucket")["lake"]
     assert selection.inputs["resources"] == [lake.outputs["arn"], "arn:aws:s3:::other"]

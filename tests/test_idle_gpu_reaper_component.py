@@ -139,12 +139,11 @@ def test_settings_changed_after_construction_are_checked_again():
         IdleGpuReaper("reaper", IdleGpuReaperArgs(settings=settings))
 
 
-def test_training_dev_stack_deploys_the_reaper_in_dry_run(preview):
-    program = (Path(__file__).parent.parent / "stacks" / "__main__.py").read_text()
+def test_training_dev_stack_deploys_the_reaper_in_dry_run(preview_stack_program):
     config = tagged_config({"idleGpuReapers": [{"name": "gpu-reaper", "schedule": "rate(30 minutes)",
                                                 "settings": {"idleMinutes": 45},
-                                                "function": {"logRetentionDays": 90}}]})
-    graph = preview(program, config)
+                                                "function": {"logRetentionDays": 90}}]}, project="aifinops")
+    graph = preview_stack_program(config)
     assert only(graph, "aws:cloudwatch/eventRule:EventRule").inputs["scheduleExpression"] == "rate(30 minutes)"
     assert only(graph, "aws:cloudwatch/logGroup:LogGroup").inputs["retentionInDays"] == 90
     deployed = from_env(ReaperSettings, only(graph, "aws:lambda/function:Function").inputs["environment"]["variables"])

@@ -7,15 +7,13 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from aifinops.errors import ProgramError
 from components import catalog
 from components.gpu_fleet import hourly_cost_range
-from tests.conftest import REPO_ROOT, only, run_example_stack, tagged_config
+from tests.conftest import REPO_ROOT, example_stack_config, only, run_example_stack, tagged_config
 
 STACK = "inference-prod"
-REQUIRED_TAGS = {"aifinops:requiredTags": ["CostCenter", "Project", "Environment"]}
 OUR_POLICIES = {"gpu-fleet-spot-price-cap", "karpenter-gpu-limits", "public-endpoints-rate-limited",
                 "gpu-pods-have-limits"}
 
@@ -23,11 +21,6 @@ OUR_POLICIES = {"gpu-fleet-spot-price-cap", "karpenter-gpu-limits", "public-endp
 @pytest.fixture(scope="module")
 def stack_run():
     return run_example_stack(STACK)
-
-
-def stack_config() -> dict:
-    config = yaml.safe_load((REPO_ROOT / "stacks" / f"Pulumi.{STACK}.yaml").read_text())["config"]
-    return {**config, **REQUIRED_TAGS}
 
 
 def test_reserved_baseline_with_spot_burst(stack_run):
@@ -74,11 +67,10 @@ def test_the_policy_packs_pass_it(stack_run, policy_packs):
     assert not [v for v in result.violations if v.policy in OUR_POLICIES]
 
 
-def test_without_the_waf_the_alb_fails_the_rate_limit_policy(preview, policy_packs):
-    config = stack_config()
+def test_without_the_waf_the_alb_fails_the_rate_limit_policy(preview_stack_program, policy_packs):
+    config = example_stack_config(STACK)
     config.pop("aifinops:wafRateLimits")
-    program = (REPO_ROOT / "stacks" / "__main__.py").read_text()
-    result = policy_packs.check(preview(program, config, project="aifinops", stack=STACK))
+    result = policy_packs.check(preview_stack_program(config, STACK))
     assert {v.policy for v in result.mandatory} == {"public-endpoints-rate-limited"}
     assert [result.graph.resources[v.urn].name for v in result.mandatory] == ["inference-alb"]
 
@@ -107,18 +99,16 @@ def test_aifinops_preview_passes_the_packs_on_it():
     ("gpuInferences", {"name": "llm", "image": "repo/x:1", "nodePool": {"gpus": 4}},
      r"gpuInferences\[0\].nodePool.gpus: unknown setting"),
 ])
-def test_config_mistakes_name_the_setting(preview, section, entry, message):
-    program = (REPO_ROOT / "stacks" / "__main__.py").read_text()
+def test_config_mistakes_name_the_setting(preview_stack_program, section, entry, message):
     with pytest.raises(ProgramError, match=message):
-        preview(program, tagged_config({section: [entry], **REQUIRED_TAGS}, project="aifinops"), project="aifinops")
+        preview_stack_program(tagged_config({section: [entry]}, project="aifinops"))
 
 
-def test_a_fleet_checkpoints_to_a_tiered_bucket_by_name(preview):
-    program = (REPO_ROOT / "stacks" / "__main__.py").read_text()
+def test_a_fleet_checkpoints_to_a_tiered_bucket_by_name(preview_stack_program):
     config = tagged_config({"tieredBuckets": [{"name": "ckpt", "presets": ["checkpoints"]}],
                             "gpuFleets": [{"name": "train", "instanceTypes": ["g5.xlarge", "g6.xlarge"],
-                                           "checkpointBucketArn": "ckpt"}], **REQUIRED_TAGS}, project="aifinops")
-    graph = preview(program, config, project="aifinops")
+                                           "checkpointBucketArn": "ckpt"}]}, project="aifinops")
+    graph = preview_stack_program(config)
     bucket = next(b for b in graph.of_type("aws:s3/bucket:Bucket") if b.name == "ckpt")
     policy = json.loads(next(p for p in graph.of_type("aws:iam/rolePolicy:RolePolicy")
                              if p.name == "train-checkpoints").inputs["policy"])
