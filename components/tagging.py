@@ -120,7 +120,7 @@ def register_cost_tags(tags: Mapping[str, str], required: Any = DEFAULT_REQUIRED
     def add_cost_tags(args: pulumi.ResourceTransformArgs) -> Optional[pulumi.ResourceTransformResult]:
         if not args.custom or not args.type_.startswith("aws:"):
             return None
-        if not is_taggable(args.type_) and args.type_ != LAUNCH_TEMPLATE_TYPE:
+        if not is_taggable(args.type_):
             return None
         return pulumi.ResourceTransformResult(props=merge_tags(args.type_, args.props, cost_tags), opts=args.opts)
 
