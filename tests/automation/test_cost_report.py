@@ -12,17 +12,20 @@ import pytest
 import requests
 from botocore.stub import Stubber
 
+from aifinops.automation.aws_clients import AwsClients
+from aifinops.automation.idle_gpu_reaper_handler import reap
+from aifinops.automation.spend_summary import Window, cost_by, invocations_by_model, weekly_summary
 from aifinops.cli import main
-from automation.aws_clients import AwsClients
-from automation.cost_report import Window, cost_by, invocations_by_model, weekly_summary
-from automation.ec2_instances import STOPPED_AT_TAG
-from automation.idle_gpu_reaper import ReaperSettings, reap
-from components import catalog
+from aifinops.core import catalog
+from aifinops.core.automation_settings import STOPPED_AT_TAG, ReaperSettings
 from tests.automation.moto_helpers import ACCOUNT_ID, REGION, instance_tags, launch, put_gpu_utilisation
 
 MOTO_API = "http://motoapi.amazonaws.com"
 # Two days ahead, so that the reaper's stop (30 hours before the week's end) comes after moto's launch.
-WEEK_END = (datetime.now(timezone.utc) + timedelta(days=2)).date()
+# The reaper stops an instance moto launches at the real time, so the stop must come after that: an
+# hour from now, and the report's week ends at the midnight after it. This holds at any hour of any day.
+STOPPED_AT = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1)
+WEEK_END = (STOPPED_AT + timedelta(days=1)).date()
 WEEK_TITLE = f"# FinOps weekly summary: {WEEK_END - timedelta(days=7)} to {WEEK_END - timedelta(days=1)}"
 REQUIRED = ("CostCenter", "Project", "Environment")
 THIS_WEEK = {"Amazon Elastic Compute Cloud - Compute": 812.40, "Amazon SageMaker": 402.10,
@@ -86,7 +89,7 @@ def test_weekly_summary_from_injected_cost_explorer_results(moto: AwsClients) ->
     inject(weekly_results())
     serving_endpoints(moto)
     (idle,) = launch(moto, "p5.48xlarge")
-    stopped_at = datetime.combine(WEEK_END, datetime.min.time(), timezone.utc) - timedelta(hours=30)
+    stopped_at = STOPPED_AT
     put_gpu_utilisation(moto, idle, [1.0] * 12, stopped_at)
     reap(moto, ReaperSettings(grace_minutes=0, dry_run=False), now=stopped_at)
     marked = datetime.strptime(instance_tags(moto, idle)[STOPPED_AT_TAG], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)

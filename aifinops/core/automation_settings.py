@@ -1,0 +1,227 @@
+"""The automation handlers' settings, shared by the components that deploy them and the handlers.
+
+Settings travel as Lambda environment variables: one variable per field, `AIFINOPS_<FIELD>`.
+
+The components that deploy a handler build its settings dataclass (which validates every field) and
+write it out with `to_env`; the handler reads it back with `from_env`. One definition, both sides.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, TypeVar
+
+from . import argument_checks as checks
+
+ENV_PREFIX = "AIFINOPS_"
+T = TypeVar("T")
+
+
+def env_name(field_name: str) -> str:
+    return ENV_PREFIX + field_name.upper()
+
+
+def to_env(settings: Any) -> dict[str, str]:
+    """Every field that is not None, as strings; sequences and mappings as JSON."""
+    env = {}
+    for item in dataclasses.fields(settings):
+        value = getattr(settings, item.name)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            env[env_name(item.name)] = "true" if value else "false"
+        elif isinstance(value, (tuple, list, dict)):
+            env[env_name(item.name)] = json.dumps(value, sort_keys=True)
+        else:
+            env[env_name(item.name)] = str(value)
+    return env
+
+
+def from_env(settings_class: type[T], environ: Mapping[str, str]) -> T:
+    """Build `settings_class` from the variables present; absent ones keep their defaults."""
+    hints = typing.get_type_hints(settings_class)
+    values = {}
+    for item in dataclasses.fields(settings_class):
+        name = env_name(item.name)
+        if name in environ:
+            values[item.name] = _decode(hints[item.name], environ[name], name)
+    return settings_class(**values)
+
+
+def _decode(hint: Any, raw: str, name: str) -> Any:
+    kinds = [a for a in typing.get_args(hint) if a is not type(None)] if typing.get_origin(hint) is typing.Union \
+        else [hint]
+    kind = kinds[0]
+    origin = typing.get_origin(kind) or kind
+    if kind is bool:
+        if raw.strip().lower() not in ("true", "false"):
+            raise ValueError(f"{name}: expected 'true' or 'false', got {raw!r}")
+        return raw.strip().lower() == "true"
+    if kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            raise ValueError(f"{name}: expected {'a whole number' if kind is int else 'a number'}, got {raw!r}") from None
+    if origin in (tuple, dict):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ValueError(f"{name}: expected JSON ({'a list' if origin is tuple else 'an object'}), got {raw!r}") \
+                from None
+        if origin is tuple:
+            return tuple(value) if isinstance(value, list) else value
+        if isinstance(value, dict):
+            return {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+        return value
+    return raw
+
+
+# Tags and attributes the handlers read and write, and the components grant permissions on.
+OPT_OUT_TAG = "aifinops:keep-running"  # never stopped
+STOPPED_BY_TAG = "aifinops:stopped-by"
+STOPPED_AT_TAG = "aifinops:stopped-at"
+# Set on every summary we publish, so a handler subscribed to the same topic can ignore its own messages.
+SOURCE_ATTRIBUTE = "aifinops-source"
+
+NVIDIA_SMI_METRIC = ("CWAgent", "nvidia_smi_utilization_gpu")
+DCGM_METRIC = ("CWAgent", "DCGM_FI_DEV_GPU_UTIL")
+
+
+@dataclass(frozen=True)
+class GpuMetric:
+    namespace: str = NVIDIA_SMI_METRIC[0]
+    name: str = NVIDIA_SMI_METRIC[1]
+    instance_dimension: str = "InstanceId"
+
+
+
+# -- the idle-GPU reaper ------------------------------------------------------------------------------
+NOTIFY_CHOICES = ("changes", "always")
+_NAME = re.compile(r"^[A-Za-z0-9_.:/@+=-]{1,255}$")
+
+
+@dataclass
+class ReaperSettings:
+    """How the reaper decides; every default is what a deployment gets unless it says otherwise.
+
+    - idle_threshold_percent: GPU utilisation below this counts as idle (default 5).
+    - idle_minutes: how long it must stay below (default 60).
+    - grace_minutes: instances (re)started less than this long ago are skipped (default 60).
+    - period_seconds: metric period (default 300); min_coverage: share of periods that must have data
+      (default 0.8), else the instance is reported for too little data.
+    - opt_out_tag: instances carrying this tag key are never stopped (default `aifinops:keep-running`).
+    - metric_namespace / metric_name / metric_instance_dimension: default the CloudWatch agent's
+      nvidia_smi_utilization_gpu aggregated on InstanceId; use DCGM_FI_DEV_GPU_UTIL for DCGM.
+    - summary_topic_arn: SNS topic for a summary (default none: log only); notify: 'changes' (default:
+      only when something was stopped, would be, or failed) or 'always'.
+    - dry_run: default True: decide and report, stop nothing.
+    """
+
+    idle_threshold_percent: float = 5.0
+    idle_minutes: int = 60
+    grace_minutes: int = 60
+    period_seconds: int = 300
+    min_coverage: float = 0.8
+    opt_out_tag: str = OPT_OUT_TAG
+    metric_namespace: str = GpuMetric.namespace
+    metric_name: str = GpuMetric.name
+    metric_instance_dimension: str = GpuMetric.instance_dimension
+    summary_topic_arn: Optional[str] = None
+    notify: str = "changes"
+    dry_run: bool = True
+
+    def __post_init__(self) -> None:
+        self.idle_threshold_percent = checks.number_in_range(
+            "idle_threshold_percent", self.idle_threshold_percent, 0, 100, low_inclusive=False)
+        self.idle_minutes = checks.whole_number("idle_minutes", self.idle_minutes, 5, 7 * 24 * 60, "minutes")
+        self.grace_minutes = checks.whole_number("grace_minutes", self.grace_minutes, 0, 7 * 24 * 60, "minutes")
+        self.period_seconds = checks.whole_number("period_seconds", self.period_seconds, 60, 3600, "seconds")
+        if self.period_seconds % 60:
+            raise ValueError(f"period_seconds: expected a multiple of 60 (CloudWatch periods), got {self.period_seconds!r}")
+        if self.period_seconds > self.idle_minutes * 60:
+            raise ValueError(f"period_seconds: expected at most idle_minutes x 60 = {self.idle_minutes * 60}, "
+                             f"got {self.period_seconds!r}")
+        self.min_coverage = checks.number_in_range("min_coverage", self.min_coverage, 0, 1, low_inclusive=False)
+        for name in ("opt_out_tag", "metric_namespace", "metric_name", "metric_instance_dimension"):
+            checks.text(name, getattr(self, name), _NAME, "a tag key or CloudWatch name (1-255 characters, no spaces)")
+        if self.summary_topic_arn is not None:
+            checks.arn_in_region("summary_topic_arn", self.summary_topic_arn, "sns", None)
+        checks.one_of("notify", self.notify, NOTIFY_CHOICES)
+        checks.flag("dry_run", self.dry_run)
+
+    @property
+    def metric(self) -> GpuMetric:
+        return GpuMetric(self.metric_namespace, self.metric_name, self.metric_instance_dimension)
+
+    @property
+    def expected_periods(self) -> int:
+        return math.ceil(self.idle_minutes * 60 / self.period_seconds)
+
+
+# -- the budget guard -----------------------------------------------------------------------------------
+ALERT_TYPES = ("ACTUAL", "FORECASTED")
+
+
+@dataclass
+class GuardSettings:
+    """What the guard acts on; every default is what a deployment gets unless it says otherwise.
+
+    - cost_tags: tag key -> accepted values; a resource must match every key. Default empty: read them
+      from the budget's own filter (TagKeyValue cost filters or a Tags filter expression); a budget with
+      neither is refused, never taken to mean "everything in the account".
+    - budget_names: act only on alerts of these budgets (default empty: any budget).
+    - topic_arns: accept alerts only from these SNS topics (default empty: any).
+    - alert_types: default ACTUAL only; add FORECASTED to stop on forecasts too.
+    - min_threshold_percent: act only on alerts whose threshold is at least this share of the budget
+      (default 100: the 50% and 80% early warnings a budget also sends stop nothing). An alert that does
+      not state its threshold is acted on only when this is 0.
+    - summary_topic_arn: where the summary goes (default: the topic the alert came from; the summary
+      carries an attribute that the guard, and its subscription's filter policy, ignore).
+    - opt_out_tag: never stopped (default `aifinops:keep-running`).
+    - stop_instances / stop_training_jobs: which kinds to stop (default both).
+    - dry_run: default True: find and report, stop nothing.
+    """
+
+    cost_tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    budget_names: tuple[str, ...] = ()
+    topic_arns: tuple[str, ...] = ()
+    alert_types: tuple[str, ...] = ("ACTUAL",)
+    min_threshold_percent: float = 100.0
+    summary_topic_arn: Optional[str] = None
+    opt_out_tag: str = OPT_OUT_TAG
+    stop_instances: bool = True
+    stop_training_jobs: bool = True
+    dry_run: bool = True
+
+    def __post_init__(self) -> None:
+        self.cost_tags = validate_tag_filter("cost_tags", self.cost_tags)
+        self.budget_names = tuple(checks.string_list("budget_names", list(self.budget_names)))
+        self.topic_arns = tuple(checks.string_list("topic_arns", list(self.topic_arns)))
+        for index, arn in enumerate(self.topic_arns):
+            checks.arn_in_region(f"topic_arns[{index}]", arn, "sns", None)
+        self.alert_types = tuple(checks.string_list("alert_types", list(self.alert_types), min_items=1))
+        for alert_type in self.alert_types:
+            checks.one_of("alert_types", alert_type, ALERT_TYPES)
+        self.min_threshold_percent = checks.number_in_range("min_threshold_percent", self.min_threshold_percent, 0, 1000)
+        if self.summary_topic_arn is not None:
+            checks.arn_in_region("summary_topic_arn", self.summary_topic_arn, "sns", None)
+        checks.text("opt_out_tag", self.opt_out_tag)
+        for name in ("stop_instances", "stop_training_jobs", "dry_run"):
+            checks.flag(name, getattr(self, name))
+
+
+def validate_tag_filter(argument: str, value: Any) -> dict[str, tuple[str, ...]]:
+    """{key: value or [values]} -> {key: (values,)}; keys and values non-empty strings."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{argument}: expected a mapping of tag keys to a value or a list of values, got {value!r}")
+    result = {}
+    for key, values in value.items():
+        listed = [values] if isinstance(values, str) else values
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"{argument}: expected non-empty tag keys, got {key!r}")
+        result[key] = tuple(checks.string_list(f"{argument}.{key}", listed, min_items=1))
+    return result
