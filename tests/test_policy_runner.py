@@ -1,13 +1,13 @@
 """The policy runner: packs started as the CLI starts them, the Analyzer protocol, and failing closed."""
 import json
-import os
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-import policies
-from aifinops.errors import PolicyPackError
+from aifinops import policies, policy_runner
+from aifinops.core.errors import PolicyPackError
 from aifinops.graph import Resource, ResourceGraph
 from aifinops.policy_runner import PackEnvironment, PolicyPackSet, pack_python
 from tests.conftest import REPO_ROOT
@@ -114,7 +114,10 @@ def test_many_resources_keep_their_order(tmp_path):
      r"exited \(exit code 1\) before it started serving(.|\n)*no module named policies.oops"),
     ("pass", "print('hello from the pack')\n", r"printed 'hello from the pack' where the CLI expects the port"),
 ])
-def test_a_broken_pack_fails_closed_and_is_killed(tmp_path, body, before, expected):
+def test_a_broken_pack_fails_closed_and_is_killed(tmp_path, monkeypatch, body, before, expected):
+    # One Analyze call at a time, so that a crash is pinned on the one resource that caused it (with
+    # several in flight the runner can only name them all: see the test below).
+    monkeypatch.setattr(policy_runner, "ANALYZE_WINDOW", 1)
     pack = make_pack(tmp_path / "pack", body, before_pack=before)
     packs = PolicyPackSet([pack], PackEnvironment.for_graph(small_graph("boom")), timeout=1, start_timeout=30)
     with pytest.raises(PolicyPackError, match=expected):
@@ -122,6 +125,17 @@ def test_a_broken_pack_fails_closed_and_is_killed(tmp_path, body, before, expect
             packs.check(small_graph("ok", "boom"))
     assert not packs.is_open
     assert all(p._process is None for p in packs.processes)
+
+
+def test_a_crash_with_calls_in_flight_names_every_resource_that_was_in_flight(tmp_path):
+    pack = make_pack(tmp_path / "pack", "if args.name == 'boom': os._exit(3)")
+    packs = PolicyPackSet([pack], PackEnvironment.for_graph(small_graph("boom")), timeout=5, start_timeout=30)
+    with pytest.raises(PolicyPackError, match=r"crashed \(exit code 3\) during Analyze of ") as raised:
+        with packs:
+            packs.check(small_graph("ok", "boom"))
+    # The ok resource may have been answered before the crash; boom was in flight either way.
+    assert "::boom" in str(raised.value).split("during Analyze of ", 1)[1].split("\n")[0]
+    assert not packs.is_open
 
 
 def test_a_crashing_stack_policy_fails_closed(tmp_path):
@@ -137,8 +151,8 @@ def test_pack_definition_errors(tmp_path):
         pack_python(make_pack(tmp_path / "novenv", "pass", virtualenv="missing-venv"))
     with pytest.raises(PolicyPackError, match="no PulumiPolicy.yaml"):
         pack_python(tmp_path)
-    # the shipped packs run in the repository's virtualenv, as PulumiPolicy.yaml says
-    assert [pack_python(d) for d in policies.pack_dirs()] == [str(REPO_ROOT / ".venv" / "bin" / "python")] * 2
+    # the shipped packs name no virtualenv: they run with the interpreter that has aifinops installed
+    assert [pack_python(d) for d in policies.pack_dirs()] == [sys.executable] * 2
 
 
 def test_shipped_packs_declare_their_policies(policy_packs):
