@@ -15,14 +15,14 @@ from typing import Any, Optional
 
 import yaml
 
-from automation.run_report import RunReport
-from automation.tag_audit import TagAudit, audit, fix
-from automation.tag_inventory import SWEEPS
-from automation.tag_rules import TagRule, parse_rules
-from components.tagging import DEFAULT_REQUIRED_TAGS
+from aifinops.automation.action_log import ActionLog
+from aifinops.automation.tag_audit import TagAudit, audit, fix
+from aifinops.automation.tag_inventory import SWEEPS
+from aifinops.automation.tag_rules import TagRule, parse_rules
+from aifinops.core.tags import DEFAULT_REQUIRED_TAGS
 
 from .aws_options import AwsError, add_aws_arguments, aws_clients, aws_errors, log_actions
-from .errors import EXIT_ERROR, EXIT_OK, EXIT_POLICY_VIOLATION
+from .core.errors import EXIT_ERROR, EXIT_OK, EXIT_POLICY_VIOLATION
 
 
 def register(subparsers: Any) -> None:
@@ -86,7 +86,7 @@ def load_rules(path: Path) -> list[TagRule]:
         raise AwsError(f"--fix: {error}") from error
 
 
-def render_table(result: TagAudit, report: Optional[RunReport]) -> str:
+def render_table(result: TagAudit, report: Optional[ActionLog]) -> str:
     findings = result.findings
     lines = [f"{len(findings)} of {len(result.inventory.resources)} resources lack a required tag "
              f"({', '.join(result.required)})", ""]

@@ -10,10 +10,10 @@ from typing import Iterator
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from automation.aws_clients import AwsClients
-from automation.ec2_instances import describe_error
+from aifinops.automation.aws_clients import AwsClients
+from aifinops.automation.ec2_instances import describe_error
 
-from .errors import AifinopsError
+from .core.errors import AifinopsError
 
 
 class AwsError(AifinopsError):

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from components.catalog import DATA_DIR
+from aifinops.core.catalog import DATA_DIR
 
-from .errors import AifinopsError
+from .core.errors import AifinopsError
 
 PRICE_FILE = DATA_DIR / "ec2_prices.json"
 PRICING_REGION = "us-east-1"  # the Price List API's own endpoint
@@ -36,7 +36,7 @@ class PriceRefreshError(AifinopsError):
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("catalog", help="maintain the EC2 price catalog")
     commands = parser.add_subparsers(dest="catalog_command", required=True, metavar="COMMAND")
-    refresh = commands.add_parser("refresh", help="update components/data/ec2_prices.json from the AWS Price List API")
+    refresh = commands.add_parser("refresh", help="update aifinops/core/data/ec2_prices.json from the AWS Price List API")
     refresh.add_argument("--region", default=None, help="region to price (default: the table's region)")
     refresh.add_argument("--types", nargs="*", metavar="TYPE", help="instance types to (re)price; default: the table's")
     refresh.add_argument("--file", type=Path, default=PRICE_FILE, help="price table to update (default: the vendored one)")

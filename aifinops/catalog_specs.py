@@ -1,9 +1,9 @@
-"""Regenerates components/data/accelerated_instance_types.json from moto's DescribeInstanceTypes data.
+"""Regenerates aifinops/core/data/accelerated_instance_types.json from moto's DescribeInstanceTypes data.
 
 moto ships AWS's own DescribeInstanceTypes records (GpuInfo, NeuronInfo, InferenceAcceleratorInfo) for
 ~1,400 types, kept current with each moto release. We vendor the accelerated subset so components and
 policy packs need no moto at run time. Types moto lacks (older generations) come from
-components/data/accelerated_supplement.json, which names its own source.
+aifinops/core/data/accelerated_supplement.json, which names its own source.
 
 Run: python -m aifinops.catalog_specs
 """
@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import components
+from aifinops import components
 
 DATA_DIR = Path(components.__file__).parent / "data"
 SPECS_FILE = DATA_DIR / "accelerated_instance_types.json"

@@ -6,7 +6,7 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
-from .errors import EXIT_ERROR, AifinopsError
+from .core.errors import EXIT_ERROR, AifinopsError
 
 # One module per subcommand; each has register(subparsers) that sets `handler` on its parser.
 COMMAND_MODULES = {
@@ -14,7 +14,7 @@ COMMAND_MODULES = {
     "cost": "aifinops.cost_command",
     "catalog": "aifinops.catalog_command",
     "audit": "aifinops.audit_command",
-    "report": "aifinops.report_command",
+    "report": "aifinops.spend_command",
 }
 
 

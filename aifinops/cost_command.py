@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .core.errors import EXIT_OK
 from .cost_estimate import estimate_graph
-from .cost_report import render_html, render_table
-from .errors import EXIT_OK
+from .cost_rendering import render_html, render_table
 from .preview import add_stack_arguments, load_graph
 
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from policies.estimate import CostResource, Estimate, Usage, estimate, load_usage_file, parse_usage, usage_from_stack_config
-from policies.preview_values import plain
+from aifinops.core.estimate import (
+    CostResource,
+    Estimate,
+    Usage,
+    estimate,
+    load_usage_file,
+    parse_usage,
+    usage_from_stack_config,
+)
+from aifinops.policies.preview_values import plain
 
+from .core.errors import AifinopsError
 from .engine import reveal
-from .errors import AifinopsError
 from .graph import ResourceGraph
 
 REQUIRED_TAGS_KEY = "requiredTags"
@@ -35,7 +43,7 @@ def cost_views(graph: ResourceGraph) -> list[CostResource]:
 
 def stack_usage(graph: ResourceGraph, usage_file: Optional[Path]) -> Usage:
     """The --usage file if given, else the stack's `costUsage` config, else nothing."""
-    from policies.estimate import UsageError
+    from aifinops.core.estimate import UsageError
 
     try:
         if usage_file is not None:
@@ -47,7 +55,7 @@ def stack_usage(graph: ResourceGraph, usage_file: Optional[Path]) -> Usage:
 
 
 def cost_tag_keys(graph: ResourceGraph) -> list[str]:
-    from components.tagging import DEFAULT_REQUIRED_TAGS
+    from aifinops.core.tags import DEFAULT_REQUIRED_TAGS
 
     configured = graph.config.get(f"{graph.project}:{REQUIRED_TAGS_KEY}")
     if isinstance(configured, list) and all(isinstance(k, str) for k in configured):

@@ -5,7 +5,7 @@ import html
 from collections import Counter
 from typing import Iterable
 
-from policies.estimate import FREE, NEEDS_USAGE, UNPRICED, Estimate, ResourceCost
+from aifinops.core.estimate import FREE, NEEDS_USAGE, UNPRICED, Estimate, ResourceCost
 
 from .preview_output import display_type
 

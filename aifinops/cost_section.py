@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .cost_estimate import estimate_graph
-from .cost_report import summary_lines
+from .cost_rendering import summary_lines
 from .graph import ResourceGraph
 
 

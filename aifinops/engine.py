@@ -23,14 +23,15 @@ from urllib.parse import unquote, urlparse
 import pulumi
 import pulumi.runtime
 from pulumi.resource import ResourceOptions, ResourceTransformArgs
-from pulumi.runtime import rpc, settings as runtime_settings
-from pulumi.runtime.mocks import MockMonitor, set_mocks
 from pulumi.runtime import resource as runtime_resource
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.mocks import MockMonitor, set_mocks
 from pulumi.runtime.proto import engine_pb2, resource_pb2, source_pb2
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from .errors import ProgramError
+from .core.errors import ProgramError
 from .graph import PROVIDER_TYPE_PREFIX, STACK_TYPE, Resource, ResourceGraph, SourcePosition
 from .mock_cloud import DEFAULT_REGION, CloudMocks
 from .project import Project, StackConfig

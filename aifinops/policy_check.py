@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import policies
+from aifinops import policies
 
-from .errors import PolicyPackError
+from .core.errors import PolicyPackError
+from .core.policy_config import ALL_POLICIES, PolicyPackConfig, load_config_file
 from .graph import ResourceGraph
-from .policy_pack_config import ALL_POLICIES, PolicyPackConfig, load_config_file
 from .policy_runner import RPC_TIMEOUT_SECONDS, PackEnvironment, PolicyPackSet, PolicyRun
 
 

@@ -34,9 +34,9 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from .analyzer_requests import analyze_requests, analyze_stack_request
-from .errors import PolicyPackError
+from .core.errors import PolicyPackError
+from .core.policy_config import PackInfo, PolicyInfo, PolicyPackConfig, PolicySettings, reconcile
 from .graph import ResourceGraph
-from .policy_pack_config import PackInfo, PolicyInfo, PolicyPackConfig, PolicySettings, reconcile
 
 START_TIMEOUT_SECONDS = 60.0
 RPC_TIMEOUT_SECONDS = 60.0

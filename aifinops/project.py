@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import yaml
 
-from .errors import ProjectError
+from .core.errors import ProjectError
 
 SECURE_PLACEHOLDER = "[secure value: not decrypted offline]"
 _PROJECT_CONFIG_SCHEMA_KEYS = {"type", "default", "description", "secret", "items", "value"}

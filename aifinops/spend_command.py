@@ -8,11 +8,11 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from automation.cost_report import DEFAULT_METRIC, weekly_summary
-from components.tagging import DEFAULT_REQUIRED_TAGS
+from aifinops.automation.spend_summary import DEFAULT_METRIC, weekly_summary
+from aifinops.core.tags import DEFAULT_REQUIRED_TAGS
 
 from .aws_options import AwsError, add_aws_arguments, aws_clients, aws_errors, log_actions
-from .errors import EXIT_OK
+from .core.errors import EXIT_OK
 
 METRICS = ("UnblendedCost", "AmortizedCost", "NetUnblendedCost", "NetAmortizedCost", "BlendedCost")
 

@@ -11,13 +11,13 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
+from aifinops.core.automation_settings import SOURCE_ATTRIBUTE
+
 LOGGER = logging.getLogger("aifinops.automation")
 OUTCOMES = ("done", "dry-run", "failed", "reported", "skipped")
 # SNS limits: subjects up to 100 characters, messages up to 256 KB.
 MAX_SUBJECT = 100
 MAX_MESSAGE_BYTES = 256 * 1024
-# Set on every summary we publish, so a handler subscribed to the same topic can ignore its own messages.
-SOURCE_ATTRIBUTE = "aifinops-source"
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Entry:
 
 
 @dataclass
-class RunReport:
+class ActionLog:
     job: str
     dry_run: bool
     entries: list[Entry] = field(default_factory=list)
@@ -83,7 +83,7 @@ class RunReport:
         return "\n".join(lines).rstrip() + "\n"
 
 
-def publish_summary(sns: Any, topic_arn: str, report: RunReport, subject: Optional[str] = None) -> Optional[str]:
+def publish_summary(sns: Any, topic_arn: str, report: ActionLog, subject: Optional[str] = None) -> Optional[str]:
     """Publish the report's summary to SNS; returns the message id. Long summaries are cut to SNS's limit."""
     message = report.summary_text()
     encoded = message.encode()

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from .run_report import SOURCE_ATTRIBUTE
+from aifinops.core.automation_settings import SOURCE_ATTRIBUTE
 
 _ANCHOR = "AWS Budget Notification"
 _SUBJECT = re.compile(r"^AWS Budgets: (?P<name>.+?) has exceeded your alert threshold")

@@ -18,14 +18,21 @@ from typing import Any, Mapping, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components import argument_checks as checks
+from aifinops.core import argument_checks as checks
+from aifinops.core.automation_settings import OPT_OUT_TAG, from_env
 
+from .action_log import LOGGER, ActionLog, publish_summary
 from .aws_clients import AwsClients
 from .budget_alerts import BudgetAlert, budget_alerts
-from .ec2_instances import (LIVE_STATES, OPT_OUT_TAG, Instance, describe_error, describe_instances, hands_off,
-                            stop_instances, tag_dict)
-from .run_report import LOGGER, RunReport, publish_summary
-from .settings import from_env
+from .ec2_instances import (
+    LIVE_STATES,
+    Instance,
+    describe_error,
+    describe_instances,
+    hands_off,
+    stop_instances,
+    tag_dict,
+)
 
 JOB = "budget-guard"
 ALERT_TYPES = ("ACTUAL", "FORECASTED")
@@ -112,9 +119,9 @@ def budget_arn(partition: str, alert: BudgetAlert) -> str:
 
 
 def guard(clients: AwsClients, settings: GuardSettings, alert: BudgetAlert,
-          now: Optional[datetime] = None) -> RunReport:
+          now: Optional[datetime] = None) -> ActionLog:
     now = now or datetime.now(timezone.utc)
-    report = RunReport(JOB, settings.dry_run)
+    report = ActionLog(JOB, settings.dry_run)
     budget = budget_arn(clients.partition(), alert)
     if settings.topic_arns and alert.topic_arn not in settings.topic_arns:
         report.record(budget, "guard", "skipped", f"alert came from {alert.topic_arn}, not a guarded topic")
@@ -149,7 +156,7 @@ def guard(clients: AwsClients, settings: GuardSettings, alert: BudgetAlert,
 
 
 def _tags_of_budget(clients: AwsClients, alert: BudgetAlert, budget: str,
-                    report: RunReport) -> dict[str, tuple[str, ...]]:
+                    report: ActionLog) -> dict[str, tuple[str, ...]]:
     try:
         described = clients.client("budgets").describe_budget(AccountId=alert.account_id, BudgetName=alert.budget_name)
     except (ClientError, BotoCoreError) as error:
@@ -163,7 +170,7 @@ def _tags_of_budget(clients: AwsClients, alert: BudgetAlert, budget: str,
 
 
 def _stop_tagged_instances(clients: AwsClients, settings: GuardSettings, tags: Mapping[str, tuple[str, ...]],
-                           alert: BudgetAlert, report: RunReport, now: datetime) -> None:
+                           alert: BudgetAlert, report: ActionLog, now: datetime) -> None:
     filters = [{"Name": "instance-state-name", "Values": list(LIVE_STATES)},
                *({"Name": f"tag:{key}", "Values": list(values)} for key, values in tags.items())]
     ec2 = clients.client("ec2")
@@ -176,7 +183,7 @@ def _stop_tagged_instances(clients: AwsClients, settings: GuardSettings, tags: M
 
 
 def _stop_tagged_training_jobs(clients: AwsClients, settings: GuardSettings, tags: Mapping[str, tuple[str, ...]],
-                               alert: BudgetAlert, report: RunReport) -> None:
+                               alert: BudgetAlert, report: ActionLog) -> None:
     sagemaker = clients.client("sagemaker")
     reason = f"budget {alert.budget_name!r} sent an {alert.alert_type} alert"
     for page in sagemaker.get_paginator("list_training_jobs").paginate(StatusEquals="InProgress"):

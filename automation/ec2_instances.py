@@ -11,12 +11,11 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .run_report import RunReport
+from aifinops.core.automation_settings import STOPPED_AT_TAG, STOPPED_BY_TAG
+
+from .action_log import ActionLog
 
 # Instances (and training jobs) carrying this tag key are never stopped by any job.
-OPT_OUT_TAG = "aifinops:keep-running"
-STOPPED_BY_TAG = "aifinops:stopped-by"
-STOPPED_AT_TAG = "aifinops:stopped-at"
 # Tags that mean a group replaces the instance if it is stopped: report such instances, never stop them.
 GROUP_TAGS = {
     "aws:autoscaling:groupName": "Auto Scaling group",
@@ -47,7 +46,7 @@ class Instance:
         return None
 
 
-def hands_off(instance: Instance, opt_out_tag: str, report: RunReport) -> bool:
+def hands_off(instance: Instance, opt_out_tag: str, report: ActionLog) -> bool:
     """True (and recorded) when no job may stop the instance: it opted out, or a group would replace it."""
     group = instance.managing_group()
     if opt_out_tag in instance.tags:
@@ -87,7 +86,7 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def stop_instances(ec2: Any, instances: Sequence[Instance], reasons: Mapping[str, str], report: RunReport,
+def stop_instances(ec2: Any, instances: Sequence[Instance], reasons: Mapping[str, str], report: ActionLog,
                    stopped_by: str, now: datetime) -> list[Instance]:
     """Stop `instances` (in a dry run, only record that they would be); returns those stopped.
 
@@ -118,7 +117,7 @@ def stop_instances(ec2: Any, instances: Sequence[Instance], reasons: Mapping[str
     return stopped
 
 
-def _mark_stopped(ec2: Any, stopped: Sequence[Instance], report: RunReport, stopped_by: str, now: datetime) -> None:
+def _mark_stopped(ec2: Any, stopped: Sequence[Instance], report: ActionLog, stopped_by: str, now: datetime) -> None:
     marks = [{"Key": STOPPED_BY_TAG, "Value": stopped_by},
              {"Key": STOPPED_AT_TAG, "Value": now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}]
     for start in range(0, len(stopped), STOP_BATCH):

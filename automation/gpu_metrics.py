@@ -7,20 +7,12 @@ with the same aggregation, works the same way.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-NVIDIA_SMI_METRIC = ("CWAgent", "nvidia_smi_utilization_gpu")
-DCGM_METRIC = ("CWAgent", "DCGM_FI_DEV_GPU_UTIL")
+from aifinops.core.automation_settings import GpuMetric
+
 MAX_QUERIES_PER_CALL = 500  # GetMetricData's limit
-
-
-@dataclass(frozen=True)
-class GpuMetric:
-    namespace: str = NVIDIA_SMI_METRIC[0]
-    name: str = NVIDIA_SMI_METRIC[1]
-    instance_dimension: str = "InstanceId"
 
 
 def peak_utilisation(cloudwatch: Any, metric: GpuMetric, instance_ids: Sequence[str], start: datetime,

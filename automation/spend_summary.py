@@ -17,11 +17,12 @@ from typing import Any, Optional, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components import catalog
+from aifinops.core import catalog
+from aifinops.core.automation_settings import STOPPED_AT_TAG, STOPPED_BY_TAG
 
 from .aws_clients import AwsClients
-from .ec2_instances import STOPPED_AT_TAG, STOPPED_BY_TAG, describe_error, describe_instances, tag_dict
-from .idle_gpu_reaper import JOB as REAPER_JOB
+from .ec2_instances import describe_error, describe_instances, tag_dict
+from .idle_gpu_reaper_handler import JOB as REAPER_JOB
 
 DEFAULT_METRIC = "UnblendedCost"
 INVOCATIONS_METRIC = ("AWS/SageMaker", "Invocations")

@@ -12,9 +12,9 @@ from typing import Any, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .action_log import ActionLog
 from .aws_clients import AwsClients
 from .ec2_instances import describe_error
-from .run_report import RunReport
 from .tag_inventory import SWEEPS, AuditedResource, Inventory, collect
 from .tag_rules import RuleLookups, TagRule, derive_tags
 
@@ -71,9 +71,9 @@ def audit(clients: AwsClients, required: Sequence[str], sweeps: Sequence[str] = 
     return TagAudit(tuple(required), collect(clients, sweeps, resource_types=resource_types))
 
 
-def fix(clients: AwsClients, result: TagAudit, rules: Sequence[TagRule], apply: bool = False) -> RunReport:
+def fix(clients: AwsClients, result: TagAudit, rules: Sequence[TagRule], apply: bool = False) -> ActionLog:
     """Fill the missing tags the rules can give; report the rest. Nothing is written unless `apply`."""
-    report = RunReport(JOB, dry_run=not apply)
+    report = ActionLog(JOB, dry_run=not apply)
     lookups = RuleLookups(clients)
     planned: dict[tuple[tuple[str, str], ...], list[AuditedResource]] = defaultdict(list)
     reasons: dict[str, str] = {}

@@ -22,9 +22,10 @@ os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_
 from moto import mock_aws  # noqa: E402
 from moto.ec2.models import ec2_backends  # noqa: E402
 
-from automation.aws_clients import AwsClients  # noqa: E402
-from automation.idle_gpu_reaper import ReaperSettings, reap  # noqa: E402
-from automation.tag_audit import audit  # noqa: E402
+from aifinops.automation.aws_clients import AwsClients  # noqa: E402
+from aifinops.automation.idle_gpu_reaper_handler import reap  # noqa: E402
+from aifinops.automation.tag_audit import audit  # noqa: E402
+from aifinops.core.automation_settings import ReaperSettings  # noqa: E402
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 RUNS_PER_MONTH = 4 * 24 * 30  # every 15 minutes

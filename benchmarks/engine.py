@@ -13,7 +13,6 @@ Usage: .venv/bin/python benchmarks/engine.py [N ...]   (default: 100 1000 10000)
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from pathlib import Path
 
 PROGRAM = """
 import pulumi, pulumi_aws as aws
-from components.tagging import register_cost_tags
+from aifinops.components.tagging import register_cost_tags
 
 register_cost_tags(pulumi.Config().require_object("costTags"))
 for i in range({groups}):

@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import policies  # noqa: E402
+from aifinops import policies  # noqa: E402
 from aifinops.analyzer_requests import analyze_requests  # noqa: E402
 from aifinops.engine import run_program  # noqa: E402
 from aifinops.policy_runner import PackEnvironment, PolicyPackSet  # noqa: E402

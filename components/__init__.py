@@ -1,5 +1,48 @@
 """aifinops components: Pulumi ComponentResources for AI workloads on AWS that keep the bill in check.
 
-Import the ones you need, e.g. `from components.gpu_instance import GpuInstance, GpuInstanceArgs`.
-Components never import the `aifinops` command.
+    from aifinops.components import GpuInstance, GpuInstanceArgs, register_cost_tags
+
+Every component and its `...Args` is exported here. They load on first use, so importing one helper
+module (or the checkov suppressions) does not import every component and pulumi_aws with it.
+Components build on `aifinops.core` and never import the command, the policies or the automation.
 """
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Public name -> the module (in this package) that defines it.
+_EXPORTS = {
+    "BackupPlan": "backup_plan", "BackupPlanArgs": "backup_plan",
+    "BudgetGuard": "budget_guard", "BudgetGuardArgs": "budget_guard",
+    "CostAllocationTags": "cost_allocation_tags", "CostAllocationTagsArgs": "cost_allocation_tags",
+    "CostAnomalyAlerts": "cost_anomaly_alerts", "CostAnomalyAlertsArgs": "cost_anomaly_alerts",
+    "CostBudget": "cost_budget", "CostBudgetArgs": "cost_budget",
+    "GpuFleet": "gpu_fleet", "GpuFleetArgs": "gpu_fleet", "ReservedBaseline": "gpu_fleet",
+    "ScheduledScaling": "gpu_fleet", "TargetTracking": "gpu_fleet", "office_hours": "gpu_fleet",
+    "GpuInference": "gpu_inference", "GpuInferenceArgs": "gpu_inference", "InferenceAutoscaling": "gpu_inference",
+    "KarpenterNodePoolArgs": "gpu_inference",
+    "GpuInstance": "gpu_instance", "GpuInstanceArgs": "gpu_instance",
+    "IdleGpuReaper": "idle_gpu_reaper", "IdleGpuReaperArgs": "idle_gpu_reaper",
+    "PublicLoadBalancer": "public_load_balancer", "PublicLoadBalancerArgs": "public_load_balancer",
+    "ShieldProtection": "shield_protection", "ShieldProtectionArgs": "shield_protection",
+    "TieredBucket": "tiered_bucket", "TieredBucketArgs": "tiered_bucket",
+    "WafRateLimit": "waf_rate_limit", "WafRateLimitArgs": "waf_rate_limit",
+    "FunctionSettings": "automation_lambda",
+    "register_cost_tags": "tagging",
+    "build_args": "config_args",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

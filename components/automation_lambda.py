@@ -4,10 +4,11 @@ with retention, one concurrent run at a time, a dead-letter queue for events it 
 managed KMS key for the logs, the queue and the function's environment.
 
 The archive carries the `automation` package plus `components/catalog.py`, the argument checks and
-`components/data/*.json`, which is all the handlers import (boto3 comes with the Lambda runtime).
+`aifinops/core/data/*.json`, which is all the handlers import (boto3 comes with the Lambda runtime).
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,16 +17,16 @@ from typing import Any, Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-import automation
+from aifinops.core import argument_checks as checks
 
-from . import argument_checks as checks
 from .checkov_suppressions import suppress_checkov
 
-COMPONENTS_DIR = Path(__file__).parent
 RUNTIME = "python3.12"
 ARCHITECTURE = "arm64"  # Graviton: about 20% cheaper per GB-second than x86 for the same work
-# The components modules the handlers import; both are plain Python (no pulumi).
-SHIPPED_COMPONENT_MODULES = ("__init__.py", "catalog.py", "argument_checks.py")
+# What a handler archive holds: two packages (shipped as files, never imported here: the components do
+# not depend on the automation), and by suffix their code and the price and spec tables.
+SHIPPED_PACKAGES = ("aifinops.automation", "aifinops.core")
+SHIPPED_SUFFIXES = (".py", ".json")
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum: two weeks to look at a failed event
 # checkov checks a handler function knowingly fails, and why (declared for each component type).
 HANDLER_CHECKOV_EXCEPTIONS = {
@@ -50,11 +51,14 @@ def declare_checkov_exceptions(component_type: str) -> None:
 
 
 def archive_files() -> dict[str, Path]:
-    """Path inside the archive -> file on disk."""
-    package = Path(automation.__file__).parent
-    files = {f"automation/{path.name}": path for path in sorted(package.glob("*.py"))}
-    files.update({f"components/{module}": COMPONENTS_DIR / module for module in SHIPPED_COMPONENT_MODULES})
-    files.update({f"components/data/{path.name}": path for path in sorted((COMPONENTS_DIR / "data").glob("*.json"))})
+    """Path inside the archive -> file on disk: `aifinops/__init__.py` and every file of the two packages."""
+    files = {"aifinops/__init__.py": Path(importlib.util.find_spec("aifinops").origin)}
+    for package in SHIPPED_PACKAGES:
+        root = Path(importlib.util.find_spec(package).submodule_search_locations[0])
+        prefix = package.replace(".", "/")
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix in SHIPPED_SUFFIXES and "__pycache__" not in path.parts:
+                files[f"{prefix}/{path.relative_to(root).as_posix()}"] = path
     return files
 
 

@@ -16,7 +16,8 @@ import pulumi
 import pulumi_aws as aws
 from aws_cron_expression_validator.validator import AWSCronExpressionValidator
 
-from .argument_checks import arn_in_region, aws_region, flag, one_of, whole_number
+from aifinops.core.argument_checks import arn_in_region, aws_region, flag, one_of, whole_number
+
 from .gpu_instance import validate_tags
 
 # AWS-managed policies for the AWS Backup service role: backup and restore, plus S3's own pair.

@@ -1,6 +1,6 @@
 """BudgetGuard: a Lambda subscribed to a budget's alert topic that stops what the budget pays for.
 
-The handler is `automation/budget_guard.py` (see GuardSettings there). It stops running EC2 instances
+The handler is `aifinops.automation.budget_guard_handler` (GuardSettings in `aifinops.core.automation_settings`). It stops running EC2 instances
 and in-progress SageMaker training jobs that carry the budget's cost tags, never deletes anything, and
 writes a summary back to the topic (its subscription's filter policy keeps it from hearing itself). Its
 role can stop only resources carrying those tags.
@@ -14,18 +14,29 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import pulumi
 import pulumi_aws as aws
 
-from automation.budget_guard import GuardSettings, validate_tag_filter
-from automation.ec2_instances import STOPPED_AT_TAG, STOPPED_BY_TAG
-from automation.run_report import SOURCE_ATTRIBUTE
-from automation.settings import env_name, to_env
+from aifinops.core import argument_checks as checks
+from aifinops.core.automation_settings import (
+    SOURCE_ATTRIBUTE,
+    STOPPED_AT_TAG,
+    STOPPED_BY_TAG,
+    GuardSettings,
+    env_name,
+    to_env,
+    validate_tag_filter,
+)
 
-from . import argument_checks as checks
-from .automation_lambda import (AccountScope, FunctionSettings, HandlerComponent, account_scope,
-                                declare_checkov_exceptions, deploy_handler)
+from .automation_lambda import (
+    AccountScope,
+    FunctionSettings,
+    HandlerComponent,
+    account_scope,
+    declare_checkov_exceptions,
+    deploy_handler,
+)
 from .gpu_instance import validate_tags
 
 TYPE_TOKEN = "aifinops:automation:BudgetGuard"
-HANDLER = "automation.budget_guard.handler"
+HANDLER = "aifinops.automation.budget_guard_handler.handler"
 declare_checkov_exceptions(TYPE_TOKEN)
 # Settings the component fills from its wiring; users set them on the component, not in `settings`.
 WIRED_SETTINGS = ("cost_tags", "budget_names", "topic_arns", "summary_topic_arn")

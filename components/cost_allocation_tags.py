@@ -13,8 +13,8 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from .argument_checks import string_list
-from .tagging import DEFAULT_REQUIRED_TAGS
+from aifinops.core.argument_checks import string_list
+from aifinops.core.tags import DEFAULT_REQUIRED_TAGS
 
 TYPE_TOKEN = "aifinops:cost:CostAllocationTags"
 TAG_KEY_PATTERN = re.compile(r"^(?!aws:)[\w.:/=+\-@ ]{1,128}$")

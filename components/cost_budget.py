@@ -14,9 +14,10 @@ from typing import Literal, Mapping, Optional, Sequence, Union
 import pulumi
 import pulumi_aws as aws
 
-from . import catalog
+from aifinops.core import catalog
+from aifinops.core.argument_checks import one_of, positive_number, string_list
+
 from .alert_topic import encrypted_alert_topic, validate_emails
-from .argument_checks import one_of, positive_number, string_list
 from .gpu_instance import validate_tags
 
 TYPE_TOKEN = "aifinops:cost:CostBudget"

@@ -19,13 +19,30 @@ from typing import Any, Literal, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from . import argument_checks as checks, catalog
+from aifinops.core import argument_checks as checks
+from aifinops.core import catalog
+
 from .alert_topic import encrypted_alert_topic, validate_emails
 from .checkov_suppressions import suppress_checkov
-from .checkpoint_watcher import WatcherSettings, checkpoint_uri, combined_user_data, is_safe_value, \
-    watcher_install_script
-from .gpu_instance import SpotOptions, deep_learning_ami, dlami_name, hourly_price, instance_role, \
-    launch_template_root_volume, metadata_options, validate_checkpoint_prefix, validate_root_volume, validate_tags
+from .checkpoint_watcher import (
+    WatcherSettings,
+    checkpoint_uri,
+    combined_user_data,
+    is_safe_value,
+    watcher_install_script,
+)
+from .gpu_instance import (
+    SpotOptions,
+    deep_learning_ami,
+    dlami_name,
+    hourly_price,
+    instance_role,
+    launch_template_root_volume,
+    metadata_options,
+    validate_checkpoint_prefix,
+    validate_root_volume,
+    validate_tags,
+)
 
 SPOT_INTERRUPTION = "EC2 Spot Instance Interruption Warning"
 REBALANCE_RECOMMENDATION = "EC2 Instance Rebalance Recommendation"

@@ -15,8 +15,9 @@ from typing import Any, Literal, Mapping, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from . import argument_checks as checks, catalog
-from .device_plugins import NVIDIA_GPU
+from aifinops.core import argument_checks as checks
+from aifinops.core import catalog
+from aifinops.core.device_plugins import NVIDIA_GPU
 
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _IMAGE = re.compile(r"^[a-z0-9][\w./:-]*(@sha256:[0-9a-f]{64})?$")

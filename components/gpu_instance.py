@@ -12,7 +12,7 @@ from typing import Any, Literal, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from . import catalog
+from aifinops.core import catalog
 
 SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 # AWS Deep Learning AMIs, published by Amazon. The Neuron AMI carries the Trainium/Inferentia SDK.

@@ -1,6 +1,6 @@
 """IdleGpuReaper: a scheduled Lambda that stops accelerated instances whose GPUs have sat idle.
 
-The handler is `automation/idle_gpu_reaper.py` (see ReaperSettings there for how it decides). It runs
+The handler is `aifinops.automation.idle_gpu_reaper_handler` (ReaperSettings in `aifinops.core.automation_settings` says how it decides). It runs
 on an EventBridge schedule with a role that can stop only accelerated instance types without the
 opt-out tag, and tag what it stopped; it cannot terminate, delete or start anything.
 """
@@ -13,17 +13,22 @@ from typing import Any, Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from automation.ec2_instances import STOPPED_AT_TAG, STOPPED_BY_TAG
-from automation.idle_gpu_reaper import ReaperSettings
-from automation.settings import env_name, to_env
+from aifinops.core import argument_checks as checks
+from aifinops.core import catalog
+from aifinops.core.automation_settings import STOPPED_AT_TAG, STOPPED_BY_TAG, ReaperSettings, env_name, to_env
 
-from . import argument_checks as checks, catalog
-from .automation_lambda import (AccountScope, FunctionSettings, HandlerComponent, account_scope,
-                                declare_checkov_exceptions, deploy_handler)
+from .automation_lambda import (
+    AccountScope,
+    FunctionSettings,
+    HandlerComponent,
+    account_scope,
+    declare_checkov_exceptions,
+    deploy_handler,
+)
 from .gpu_instance import validate_tags
 
 TYPE_TOKEN = "aifinops:automation:IdleGpuReaper"
-HANDLER = "automation.idle_gpu_reaper.handler"
+HANDLER = "aifinops.automation.idle_gpu_reaper_handler.handler"
 declare_checkov_exceptions(TYPE_TOKEN)
 DEFAULT_SCHEDULE = "rate(15 minutes)"
 _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$")

@@ -15,7 +15,8 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from . import argument_checks as checks
+from aifinops.core import argument_checks as checks
+
 from .checkov_suppressions import suppress_checkov
 from .gpu_instance import validate_tags
 

@@ -14,9 +14,11 @@ from typing import Any, Literal, Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from . import argument_checks as checks
+from aifinops.core import argument_checks as checks
+from aifinops.core.service_prices import service_price
+
+from .component_inputs import labelled_inputs
 from .gpu_instance import validate_tags
-from .service_prices import service_price
 
 # What Shield Advanced can protect, by ARN service and resource prefix.
 PROTECTABLE = {
@@ -92,7 +94,7 @@ class ShieldProtection(pulumi.ComponentResource):
     def __init__(self, name: str, args: ShieldProtectionArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         if not isinstance(args, ShieldProtectionArgs):
             raise ValueError(f"args: expected ShieldProtectionArgs, got {type(args).__name__}")
-        resources = checks.labelled_inputs("resources", args.resources, min_items=1)
+        resources = labelled_inputs("resources", args.resources, min_items=1)
         for label, arn in resources.items():
             validate_protectable_arn(f"resources.{label}", arn)
         group = args.protection_group
@@ -102,7 +104,7 @@ class ShieldProtection(pulumi.ComponentResource):
             checks.one_of("protection_group.aggregation", group.aggregation, AGGREGATIONS)
             checks.text("name", name, PROTECTION_GROUP_ID,
                         "1 to 36 letters, digits and '-' (it is the protection group's id)")
-        health_checks = checks.labelled_inputs("health_check_arns", args.health_check_arns)
+        health_checks = labelled_inputs("health_check_arns", args.health_check_arns)
         for label, arn in health_checks.items():
             if label not in resources:
                 raise ValueError(f"health_check_arns.{label}: no resource labelled {label!r}; expected one of "

@@ -3,7 +3,7 @@
 Everything S3 can get wrong by default is set: versioning with non-current versions expiring, default
 encryption, a full public access block, BucketOwnerEnforced ownership, a TLS-only bucket policy, aborted
 multipart uploads, and lifecycle tiers that move data down to cheaper storage classes as it ages. The
-lifecycle math (what S3 accepts, what a rule costs) lives in `components.lifecycle`.
+lifecycle math (what S3 accepts, what a rule costs) lives in `aifinops.core.lifecycle`.
 """
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from . import lifecycle
-from .argument_checks import arn_in_region, aws_region, flag, one_of, positive_number, whole_number
+from aifinops.core import lifecycle
+from aifinops.core.argument_checks import arn_in_region, aws_region, flag, one_of, positive_number, whole_number
+from aifinops.core.lifecycle import LifecycleRule
+
 from .checkov_suppressions import suppress_checkov
 from .gpu_instance import validate_tags
-from .lifecycle import LifecycleRule
 
 HOUSEKEEPING_RULE_ID = "housekeeping"
 MAX_NEWER_NONCURRENT_VERSIONS = 100  # S3's limit for NewerNoncurrentVersions

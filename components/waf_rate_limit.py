@@ -14,11 +14,13 @@ from typing import Any, Literal, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from . import argument_checks as checks
+from aifinops.core import argument_checks as checks
+from aifinops.core.service_prices import service_price
+
 from .automation_lambda import account_scope, key_policy
 from .checkov_suppressions import suppress_checkov
+from .component_inputs import labelled_inputs
 from .gpu_instance import validate_tags
-from .service_prices import service_price
 
 # Why 1,000 requests per 5 minutes per client IP (about 3.3 requests a second, sustained):
 # - a person or an SDK client calling a model endpoint makes well under one request a second (each
@@ -146,7 +148,7 @@ class WafRateLimit(pulumi.ComponentResource):
         aggregate = checks.one_of("aggregate_by", args.aggregate_by, ("IP", "FORWARDED_IP"))
         action = checks.one_of("rate_limit_action", args.rate_limit_action, ("BLOCK", "COUNT"))
         count_only = checks.string_list("common_rules_count_only", args.common_rules_count_only)
-        associations = checks.labelled_inputs("associations", args.associations)
+        associations = labelled_inputs("associations", args.associations)
         if associations and scope == "CLOUDFRONT":
             raise ValueError("associations: a CLOUDFRONT web ACL is attached by the distribution's web ACL setting, "
                              f"not by association; got {list(associations)!r}, expected none")

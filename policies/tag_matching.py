@@ -5,8 +5,9 @@ from typing import Any, Mapping
 
 from pulumi_policy import PolicyResource
 
+from aifinops.core.tags import effective_tags
+
 from .preview_values import UNKNOWN
-from .resource_tags import effective_tags
 from .stack_resources import StackResources
 
 

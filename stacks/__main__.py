@@ -6,21 +6,21 @@ earlier components by name.
 """
 import pulumi
 
-from components.backup_plan import BackupPlan, BackupPlanArgs
-from components.budget_guard import BudgetGuard, BudgetGuardArgs
-from components.cost_allocation_tags import CostAllocationTags, CostAllocationTagsArgs
-from components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs
-from components.cost_budget import CostBudget, CostBudgetArgs
-from components.gpu_fleet import GpuFleet, GpuFleetArgs
-from components.gpu_inference import GpuInference, GpuInferenceArgs
-from components.gpu_instance import GpuInstance, GpuInstanceArgs
-from components.idle_gpu_reaper import IdleGpuReaper, IdleGpuReaperArgs
-from components.public_load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
-from components.shield_protection import ShieldProtection, ShieldProtectionArgs
-from components.tiered_bucket import TieredBucket, TieredBucketArgs
-from components.waf_rate_limit import WafRateLimit, WafRateLimitArgs
-from components.config_args import build_args
-from components.tagging import register_cost_tags
+from aifinops.components.backup_plan import BackupPlan, BackupPlanArgs
+from aifinops.components.budget_guard import BudgetGuard, BudgetGuardArgs
+from aifinops.components.config_args import build_args
+from aifinops.components.cost_allocation_tags import CostAllocationTags, CostAllocationTagsArgs
+from aifinops.components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs
+from aifinops.components.cost_budget import CostBudget, CostBudgetArgs
+from aifinops.components.gpu_fleet import GpuFleet, GpuFleetArgs
+from aifinops.components.gpu_inference import GpuInference, GpuInferenceArgs
+from aifinops.components.gpu_instance import GpuInstance, GpuInstanceArgs
+from aifinops.components.idle_gpu_reaper import IdleGpuReaper, IdleGpuReaperArgs
+from aifinops.components.public_load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
+from aifinops.components.shield_protection import ShieldProtection, ShieldProtectionArgs
+from aifinops.components.tagging import register_cost_tags
+from aifinops.components.tiered_bucket import TieredBucket, TieredBucketArgs
+from aifinops.components.waf_rate_limit import WafRateLimit, WafRateLimitArgs
 
 config = pulumi.Config()
 cost_tags = register_cost_tags(config.require_object("costTags"), config.get_object("requiredTags"))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
-from components.tagging import _aws_resource_classes
+from aifinops.taggable_types import aws_resource_classes
 
 ARGS_NAME = re.compile(r"'(\w+Args)'")
 SKIPPED_PARAMETERS = {"self", "__self__", "resource_name", "opts", "__props__"}
@@ -29,7 +29,7 @@ def wire_name(python_name: str) -> str:
 
 
 def resource_init(type_token: str) -> Callable[..., Any]:
-    module_name, class_name = _aws_resource_classes()[type_token]
+    module_name, class_name = aws_resource_classes()[type_token]
     resource_class = getattr(importlib.import_module(module_name), class_name)
     return resource_class._internal_init
 

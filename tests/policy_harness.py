@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
-import policies
+from aifinops import policies
+from aifinops.core.policy_config import parse_config
 from aifinops.graph import ResourceGraph
-from aifinops.policy_pack_config import parse_config
 from aifinops.policy_runner import PackEnvironment, PolicyPackSet, PolicyRun, PolicyViolation
 
 

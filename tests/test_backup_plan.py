@@ -5,15 +5,22 @@ import json
 
 import pytest
 
-from components.backup_plan import (SERVICE_ROLE_POLICIES, BackupPlan, BackupPlanArgs, BackupRule, CopyTarget,
-                                    VaultLock, default_rules)
+from aifinops.components.backup_plan import (
+    SERVICE_ROLE_POLICIES,
+    BackupPlan,
+    BackupPlanArgs,
+    BackupRule,
+    CopyTarget,
+    VaultLock,
+    default_rules,
+)
 from tests.conftest import only, tagged_config
 
 PROGRAM = """
 import pulumi
-from components.backup_plan import BackupPlan, BackupPlanArgs, BackupRule, CopyTarget, VaultLock
-from components.tiered_bucket import TieredBucket
-from components.tagging import register_cost_tags
+from aifinops.components.backup_plan import BackupPlan, BackupPlanArgs, BackupRule, CopyTarget, VaultLock
+from aifinops.components.tiered_bucket import TieredBucket
+from aifinops.components.tagging import register_cost_tags
 register_cost_tags(pulumi.Config().require_object("costTags"))
 data = TieredBucket("data")
 plan = BackupPlan("bk", BackupPlanArgs({args}))

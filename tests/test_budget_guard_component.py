@@ -6,16 +6,14 @@ import json
 
 import pytest
 
-from automation.budget_guard import GuardSettings
-from automation.run_report import SOURCE_ATTRIBUTE
-from automation.settings import from_env
-from components.budget_guard import BudgetGuard, BudgetGuardArgs
+from aifinops.components.budget_guard import BudgetGuard, BudgetGuardArgs
+from aifinops.core.automation_settings import SOURCE_ATTRIBUTE, GuardSettings, from_env
 from tests.conftest import tagged_config
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:team-budget-alerts"
 WITH_BUDGET = """
-from components.budget_guard import BudgetGuard, BudgetGuardArgs
-from components.cost_budget import CostBudget, CostBudgetArgs
+from aifinops.components.budget_guard import BudgetGuard, BudgetGuardArgs
+from aifinops.components.cost_budget import CostBudget, CostBudgetArgs
 budget = CostBudget("team", CostBudgetArgs(amount_usd=1500, tag_filters={"Project": "llm"}))
 BudgetGuard("guard", BudgetGuardArgs(cost_tags={"Project": "llm"}, cost_budget=budget))
 """
@@ -60,8 +58,8 @@ def test_role_stops_only_what_carries_the_cost_tags(preview):
 
 def test_guard_for_a_budget_managed_elsewhere(preview):
     program = f"""
-from automation.budget_guard import GuardSettings
-from components.budget_guard import BudgetGuard, BudgetGuardArgs
+from aifinops.core.automation_settings import GuardSettings
+from aifinops.components.budget_guard import BudgetGuard, BudgetGuardArgs
 BudgetGuard("guard", BudgetGuardArgs(cost_tags={{"Project": ["llm", "eval"], "Environment": "dev"}}, topic_arn="{TOPIC}",
             topic_kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/1234",
             settings=GuardSettings(stop_training_jobs=False, alert_types=("ACTUAL", "FORECASTED"), dry_run=False)))
@@ -110,7 +108,7 @@ def test_stack_section_wires_a_guard_to_a_budget_by_name(preview_stack_program):
 
 
 def test_stack_section_rejects_an_unknown_budget(preview_stack_program):
-    from aifinops.errors import ProgramError
+    from aifinops.core.errors import ProgramError
 
     with pytest.raises(ProgramError, match="budgetGuards\\[0\\].costBudget: expected the name of a costBudgets entry"):
         preview_stack_program(tagged_config({"budgetGuards": [{"name": "g", "costBudget": "nope"}]},

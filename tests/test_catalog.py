@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from aifinops import catalog_specs
-from components import catalog
+from aifinops.core import catalog
 
 
 def test_vendored_specs_match_the_current_moto_data():

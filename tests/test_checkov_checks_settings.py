@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from components import catalog
-from components.tagging import DEFAULT_REQUIRED_TAGS
-from policies.checkov_checks import aifinops_check_settings as settings
-from policies.cost import approved_gpu_instance_types, required_cost_tags
+from aifinops.core import catalog
+from aifinops.core.tags import DEFAULT_REQUIRED_TAGS
+from aifinops.policies.checkov_checks import aifinops_check_settings as settings
+from aifinops.policies.cost import approved_gpu_instance_types, required_cost_tags
 
 POLICY_MODULES = {settings.REQUIRED_TAGS_POLICY: required_cost_tags,
                   settings.APPROVED_TYPES_POLICY: approved_gpu_instance_types}
@@ -48,7 +48,7 @@ APPROVED = [catalog.normalize_instance_type(t) for t in ("g5.xlarge", "ml.g6.xla
     ("p5.48xlarge", True), ("t3.micro", False), ("m7i.large", False), ("p4d", False), ("g6", True),
     ("trn1.32xlarge", True), ("not-a-type", False)])
 def test_the_checks_judge_instance_types_as_the_policy_does(value, rejected):
-    """Both ask components.catalog.approval_problem; the checks must read a bare family as a family."""
+    """Both ask aifinops.core.catalog.approval_problem; the checks must read a bare family as a family."""
     problem = settings.approval_problem(value, frozenset(APPROVED))
     assert bool(problem) is rejected
     assert problem == catalog.approval_problem(value, APPROVED, is_family="." not in value)

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 
-from aifinops.checkov.run import FAILED, PASSED, SUPPRESSED, CheckovFinding, CheckovScan
 from aifinops.checkov.export import NotScanned
+from aifinops.checkov.run import FAILED, PASSED, SUPPRESSED, CheckovFinding, CheckovScan
 from aifinops.cli import main
 from aifinops.graph import ResourceGraph
 from aifinops.reports.checkov_findings import NOT_SCANNED_RULE, add_checkov_scan
@@ -17,8 +17,8 @@ from tests.conftest import REPO_ROOT, tagged_config, write_project
 
 PROGRAM = """
 import pulumi, pulumi_aws as aws
-from components.checkov_suppressions import suppress_checkov
-from components.tagging import register_cost_tags
+from aifinops.components.checkov_suppressions import suppress_checkov
+from aifinops.components.tagging import register_cost_tags
 
 register_cost_tags(pulumi.Config().require_object("costTags"))
 suppress_checkov(component_type="test:index:Queue", resource_type="aws:sqs/queue:Queue", check_id="CKV_AWS_27",

@@ -10,7 +10,7 @@ import pytest
 from aifinops.checkov import run
 from aifinops.checkov.export import CheckovExport, ExportedResource
 from aifinops.checkov.run import CheckovError, PendingScan, find_checkov, findings_from_reports
-from aifinops.errors import EXIT_ERROR, PolicyPackError
+from aifinops.core.errors import EXIT_ERROR, PolicyPackError
 from aifinops.graph import Resource, ResourceGraph
 
 URN = "urn:pulumi:dev::proj::aws:sns/topic:Topic::alerts"
@@ -58,10 +58,10 @@ def test_a_scan_that_does_not_cover_every_exported_resource_is_an_error(tmp_path
 
 
 def test_missing_checkov_says_how_to_install_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(run, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(run, "SOURCE_CHECKOUT", tmp_path)
     monkeypatch.delenv(run.CHECKOV_ENV, raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(CheckovError, match="scripts/bootstrap"):
+    with pytest.raises(CheckovError, match=r"pipx install checkov==3\.3\.30"):
         find_checkov()
     fake = tmp_path / "my-checkov"
     fake.write_text("#!/bin/sh\n")

@@ -11,16 +11,25 @@ from pathlib import Path
 import pytest
 
 from aifinops.checkov.export import PLAN_FILE, CheckovExport, ExportedResource, export_graph
-from aifinops.checkov.run import (FAILED, PASSED, SUPPRESSED, CheckovError, findings_from_reports, finish_checkov,
-                                  find_checkov, scan_graph, start_checkov)
+from aifinops.checkov.run import (
+    FAILED,
+    PASSED,
+    SUPPRESSED,
+    CheckovError,
+    find_checkov,
+    findings_from_reports,
+    finish_checkov,
+    scan_graph,
+    start_checkov,
+)
 from aifinops.engine import run_program
 from aifinops.project import load_project
 from tests.conftest import tagged_config, write_project
 
 KNOWN_BAD_AND_GOOD = """
 import pulumi, pulumi_aws as aws, pulumi_kubernetes as k8s
-from components.checkov_suppressions import suppress_checkov
-from components.tagging import register_cost_tags
+from aifinops.components.checkov_suppressions import suppress_checkov
+from aifinops.components.tagging import register_cost_tags
 
 register_cost_tags(pulumi.Config().require_object("costTags"))
 owner = {"Owner": "ml-platform"}

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from components import checkov_suppressions
-from components.checkov_suppressions import STACK, declared_suppressions, find_suppression, suppress_checkov
+from aifinops.components import checkov_suppressions
+from aifinops.components.checkov_suppressions import STACK, declared_suppressions, find_suppression, suppress_checkov
 
 BUCKET = "aws:s3/bucket:Bucket"
 IN_COMPONENT = "urn:pulumi:dev::proj::aifinops:storage:TieredBucket$aws:s3/bucket:Bucket::data"

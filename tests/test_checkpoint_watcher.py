@@ -10,8 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from components.checkpoint_watcher import (WATCHER_SCRIPT, WatcherSettings, checkpoint_uri, combined_user_data,
-                                           watcher_install_script)
+from aifinops.components.checkpoint_watcher import (
+    WATCHER_SCRIPT,
+    WatcherSettings,
+    checkpoint_uri,
+    combined_user_data,
+    watcher_install_script,
+)
 
 TOKEN = "imds-session-token"
 

@@ -5,14 +5,14 @@ import json
 
 import pytest
 
-from components.cost_allocation_tags import CostAllocationTags, CostAllocationTagsArgs
-from components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs
-from components.cost_budget import BudgetAction, CostBudget, CostBudgetArgs, accelerated_families
+from aifinops.components.cost_allocation_tags import CostAllocationTags, CostAllocationTagsArgs
+from aifinops.components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs
+from aifinops.components.cost_budget import BudgetAction, CostBudget, CostBudgetArgs, accelerated_families
 from tests.conftest import tagged_config
 
 BUDGET = """
 import pulumi_aws as aws
-from components.cost_budget import BudgetAction, CostBudget, CostBudgetArgs
+from aifinops.components.cost_budget import BudgetAction, CostBudget, CostBudgetArgs
 box = aws.ec2.Instance("box", instance_type="g5.xlarge", ami="ami-1")
 CostBudget("team", CostBudgetArgs(amount_usd=1500, tag_filters={"Project": "llm"}, emails=["lead@example.com"],
            action=BudgetAction(kind="stop-instances", instance_ids=[box.id])))
@@ -68,7 +68,7 @@ def test_stop_action_role_may_stop_only_tagged_instances(preview):
 
 def test_deny_accelerated_launch_action(preview):
     program = """
-from components.cost_budget import BudgetAction, CostBudget, CostBudgetArgs
+from aifinops.components.cost_budget import BudgetAction, CostBudget, CostBudgetArgs
 CostBudget("team", CostBudgetArgs(amount_usd=100, actual_thresholds=[90, 100],
            action=BudgetAction(kind="deny-accelerated-launch", threshold_percent=90, target_roles=["ml-engineers"])))
 """
@@ -118,7 +118,7 @@ def test_budget_validation(changes, message):
 
 def test_invalid_budget_registers_nothing(preview):
     program = """
-from components.cost_budget import CostBudget, CostBudgetArgs
+from aifinops.components.cost_budget import CostBudget, CostBudgetArgs
 try:
     CostBudget("b", CostBudgetArgs(amount_usd=-5))
 except ValueError:
@@ -130,7 +130,7 @@ except ValueError:
 
 def test_anomaly_alerts_by_tag_with_immediate_email_through_topic(preview):
     program = """
-from components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs
+from aifinops.components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs
 CostAnomalyAlerts("spend", CostAnomalyAlertsArgs(monitor="tag", tag_key="Project", tag_values=["llm"],
                   threshold_usd=50, threshold_percent=20, emails=["lead@example.com"]))
 """
@@ -153,7 +153,7 @@ CostAnomalyAlerts("spend", CostAnomalyAlertsArgs(monitor="tag", tag_key="Project
 
 def test_anomaly_alerts_service_monitor_daily_email(preview):
     program = """
-from components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs
+from aifinops.components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs
 CostAnomalyAlerts("spend", CostAnomalyAlertsArgs(frequency="DAILY", sns_topic=False, emails=["a@example.com"]))
 """
     graph = preview(program, tagged_config())
@@ -184,7 +184,7 @@ def test_anomaly_alerts_validation(values, message):
 
 def test_cost_allocation_tags_activate_the_required_keys(preview):
     program = """
-from components.cost_allocation_tags import CostAllocationTags
+from aifinops.components.cost_allocation_tags import CostAllocationTags
 CostAllocationTags("tags")
 """
     graph = preview(program, tagged_config())

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
+from aifinops.core.estimate import FREE, NEEDS_USAGE, PRICED, UNPRICED, UsageError, estimate, parse_usage
 from aifinops.cost_estimate import cost_views
 from tests.conftest import tagged_config
-from policies.estimate import FREE, NEEDS_USAGE, PRICED, UNPRICED, UsageError, estimate, parse_usage
 
-# Prices used below (components/data/*.json): g5.xlarge $1.006/h, p4d.24xlarge $21.958/h (spot 60% off),
+# Prices used below (aifinops/core/data/*.json): g5.xlarge $1.006/h, p4d.24xlarge $21.958/h (spot 60% off),
 # g6e.xlarge $1.861/h (60% off), gp3 $0.08/GB-month, detailed monitoring 7 metrics x $0.30,
 # S3 STANDARD 0.023, STANDARD_IA 0.0125, GLACIER_IR 0.004 per GB-month, 30-day months in the S3 model,
 # transitions to IA $0.01 and to GLACIER_IR $0.02 per 1,000 objects; WAF $5/ACL, $1/rule, $0.60/M requests.

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from aifinops.errors import ProgramError
-from components import lifecycle
+from aifinops.core import lifecycle
+from aifinops.core.errors import ProgramError
 from tests.conftest import REPO_ROOT, example_stack_config, run_example_stack, tagged_config
 
 STACK = "data-platform"

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from aifinops.core.errors import ProgramError
 from aifinops.engine import BLINDED, UNKNOWN, engine_urn, is_secret
-from aifinops.errors import ProgramError
 from aifinops.graph import ResourceGraph
 
 NESTED = """
@@ -117,7 +117,7 @@ def test_source_lines_point_at_the_users_program(preview):
 
 
 def test_resources_inside_pack_components_point_at_the_line_that_made_the_component(preview):
-    program = "import pulumi\nfrom components.gpu_instance import GpuInstance, GpuInstanceArgs\n\n" \
+    program = "import pulumi\nfrom aifinops.components.gpu_instance import GpuInstance, GpuInstanceArgs\n\n" \
               "GpuInstance('box', GpuInstanceArgs(instance_type='g5.xlarge'))\n"
     graph = preview(program)
     assert {str(r.source) for r in graph if r.type != "pulumi:pulumi:Stack" and not r.is_provider} == \

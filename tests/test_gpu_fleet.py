@@ -8,18 +8,24 @@ import json
 
 import pytest
 
-from components import catalog
-from components.checkpoint_watcher import WATCHER_SCRIPT
-from components.gpu_fleet import (GpuFleet, GpuFleetArgs, ReservedBaseline, ScheduledScaling, TargetTracking,
-                                  office_hours)
-from components.gpu_instance import SpotOptions, hourly_price, metadata_options
+from aifinops.components.checkpoint_watcher import WATCHER_SCRIPT
+from aifinops.components.gpu_fleet import (
+    GpuFleet,
+    GpuFleetArgs,
+    ReservedBaseline,
+    ScheduledScaling,
+    TargetTracking,
+    office_hours,
+)
+from aifinops.components.gpu_instance import SpotOptions, hourly_price, metadata_options
+from aifinops.core import catalog
 from tests.conftest import tagged_config, warnings_of
 
 PROGRAM = """
 import pulumi
-from components.gpu_fleet import *
-from components.gpu_instance import GpuInstance, GpuInstanceArgs
-from components.tagging import register_cost_tags
+from aifinops.components.gpu_fleet import *
+from aifinops.components.gpu_instance import GpuInstance, GpuInstanceArgs
+from aifinops.components.tagging import register_cost_tags
 register_cost_tags(pulumi.Config().require_object("costTags"))
 fleet = GpuFleet("fleet", GpuFleetArgs({args}))
 pulumi.export("range", fleet.hourly_cost_range_usd)

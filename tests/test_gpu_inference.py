@@ -3,14 +3,19 @@ from __future__ import annotations
 
 import pytest
 
-from components.gpu_inference import (GpuInference, GpuInferenceArgs, InferenceAutoscaling, KarpenterNodePoolArgs,
-                                      is_pinned)
+from aifinops.components.gpu_inference import (
+    GpuInference,
+    GpuInferenceArgs,
+    InferenceAutoscaling,
+    KarpenterNodePoolArgs,
+    is_pinned,
+)
 from tests.conftest import only, tagged_config, warnings_of
 
 PINNED = "ghcr.io/acme/vllm@sha256:" + "c" * 64
 PROGRAM = """
 import pulumi
-from components.gpu_inference import *
+from aifinops.components.gpu_inference import *
 app = GpuInference("llm", GpuInferenceArgs({args}))
 pulumi.export("maxGpus", app.max_gpus)
 pulumi.export("namespace", app.namespace)

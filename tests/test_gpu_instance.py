@@ -5,15 +5,15 @@ import json
 
 import pytest
 
-from aifinops.errors import ProgramError
-from components import catalog
-from components.gpu_instance import GpuInstance, GpuInstanceArgs, SpotOptions
+from aifinops.components.gpu_instance import GpuInstance, GpuInstanceArgs, SpotOptions
+from aifinops.core import catalog
+from aifinops.core.errors import ProgramError
 from tests.conftest import tagged_config
 
 PROGRAM = """
 import pulumi
-from components.gpu_instance import GpuInstance, GpuInstanceArgs, SpotOptions
-from components.tagging import register_cost_tags
+from aifinops.components.gpu_instance import GpuInstance, GpuInstanceArgs, SpotOptions
+from aifinops.components.tagging import register_cost_tags
 register_cost_tags(pulumi.Config().require_object("costTags"))
 box = GpuInstance("box", GpuInstanceArgs({args}))
 pulumi.export("hourly", box.hourly_price_usd)

@@ -10,18 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from automation.idle_gpu_reaper import ReaperSettings
-from automation.settings import from_env
-from components import catalog
-from components.automation_lambda import FunctionSettings, archive_files
-from components.idle_gpu_reaper import IdleGpuReaper, IdleGpuReaperArgs
+from aifinops.components.automation_lambda import FunctionSettings, archive_files
+from aifinops.components.idle_gpu_reaper import IdleGpuReaper, IdleGpuReaperArgs
+from aifinops.core import catalog
+from aifinops.core.automation_settings import ReaperSettings, from_env
 from tests.conftest import tagged_config
 
 IAM_INLINE_POLICY_LIMIT = 10_240  # characters, all inline policies of a role together
 
 REAPER = """
-from automation.idle_gpu_reaper import ReaperSettings
-from components.idle_gpu_reaper import IdleGpuReaper, IdleGpuReaperArgs
+from aifinops.core.automation_settings import ReaperSettings
+from aifinops.components.idle_gpu_reaper import IdleGpuReaper, IdleGpuReaperArgs
 IdleGpuReaper("reaper", IdleGpuReaperArgs(settings=ReaperSettings(idle_minutes=90, dry_run=False),
               summary_topic_arn="arn:aws:sns:us-east-1:123456789012:gpu-reports"))
 """
@@ -33,13 +32,13 @@ def only(graph, type_token):
 
 
 def test_schedule_defaults_to_every_fifteen_minutes_and_invokes_the_function(preview):
-    graph = preview("from components.idle_gpu_reaper import IdleGpuReaper\nIdleGpuReaper('reaper')", tagged_config())
+    graph = preview("from aifinops.components.idle_gpu_reaper import IdleGpuReaper\nIdleGpuReaper('reaper')", tagged_config())
     rule, function = only(graph, "aws:cloudwatch/eventRule:EventRule"), only(graph, "aws:lambda/function:Function")
     assert rule.inputs["scheduleExpression"] == "rate(15 minutes)"
     assert only(graph, "aws:cloudwatch/eventTarget:EventTarget").inputs["arn"] == function.outputs["arn"]
     permission = only(graph, "aws:lambda/permission:Permission").inputs
     assert (permission["principal"], permission["sourceArn"]) == ("events.amazonaws.com", rule.outputs["arn"])
-    assert function.inputs["handler"] == "automation.idle_gpu_reaper.handler"
+    assert function.inputs["handler"] == "aifinops.automation.idle_gpu_reaper_handler.handler"
     assert from_env(ReaperSettings, function.inputs["environment"]["variables"]).dry_run is True
 
 
@@ -103,8 +102,8 @@ def test_lambda_archive_runs_without_pulumi(tmp_path: Path):
         "        if name.split('.')[0] in ('pulumi', 'pulumi_aws'): raise ImportError('no pulumi in Lambda')\n"
         "sys.meta_path.insert(0, NoPulumi())\n"
         f"sys.path.insert(0, {str(root)!r})\n"
-        "import automation.idle_gpu_reaper as reaper, automation.budget_guard as guard\n"
-        "from components import catalog\n"
+        "import aifinops.automation.idle_gpu_reaper_handler as reaper, aifinops.automation.budget_guard_handler as guard\n"
+        "from aifinops.core import catalog\n"
         f"assert reaper.__file__.startswith({str(root)!r}) and catalog.__file__.startswith({str(root)!r})\n"
         "print(callable(reaper.handler), callable(guard.handler), catalog.is_accelerated('g5.xlarge'),"
         " catalog.on_demand_price('p5.48xlarge') is not None)\n")

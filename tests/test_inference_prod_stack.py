@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from aifinops.errors import ProgramError
-from components import catalog
-from components.gpu_fleet import hourly_cost_range
+from aifinops.components.gpu_fleet import hourly_cost_range
+from aifinops.core import catalog
+from aifinops.core.errors import ProgramError
 from tests.conftest import REPO_ROOT, example_stack_config, only, run_example_stack, tagged_config
 
 STACK = "inference-prod"

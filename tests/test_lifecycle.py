@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from components import lifecycle
-from components.lifecycle import LifecycleRule, Transition
+from aifinops.core import lifecycle
+from aifinops.core.lifecycle import LifecycleRule, Transition
 
 PRICES = lifecycle.storage_classes()
 MONTH = lifecycle.days_per_month()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from aifinops.errors import ProjectError
+from aifinops.core.errors import ProjectError
 from aifinops.project import SECURE_PLACEHOLDER, load_project
 from tests.conftest import write_project
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from components.public_load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
+from aifinops.components.public_load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from tests.conftest import tagged_config
 
 PROGRAM = """
 import pulumi
-from components.public_load_balancer import *
-from components.tagging import register_cost_tags
+from aifinops.components.public_load_balancer import *
+from aifinops.components.tagging import register_cost_tags
 register_cost_tags(pulumi.Config().require_object("costTags"))
 lb = PublicLoadBalancer("edge", PublicLoadBalancerArgs({args}))
 pulumi.export("arn", lb.arn)

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from components.service_prices import service_price
-from components.shield_protection import ProtectionGroupOptions, ShieldProtection, ShieldProtectionArgs
+from aifinops.components.shield_protection import ProtectionGroupOptions, ShieldProtection, ShieldProtectionArgs
+from aifinops.core.service_prices import service_price
 from tests.conftest import tagged_config
 
 PROGRAM = """
 import pulumi
 import pulumi_aws as aws
-from components.shield_protection import *
-from components.tagging import register_cost_tags
+from aifinops.components.shield_protection import *
+from aifinops.components.tagging import register_cost_tags
 register_cost_tags(pulumi.Config().require_object("costTags"))
 lb = aws.lb.LoadBalancer("alb", load_balancer_type="application", subnets=["subnet-1", "subnet-2"])
 shield = ShieldProtection("shield", ShieldProtectionArgs({args}))

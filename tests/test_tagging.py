@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import pytest
 
+from aifinops.core import tags
+from aifinops.core.errors import ProgramError
 from aifinops.engine import run_program
-from aifinops.errors import ProgramError
 from aifinops.project import load_project
-from components import tagging
 from tests.conftest import DEFAULT_COST_TAGS, REPO_ROOT, tagged_config
 
 TAGGED_PROGRAM = """
 import pulumi, pulumi_aws as aws
-from components.tagging import register_cost_tags
+from aifinops.components.tagging import register_cost_tags
 register_cost_tags(pulumi.Config().require_object("costTags"))
 lt = aws.ec2.LaunchTemplate("lt", instance_type="g5.xlarge",
     tag_specifications=[{"resource_type": "instance", "tags": {"Environment": "explicit"}}])
@@ -23,16 +23,16 @@ aws.iam.RolePolicyAttachment("attach", role="r", policy_arn="arn:aws:iam::aws:po
 
 
 def test_taggability_comes_from_the_sdk_classes():
-    assert tagging.tags_shape("aws:s3/bucket:Bucket") == "map"
-    assert tagging.tags_shape("aws:ec2/instance:Instance") == "map"
-    assert tagging.tags_shape("aws:autoscaling/group:Group") == "asg"
-    assert tagging.tags_shape("aws:iam/rolePolicyAttachment:RolePolicyAttachment") is None
-    assert tagging.tags_shape("aws:s3/bucketPolicy:BucketPolicy") is None
+    assert tags.tags_shape("aws:s3/bucket:Bucket") == "map"
+    assert tags.tags_shape("aws:ec2/instance:Instance") == "map"
+    assert tags.tags_shape("aws:autoscaling/group:Group") == "asg"
+    assert tags.tags_shape("aws:iam/rolePolicyAttachment:RolePolicyAttachment") is None
+    assert tags.tags_shape("aws:s3/bucketPolicy:BucketPolicy") is None
     # `tags` there is a filter object, not a key/value map: not a cost-tag target.
-    assert tagging.tags_shape("aws:devopsguru/resourceCollection:ResourceCollection") is None
-    assert tagging.tags_shape("aws:nosuch/thing:Thing") is None
+    assert tags.tags_shape("aws:devopsguru/resourceCollection:ResourceCollection") is None
+    assert tags.tags_shape("aws:nosuch/thing:Thing") is None
     # Its args class is BucketVersioningInitArgs: BucketVersioningArgs is a nested block's type.
-    assert tagging.tags_shape("aws:s3/bucketVersioning:BucketVersioning") is None
+    assert tags.tags_shape("aws:s3/bucketVersioning:BucketVersioning") is None
 
 
 def test_transform_tags_maps_asg_blocks_and_launch_template_specs_with_explicit_tags_winning(preview):
@@ -58,7 +58,7 @@ def test_every_taggable_resource_of_the_example_stack_is_tagged_and_no_other():
     aws_resources = [r for r in graph.custom_resources() if r.type.startswith("aws:")]
     assert aws_resources
     for resource in aws_resources:
-        shape = tagging.tags_shape(resource.type)
+        shape = tags.tags_shape(resource.type)
         if shape == "map":
             assert cost_tags.items() <= resource.inputs["tags"].items(), resource.urn
         elif shape == "asg":
@@ -75,14 +75,14 @@ def test_every_taggable_resource_of_the_example_stack_is_tagged_and_no_other():
 ])
 def test_bad_cost_tags_are_rejected_before_anything_is_registered(preview, tags, message):
     with pytest.raises(ProgramError, match=message):
-        preview("import pulumi\nfrom components.tagging import register_cost_tags\n"
+        preview("import pulumi\nfrom aifinops.components.tagging import register_cost_tags\n"
                 "register_cost_tags(pulumi.Config().require_object('costTags'))\n",
                 {"testproj:costTags": tags})
 
 
 def test_required_tag_keys_are_configurable():
-    assert tagging.validate_cost_tags({"Team": "x"}, ["Team"]) == {"Team": "x"}
+    assert tags.validate_cost_tags({"Team": "x"}, ["Team"]) == {"Team": "x"}
     with pytest.raises(ValueError, match="CostCenter, Project missing"):
-        tagging.validate_cost_tags({"Environment": "dev"}, None)  # no requiredTags config: the defaults
+        tags.validate_cost_tags({"Environment": "dev"}, None)  # no requiredTags config: the defaults
     with pytest.raises(ValueError, match="requiredTags: expected a list of tag keys"):
-        tagging.validate_cost_tags({"Team": "x"}, "Team")
+        tags.validate_cost_tags({"Team": "x"}, "Team")

@@ -5,17 +5,17 @@ import json
 
 import pytest
 
-from aifinops.errors import ProgramError
-from components import lifecycle
-from components.lifecycle import LifecycleRule, Transition
-from components.tiered_bucket import AccessLogs, Replication, TieredBucket, TieredBucketArgs
+from aifinops.components.tiered_bucket import AccessLogs, Replication, TieredBucket, TieredBucketArgs
+from aifinops.core import lifecycle
+from aifinops.core.errors import ProgramError
+from aifinops.core.lifecycle import LifecycleRule, Transition
 from tests.conftest import only, tagged_config
 
 PROGRAM = """
 import pulumi
-from components.lifecycle import LifecycleRule, Transition
-from components.tiered_bucket import AccessLogs, Replication, TieredBucket, TieredBucketArgs
-from components.tagging import register_cost_tags
+from aifinops.core.lifecycle import LifecycleRule, Transition
+from aifinops.components.tiered_bucket import AccessLogs, Replication, TieredBucket, TieredBucketArgs
+from aifinops.components.tagging import register_cost_tags
 register_cost_tags(pulumi.Config().require_object("costTags"))
 data = TieredBucket("data", TieredBucketArgs({args}))
 pulumi.export("arn", data.arn)

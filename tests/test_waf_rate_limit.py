@@ -5,16 +5,21 @@ import json
 
 import pytest
 
-from components.service_prices import service_price
-from components.waf_rate_limit import (DEFAULT_RATE_LIMIT, PathRateLimit, WafRateLimit, WafRateLimitArgs,
-                                       allowed_rate_limits)
+from aifinops.components.waf_rate_limit import (
+    DEFAULT_RATE_LIMIT,
+    PathRateLimit,
+    WafRateLimit,
+    WafRateLimitArgs,
+    allowed_rate_limits,
+)
+from aifinops.core.service_prices import service_price
 from tests.conftest import tagged_config
 
 PROGRAM = """
 import pulumi
 import pulumi_aws as aws
-from components.waf_rate_limit import *
-from components.tagging import register_cost_tags
+from aifinops.components.waf_rate_limit import *
+from aifinops.components.tagging import register_cost_tags
 register_cost_tags(pulumi.Config().require_object("costTags"))
 lb = aws.lb.LoadBalancer("alb", load_balancer_type="application", subnets=["subnet-1", "subnet-2"])
 waf = WafRateLimit("edge", WafRateLimitArgs({args}))

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from ..graph import ResourceGraph
-from ..reports.checkov_findings import add_checkov_scan, checkov_sections
-from ..reports.model import Report
+from aifinops.graph import ResourceGraph
+from aifinops.reports.checkov_findings import add_checkov_scan, checkov_sections
+from aifinops.reports.model import Report
+
 from .run import PendingScan
 
 

@@ -17,12 +17,10 @@ from typing import Any, Optional
 
 import yaml
 
-from components.tagging import tags_shape
-from policies.checkov_checks.aifinops_check_settings import KNOWN_AFTER_APPLY
-from policies.resource_tags import provider_default_tags
-
-from ..engine import UNKNOWN, blind
-from ..graph import Resource, ResourceGraph
+from aifinops.core.tags import provider_default_tags, tags_shape
+from aifinops.engine import UNKNOWN, blind
+from aifinops.graph import Resource, ResourceGraph
+from aifinops.policies.checkov_checks.aifinops_check_settings import KNOWN_AFTER_APPLY
 
 MAPPING_FILE = Path(__file__).with_name("mapping.json")
 PLAN_FILE = "plan.json"

@@ -16,15 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
-from components.checkov_suppressions import CheckovSuppression, declared_suppressions, find_suppression
-from policies.checkov_checks.aifinops_check_settings import check_enforcement_levels
+from aifinops.components.checkov_suppressions import CheckovSuppression, declared_suppressions, find_suppression
+from aifinops.core.errors import AifinopsError
+from aifinops.graph import ResourceGraph, SourcePosition
+from aifinops.policies import checkov_checks
+from aifinops.policies.checkov_checks.aifinops_check_settings import check_enforcement_levels
 
-from ..errors import AifinopsError
-from ..graph import ResourceGraph, SourcePosition
 from .export import KUBERNETES, TERRAFORM, CheckovExport, ExportedResource, NotScanned, export_graph
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CUSTOM_CHECKS_DIR = REPO_ROOT / "policies" / "checkov_checks"
+CUSTOM_CHECKS_DIR = Path(checkov_checks.__file__).resolve().parent
+CHECKOV_VERSION = "3.3.30"  # what our checks and the mapping are tested with (scripts/bootstrap installs it)
+# A checkout of this repository keeps checkov in .venv-checkov beside the package.
+SOURCE_CHECKOUT = Path(__file__).resolve().parents[2]
 CHECKOV_ENV = "AIFINOPS_CHECKOV"  # path to a checkov executable, to override the lookup
 POLICY_CONFIG_ENV = "AIFINOPS_POLICY_CONFIG"  # read by our custom checks; os.pathsep-separated files
 TIMEOUT_SECONDS = 600
@@ -83,11 +86,11 @@ class CheckovScan:
 
 
 def find_checkov(project_dir: Optional[Path] = None) -> Path:
-    """$AIFINOPS_CHECKOV, else .venv-checkov of the project or of this repository, else checkov on PATH."""
+    """$AIFINOPS_CHECKOV, else .venv-checkov of the project or of an aifinops checkout, else checkov on PATH."""
     candidates = []
     if os.environ.get(CHECKOV_ENV):
         candidates.append(Path(os.environ[CHECKOV_ENV]))
-    for root in (project_dir, REPO_ROOT):
+    for root in (project_dir, SOURCE_CHECKOUT):
         if root is not None:
             candidates.append(Path(root) / ".venv-checkov" / "bin" / "checkov")
     on_path = shutil.which("checkov")
@@ -96,8 +99,10 @@ def find_checkov(project_dir: Optional[Path] = None) -> Path:
     for candidate in candidates:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
-    raise CheckovError("checkov not found: run ./scripts/bootstrap (it installs checkov into .venv-checkov), "
-                       f"or set {CHECKOV_ENV} to a checkov executable")
+    raise CheckovError(f"checkov not found: install it in a virtualenv of its own (it cannot share one with pulumi), "
+                       f"e.g. `pipx install checkov=={CHECKOV_VERSION}`, so that `checkov` is on PATH, or set "
+                       f"{CHECKOV_ENV} to a checkov executable (in a checkout of aifinops, ./scripts/bootstrap "
+                       f"installs it into .venv-checkov)")
 
 
 class PendingScan:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import typing
 import math
 import re
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, TypeVar
 

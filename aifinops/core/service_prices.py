@@ -44,7 +44,7 @@ def service_price(service: str, key: str) -> ServicePrice:
     table = _table()
     entry = table["services"].get(service)
     if entry is None or key not in entry["prices"] or "usd" not in entry["prices"][key]:
-        raise KeyError(f"no price {service}/{key} in components/data/service_prices.json")
+        raise KeyError(f"no price {service}/{key} in aifinops/core/data/service_prices.json")
     raw = entry["prices"][key]
     return ServicePrice(service, key, float(raw["usd"]), str(raw["unit"]), str(entry["source"]), str(table["asOf"]))
 

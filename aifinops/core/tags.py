@@ -133,7 +133,7 @@ def effective_tags(resource_type: str, props: Any, provider_props: Any = None,
     """Key -> value of the tags the resource (or, for an ASG, its instances) ends up with.
 
     Returns UNKNOWN when the tags as a whole cannot be known during preview; single values may be UNKNOWN.
-    Returns {} for resources that cannot carry tags (see `components.tagging.tags_shape`).
+    Returns {} for resources that cannot carry tags (see `tags_shape`).
     """
     props = plain(props)
     shape = tags_shape(resource_type)

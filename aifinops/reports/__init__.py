@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from ..errors import AifinopsError
+from aifinops.core.errors import AifinopsError
+
 from .junit import junit_document
 from .markdown import markdown_document
 from .model import Finding, Level, Report, Rule, Tool, ToolKind

@@ -7,7 +7,8 @@ suppressed finding carries the component's reason.
 """
 from __future__ import annotations
 
-from ..checkov.run import FAILED, SUPPRESSED, CheckovFinding, CheckovScan
+from aifinops.checkov.run import FAILED, SUPPRESSED, CheckovFinding, CheckovScan
+
 from .model import Finding, Level, Report, Rule, Tool, ToolKind
 from .policy_findings import LEVEL_OF_ENFORCEMENT
 from .text import finding_body, finding_heading

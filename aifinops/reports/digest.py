@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..preview_output import preview_digest
+from aifinops.preview_output import preview_digest
+
 from .model import Finding, Level, Report, ToolKind
 from .text import finding_body, finding_heading
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from ..errors import EXIT_OK, EXIT_POLICY_VIOLATION
-from ..graph import Resource, ResourceGraph, SourcePosition
+from aifinops.core.errors import EXIT_OK, EXIT_POLICY_VIOLATION
+from aifinops.graph import Resource, ResourceGraph, SourcePosition
 
 
 class Level(str, enum.Enum):

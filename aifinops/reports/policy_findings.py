@@ -1,7 +1,8 @@
 """Policy packs as a report source: each pack is a tool, each policy a rule, each violation a finding."""
 from __future__ import annotations
 
-from ..policy_runner import PolicyRun, PolicyViolation
+from aifinops.policy_runner import PolicyRun, PolicyViolation
+
 from .model import Finding, Level, Report, Rule, Tool, ToolKind
 
 # What an enforcement level means for the check: mandatory fails it, advisory is reported.

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Optional
 
-from ..graph import SourcePosition
+from aifinops.graph import SourcePosition
+
 from .model import Finding, Report, Rule, Tool
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

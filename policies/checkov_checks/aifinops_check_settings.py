@@ -1,16 +1,16 @@
 """What aifinops's checkov checks share: the policy config they obey and the catalog they judge with.
 
-checkov runs in its own virtualenv, without aifinops installed, so this module finds the repository
-from its own path (policies/checkov_checks/ -> the repository root) and imports only the pulumi-free
-parts of it: `components.catalog` (accelerated types, approved defaults) and
-`aifinops.policy_pack_config` (the `--policy-pack-config` format, reconciled as the policy packs are).
+checkov runs in its own virtualenv, usually without aifinops installed, so this module loads the
+pulumi-free core (`aifinops.core`: the catalog, the tag defaults, the `--policy-pack-config` format)
+from the aifinops these checks ship with: the installed package, or this repository. Nothing else of
+aifinops is imported, and nothing is put on sys.path, so checkov's own packages stay as they are.
 Settings come from the files named in $AIFINOPS_POLICY_CONFIG (os.pathsep-separated), in the same
 format and with the same policy names and defaults as the `aifinops-cost` policy pack.
 """
 from __future__ import annotations
 
-import ast
 import importlib
+import importlib.util
 import os
 import sys
 from functools import lru_cache
@@ -19,7 +19,6 @@ from types import ModuleType
 from typing import Any, Mapping, Optional
 
 CHECKS_DIR = Path(__file__).resolve().parent
-REPO_ROOT = CHECKS_DIR.parents[1]
 CONFIG_ENV = "AIFINOPS_POLICY_CONFIG"
 REQUIRED_TAGS_POLICY = "required-cost-tags"
 APPROVED_TYPES_POLICY = "approved-gpu-instance-types"
@@ -31,24 +30,35 @@ CHECK_POLICIES = {"CKV_AIFINOPS_1": REQUIRED_TAGS_POLICY, "CKV_AIFINOPS_2": APPR
 KNOWN_AFTER_APPLY = "(known after apply)"
 
 
-def _repo_module(name: str) -> ModuleType:
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.append(str(REPO_ROOT))  # appended: never shadows what the running tool has installed
-    return importlib.import_module(name)
+def _aifinops_package_dir() -> Path:
+    """The `aifinops` package next to these checks: <site-packages>/aifinops/policies/checkov_checks when
+    installed, <repository>/policies/checkov_checks beside <repository>/aifinops in a checkout."""
+    for root in (CHECKS_DIR.parents[1], CHECKS_DIR.parents[1].parent):
+        candidate = root if root.name == "aifinops" else root / "aifinops"
+        if (candidate / "core" / "__init__.py").is_file():
+            return candidate
+    raise RuntimeError(f"aifinops checkov checks: no aifinops/core package found near {CHECKS_DIR}")
 
 
-catalog = _repo_module("components.catalog")
-policy_pack_config = _repo_module("aifinops.policy_pack_config")
+def _core_module(name: str) -> ModuleType:
+    """aifinops.core.<name>, loading the `aifinops` package from our own files if checkov lacks it."""
+    if "aifinops" not in sys.modules and importlib.util.find_spec("aifinops") is None:
+        package_dir = _aifinops_package_dir()
+        spec = importlib.util.spec_from_file_location("aifinops", package_dir / "__init__.py",
+                                                      submodule_search_locations=[str(package_dir)])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["aifinops"] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(f"aifinops.core.{name}")
 
 
-@lru_cache(maxsize=1)
+catalog = _core_module("catalog")
+policy_pack_config = _core_module("policy_config")
+tags = _core_module("tags")
+
+
 def default_required_tags() -> tuple[str, ...]:
-    """components.tagging.DEFAULT_REQUIRED_TAGS, read from the source: that module needs pulumi."""
-    tree = ast.parse((REPO_ROOT / "components" / "tagging.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "DEFAULT_REQUIRED_TAGS" for t in node.targets):
-            return tuple(ast.literal_eval(node.value))
-    raise RuntimeError("components/tagging.py no longer defines DEFAULT_REQUIRED_TAGS as a literal")
+    return tuple(tags.DEFAULT_REQUIRED_TAGS)
 
 
 def _string_list(default: list[str]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 The checkov twin of the aifinops-cost policy `approved-gpu-instance-types`, configured by the same
 `--policy-pack-config` file (`approvedInstanceTypes`) and judging with the same catalog
-(components/catalog.py and components/data/). Looks at every `instance_type` / `instance_types` setting
+(`aifinops.core.catalog` and its data). Looks at every `instance_type` / `instance_types` setting
 at any depth of an AWS resource (instances, launch templates, fleets, auto scaling overrides, EKS node
 groups, Batch, SageMaker), so it covers resource types the provider adds later. CPU types pass.
 """
@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from aifinops_check_settings import APPROVED_TYPES_POLICY, approval_problem, catalog, policy_properties
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-
-from aifinops_check_settings import APPROVED_TYPES_POLICY, approval_problem, catalog, policy_properties
 
 INSTANCE_TYPE_KEYS = ("instance_type", "instance_types")
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from aifinops_check_settings import APPROVED_TYPES_POLICY, approval_problem, catalog, policy_properties
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.kubernetes.checks.resource.base_spec_check import BaseK8Check
-
-from aifinops_check_settings import APPROVED_TYPES_POLICY, approval_problem, catalog, policy_properties
 
 TYPE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
 FAMILY_LABEL = "karpenter.k8s.aws/instance-family"

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from aifinops_check_settings import KNOWN_AFTER_APPLY, REQUIRED_TAGS_POLICY, policy_properties, unwrap
 from checkov.common.checks_infra.resources_types import resources_types
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-
-from aifinops_check_settings import KNOWN_AFTER_APPLY, REQUIRED_TAGS_POLICY, policy_properties, unwrap
 
 ASG = "aws_autoscaling_group"
 

@@ -1,8 +1,13 @@
 """The aifinops-cost policy pack: what decides the bill. Add a policy: one module, one line below."""
-from . import approved_gpu_instance_types, required_cost_tags
-from . import gpu_fleet_spot_price_cap, karpenter_gpu_limits
-from . import budget_required_for_gpu_spend, monthly_cost_within_budget
-from . import s3_lifecycle_required
+from . import (
+    approved_gpu_instance_types,
+    budget_required_for_gpu_spend,
+    gpu_fleet_spot_price_cap,
+    karpenter_gpu_limits,
+    monthly_cost_within_budget,
+    required_cost_tags,
+    s3_lifecycle_required,
+)
 
 PACK_NAME = "aifinops-cost"
 POLICIES = [

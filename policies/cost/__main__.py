@@ -5,7 +5,7 @@ policies live in importable modules listed in `policies/cost/__init__.py`.
 """
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from policies.cost import PACK_NAME, POLICIES
+from aifinops.policies.cost import PACK_NAME, POLICIES
 
 PolicyPack(
     name=PACK_NAME,

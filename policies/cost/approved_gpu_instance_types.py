@@ -1,16 +1,15 @@
 """approved-gpu-instance-types: accelerated instance types must be on the approved list.
 
-Wherever an instance type can be set (see `policies.instance_type_locations`), a type the shared catalog
-(`components.catalog`) knows as accelerated (GPU, Trainium, Inferentia, Gaudi) must be approved. SageMaker
+Wherever an instance type can be set (see `aifinops.policies.instance_type_locations`), a type the shared catalog
+(`aifinops.core.catalog`) knows as accelerated (GPU, Trainium, Inferentia, Gaudi) must be approved. SageMaker
 `ml.` types are compared without the prefix. A whole family (Batch, Karpenter) is approved only when
 every accelerated size in it is. CPU types, unknown values and names the catalog does not know pass.
 """
 from __future__ import annotations
 
-from pulumi_policy import (EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy,
-                           Severity)
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
-from components import catalog
+from aifinops.core import catalog
 
 from ..config_schema import config_schema, setting
 from ..instance_type_locations import instance_type_settings

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
-from components import catalog
+from aifinops.core import catalog
+from aifinops.core.estimate.budgets import read_budgets
+from aifinops.core.estimate.context import PricingContext
+from aifinops.core.estimate.model import EC2_COMPUTE
+from aifinops.core.estimate.usage import Usage
+from aifinops.core.estimate.view import CostResource
+from aifinops.core.tags import ASG_TYPE, LAUNCH_TEMPLATE_TYPE
 
 from ..config_schema import config_schema
-from ..estimate import from_policy_resources
-from ..estimate.budgets import read_budgets
-from ..estimate.context import PricingContext
-from ..estimate.model import EC2_COMPUTE
-from ..estimate.usage import Usage
-from ..estimate.view import CostResource
+from ..cost_resources import from_policy_resources
 from ..instance_type_locations import instance_type_settings
 from ..preview_values import is_unknown
-from ..resource_tags import ASG_TYPE, LAUNCH_TEMPLATE_TYPE
 
 NAME = "budget-required-for-gpu-spend"
 SAGEMAKER = "Amazon SageMaker"

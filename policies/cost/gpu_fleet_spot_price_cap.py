@@ -9,17 +9,16 @@ spot max price meets the instance types it applies to:
   instance requests, against their `instanceType`;
 - spot fleet requests (`spotPrice`, and each launch specification's own) and EC2 fleets (each
   override's `maxPrice`).
-Prices come from the shared catalog (`components.catalog`); types it has no price for, unknown values and
+Prices come from the shared catalog (`aifinops.core.catalog`); types it has no price for, unknown values and
 unset prices (AWS then caps at on-demand) pass. `maxFractionOfOnDemand` lowers the cap.
 """
 from __future__ import annotations
 
 from typing import Any, Iterator, NamedTuple
 
-from pulumi_policy import (EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy,
-                           Severity)
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
-from components import catalog
+from aifinops.core import catalog
 
 from ..config_schema import config_schema, setting
 from ..preview_values import as_list, dig, is_unknown, plain

@@ -16,11 +16,10 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Optional
 
-from pulumi_policy import (EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy,
-                           Severity)
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
-from components import catalog
-from components.device_plugins import resource_for
+from aifinops.core import catalog
+from aifinops.core.device_plugins import resource_for
 
 from ..config_schema import config_schema, setting
 from ..instance_type_locations import KARPENTER_FAMILY_LABEL, KARPENTER_NODEPOOL_TYPES, KARPENTER_TYPE_LABELS

@@ -13,10 +13,12 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
+from aifinops.core.estimate import Usage, estimate, parse_usage, usage_from_stack_config
+from aifinops.core.estimate.budgets import covered_resources, read_budgets, uncounted_resources
+from aifinops.core.estimate.usage import USAGE_SCHEMA
+
 from ..config_schema import config_schema, setting
-from ..estimate import Usage, estimate, from_policy_resources, parse_usage, usage_from_stack_config
-from ..estimate.budgets import covered_resources, read_budgets, uncounted_resources
-from ..estimate.usage import USAGE_SCHEMA
+from ..cost_resources import from_policy_resources
 
 NAME = "monthly-cost-within-budget"
 TOP_DRIVERS = 3

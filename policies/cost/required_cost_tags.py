@@ -2,7 +2,7 @@
 
 A stack policy, because tags can come from other resources: an auto scaling group's instances get the
 `instance` tag specifications of its launch template. Tags from the provider's `defaultTags` count
-(see `policies.resource_tags` for the exact rules). Resource types that cannot carry tags are never
+(see `aifinops.core.tags` for the exact rules). Resource types that cannot carry tags are never
 flagged; a tag value that is unknown during preview counts as present.
 """
 from __future__ import annotations
@@ -11,11 +11,10 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
-from components.tagging import DEFAULT_REQUIRED_TAGS, is_taggable
+from aifinops.core.tags import ASG_TYPE, DEFAULT_REQUIRED_TAGS, LAUNCH_TEMPLATE_TYPE, effective_tags, is_taggable
 
 from ..config_schema import config_schema, setting
 from ..preview_values import UNKNOWN, is_unknown
-from ..resource_tags import ASG_TYPE, LAUNCH_TEMPLATE_TYPE, effective_tags
 from ..stack_resources import StackResources
 
 NAME = "required-cost-tags"

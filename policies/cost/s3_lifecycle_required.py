@@ -47,7 +47,7 @@ POLICY = StackValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=SCHEMA,
     severity=Severity.MEDIUM,
-    remediation_steps="Use components.tiered_bucket.TieredBucket (STANDARD_IA at 30 days, GLACIER_IR at 90, "
+    remediation_steps="Use aifinops.components.tiered_bucket.TieredBucket (STANDARD_IA at 30 days, GLACIER_IR at 90, "
                       "DEEP_ARCHIVE at 365 by default), or add an aws.s3.BucketLifecycleConfiguration with transitions "
                       "or an expiration for the bucket.",
 )

@@ -1,8 +1,15 @@
 """The aifinops-security pack: the security baseline. Add a policy: one module, one line below."""
-from . import (ebs_encryption, gpu_instance_no_public_ip, imdsv2_required, s3_bucket_encryption,
-               s3_bucket_public_access_block)
-from . import backup_coverage, s3_versioning_with_noncurrent_expiry
-from . import gpu_pods_have_limits, public_endpoints_rate_limited
+from . import (
+               backup_coverage,
+               ebs_encryption,
+               gpu_instance_no_public_ip,
+               gpu_pods_have_limits,
+               imdsv2_required,
+               public_endpoints_rate_limited,
+               s3_bucket_encryption,
+               s3_bucket_public_access_block,
+               s3_versioning_with_noncurrent_expiry,
+)
 
 PACK_NAME = "aifinops-security"
 POLICIES = [

@@ -5,7 +5,7 @@ policies live in importable modules listed in `policies/security/__init__.py`.
 """
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from policies.security import PACK_NAME, POLICIES
+from aifinops.policies.security import PACK_NAME, POLICIES
 
 PolicyPack(
     name=PACK_NAME,

@@ -11,8 +11,14 @@ from __future__ import annotations
 import fnmatch
 from typing import Any, Mapping
 
-from pulumi_policy import (EnforcementLevel, PolicyResource, ReportViolation, Severity, StackValidationArgs,
-                           StackValidationPolicy)
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyResource,
+    ReportViolation,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 from ..config_schema import config_schema, setting
 from ..preview_values import UNKNOWN, as_list, dig
@@ -119,7 +125,7 @@ def _hint(stack: StackResources, selections: list[PolicyResource]) -> str:
                     for e in as_list(dig(stack.props(s), "selectionTags")) if isinstance(dig(e, "key"), str)})
     if pairs:
         return f"; tag it {' or '.join(pairs)}, or add its ARN to a selection's resources"
-    return "; add a backup plan (components.backup_plan.BackupPlan) that selects it by tag or ARN"
+    return "; add a backup plan (aifinops.components.backup_plan.BackupPlan) that selects it by tag or ARN"
 
 
 POLICY = StackValidationPolicy(
@@ -130,6 +136,6 @@ POLICY = StackValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=SCHEMA,
     severity=Severity.HIGH,
-    remediation_steps="Add a components.backup_plan.BackupPlan whose selection_tags the resource carries (default "
+    remediation_steps="Add a aifinops.components.backup_plan.BackupPlan whose selection_tags the resource carries (default "
                       "Backup=true), or list the resource's ARN in its resources.",
 )

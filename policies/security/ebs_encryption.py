@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_policy import (EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy,
-                           Severity)
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
 from ..preview_values import UNKNOWN, as_list, dig, is_true, plain
 from .ec2_launch_types import EBS_VOLUME_TYPE, INSTANCE_TYPES, LAUNCH_TEMPLATE_TYPE
@@ -73,6 +72,6 @@ POLICY = ResourceValidationPolicy(
     validate=_validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
-    remediation_steps="Set encrypted on every root and EBS block device (components.gpu_instance.root_volume() "
+    remediation_steps="Set encrypted on every root and EBS block device (aifinops.components.gpu_instance.root_volume() "
                       "does this), optionally with a customer-managed kmsKeyId.",
 )

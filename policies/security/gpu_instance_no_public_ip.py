@@ -7,10 +7,9 @@ instance type the shared catalog knows as accelerated. An unknown type or flag i
 """
 from __future__ import annotations
 
-from pulumi_policy import (EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy,
-                           Severity)
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
-from components import catalog
+from aifinops.core import catalog
 
 from ..preview_values import as_list, dig, is_true, is_unknown, plain
 from .ec2_launch_types import INSTANCE_TYPES, LAUNCH_TEMPLATE_TYPE

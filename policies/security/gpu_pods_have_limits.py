@@ -15,10 +15,9 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-from pulumi_policy import (EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy,
-                           Severity)
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
-from components.device_plugins import is_accelerator_resource
+from aifinops.core.device_plugins import is_accelerator_resource
 
 from ..config_schema import config_schema, setting
 from ..preview_values import UNKNOWN, as_list, dig, is_unknown, plain
@@ -99,5 +98,5 @@ POLICY = ResourceValidationPolicy(
     config_schema=SCHEMA,
     severity=Severity.HIGH,
     remediation_steps="Set resources.limits for the accelerator (equal to the request) and for memory; "
-                      "components.gpu_inference.GpuInference sets requests equal to limits.",
+                      "aifinops.components.gpu_inference.GpuInference sets requests equal to limits.",
 )

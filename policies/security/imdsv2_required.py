@@ -6,8 +6,7 @@ launch template without its own metadataOptions takes the template's, which is c
 """
 from __future__ import annotations
 
-from pulumi_policy import (EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy,
-                           Severity)
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
 from ..preview_values import UNKNOWN, dig, plain
 from .ec2_launch_types import INSTANCE_TYPES, LAUNCH_TEMPLATE_TYPE
@@ -36,5 +35,5 @@ POLICY = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
     remediation_steps="Set metadataOptions {httpTokens: 'required', httpEndpoint: 'enabled'} "
-                      "(components.gpu_instance.metadata_options() does this).",
+                      "(aifinops.components.gpu_instance.metadata_options() does this).",
 )

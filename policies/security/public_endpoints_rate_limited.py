@@ -14,8 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_policy import (EnforcementLevel, PolicyResource, ReportViolation, Severity, StackValidationArgs,
-                           StackValidationPolicy)
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyResource,
+    ReportViolation,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 from ..config_schema import config_schema, setting
 from ..preview_values import UNKNOWN, as_list, dig, is_true, is_unknown
@@ -128,7 +134,7 @@ POLICY = StackValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=SCHEMA,
     severity=Severity.HIGH,
-    remediation_steps="Put the endpoint behind components.waf_rate_limit.WafRateLimit (associations={...}), or "
+    remediation_steps="Put the endpoint behind aifinops.components.waf_rate_limit.WafRateLimit (associations={...}), or "
                       "associate a web ACL with a rate-based rule; for HTTP APIs set defaultRouteSettings "
                       "throttlingRateLimit and throttlingBurstLimit.",
 )

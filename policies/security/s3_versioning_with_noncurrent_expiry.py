@@ -11,8 +11,14 @@ from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackVali
 from ..config_schema import config_schema, setting
 from ..preview_values import UNKNOWN, dig
 from ..s3_buckets import BUCKET_TYPES
-from ..s3_lifecycle_rules import (EXEMPT_TAGS_SCHEMA, covers_whole_bucket, is_enabled, lifecycle_rules, scope,
-                                  versioning_status)
+from ..s3_lifecycle_rules import (
+    EXEMPT_TAGS_SCHEMA,
+    covers_whole_bucket,
+    is_enabled,
+    lifecycle_rules,
+    scope,
+    versioning_status,
+)
 from ..stack_resources import StackResources
 from ..tag_matching import exempt, tags_of
 
@@ -57,7 +63,7 @@ POLICY = StackValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=SCHEMA,
     severity=Severity.MEDIUM,
-    remediation_steps="Use components.tiered_bucket.TieredBucket (non-current versions expire after 30 days), or add "
+    remediation_steps="Use aifinops.components.tiered_bucket.TieredBucket (non-current versions expire after 30 days), or add "
                       "a lifecycle rule with no filter and a noncurrentVersionExpiration to the bucket's "
                       "aws.s3.BucketLifecycleConfiguration.",
 )

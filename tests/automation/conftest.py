@@ -7,7 +7,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from automation.aws_clients import AwsClients
+from aifinops.automation.aws_clients import AwsClients
 from tests.automation.moto_helpers import REGION
 
 

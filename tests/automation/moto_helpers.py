@@ -6,8 +6,8 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional, Sequence
 
-from automation.aws_clients import AwsClients
-from automation.gpu_metrics import NVIDIA_SMI_METRIC
+from aifinops.automation.aws_clients import AwsClients
+from aifinops.core.automation_settings import NVIDIA_SMI_METRIC
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account

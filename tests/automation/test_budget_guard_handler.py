@@ -10,14 +10,29 @@ import pytest
 from botocore.stub import Stubber
 from moto.sagemaker.models import sagemaker_backends
 
-from automation.aws_clients import AwsClients
-from automation.budget_alerts import budget_alerts, parse_alert, threshold_percent
-from automation.budget_guard import GuardSettings, budget_tag_filter, guard, handler
-from automation.ec2_instances import OPT_OUT_TAG, STOPPED_BY_TAG, instance_arn
-from automation.run_report import SOURCE_ATTRIBUTE
-from automation.settings import env_name, to_env
-from tests.automation.moto_helpers import (ACCOUNT_ID, AMI, REGION, budget_notification_event, instance_states,
-                                           instance_tags, launch, received, subscribed_queue)
+from aifinops.automation.aws_clients import AwsClients
+from aifinops.automation.budget_alerts import budget_alerts, parse_alert, threshold_percent
+from aifinops.automation.budget_guard_handler import budget_tag_filter, guard, handler
+from aifinops.automation.ec2_instances import instance_arn
+from aifinops.core.automation_settings import (
+    OPT_OUT_TAG,
+    SOURCE_ATTRIBUTE,
+    STOPPED_BY_TAG,
+    GuardSettings,
+    env_name,
+    to_env,
+)
+from tests.automation.moto_helpers import (
+    ACCOUNT_ID,
+    AMI,
+    REGION,
+    budget_notification_event,
+    instance_states,
+    instance_tags,
+    launch,
+    received,
+    subscribed_queue,
+)
 
 BUDGET = "llm-finetune-dev"
 TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:llm-finetune-dev-alerts"

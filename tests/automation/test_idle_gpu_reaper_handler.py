@@ -8,16 +8,32 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from moto.ec2.models import ec2_backends
 
-from automation import ec2_instances, idle_gpu_reaper
-from automation.aws_clients import AwsClients
-from automation.ec2_instances import OPT_OUT_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG, instance_arn
-from automation.gpu_metrics import DCGM_METRIC
-from automation.idle_gpu_reaper import ReaperSettings, handler, reap
-from automation.run_report import SOURCE_ATTRIBUTE
-from automation.settings import env_name, to_env
-
-from tests.automation.moto_helpers import (ACCOUNT_ID, AMI, REGION, instance_states, instance_tags, launch, put_gpu_utilisation,
-                       received, scheduled_event, subscribed_queue)
+from aifinops.automation import ec2_instances, idle_gpu_reaper_handler
+from aifinops.automation.aws_clients import AwsClients
+from aifinops.automation.ec2_instances import instance_arn
+from aifinops.automation.idle_gpu_reaper_handler import handler, reap
+from aifinops.core.automation_settings import (
+    DCGM_METRIC,
+    OPT_OUT_TAG,
+    SOURCE_ATTRIBUTE,
+    STOPPED_AT_TAG,
+    STOPPED_BY_TAG,
+    ReaperSettings,
+    env_name,
+    to_env,
+)
+from tests.automation.moto_helpers import (
+    ACCOUNT_ID,
+    AMI,
+    REGION,
+    instance_states,
+    instance_tags,
+    launch,
+    put_gpu_utilisation,
+    received,
+    scheduled_event,
+    subscribed_queue,
+)
 
 IDLE = [1.0, 2.0, 0.0, 3.0, 1.5, 2.5, 0.5, 1.0, 2.0, 1.0, 0.0, 4.0]  # 12 x 5 minutes, all below 5%
 
@@ -218,7 +234,7 @@ def test_fifteen_hundred_instances_page_through_describe_and_metrics(moto: AwsCl
 
 def test_accelerated_type_filter_covers_the_whole_catalog(moto: AwsClients, monkeypatch: pytest.MonkeyPatch) -> None:
     """EC2 takes at most 200 filter values; the catalog's list is split, and nothing is seen twice."""
-    monkeypatch.setattr(idle_gpu_reaper, "MAX_FILTER_VALUES", 7)
+    monkeypatch.setattr(idle_gpu_reaper_handler, "MAX_FILTER_VALUES", 7)
     launched = launch(moto, "g4dn.xlarge") + launch(moto, "trn1.2xlarge") + launch(moto, "p5.48xlarge")
-    found = idle_gpu_reaper.running_accelerated_instances(moto)
+    found = idle_gpu_reaper_handler.running_accelerated_instances(moto)
     assert sorted(i.instance_id for i in found) == sorted(launched)

@@ -2,9 +2,7 @@
 override the defaults."""
 from __future__ import annotations
 
-from automation.budget_guard import GuardSettings
-from automation.idle_gpu_reaper import ReaperSettings
-from automation.settings import from_env, to_env
+from aifinops.core.automation_settings import GuardSettings, ReaperSettings, from_env, to_env
 
 
 def test_reaper_settings_round_trip():

@@ -14,12 +14,12 @@ import pytest
 from botocore.stub import Stubber
 from moto.ec2.models import ec2_backends
 
+from aifinops.automation import ec2_instances
+from aifinops.automation.aws_clients import AwsClients
+from aifinops.automation.ec2_instances import instance_arn
+from aifinops.automation.tag_audit import audit, fix
+from aifinops.automation.tag_rules import parse_rules
 from aifinops.cli import main
-from automation import ec2_instances
-from automation.aws_clients import AwsClients
-from automation.ec2_instances import instance_arn
-from automation.tag_audit import audit, fix
-from automation.tag_rules import parse_rules
 from tests.automation.moto_helpers import ACCOUNT_ID, AMI, REGION, instance_tags, launch
 
 REQUIRED = ("CostCenter", "Project", "Environment")

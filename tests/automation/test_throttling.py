@@ -9,9 +9,10 @@ from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from moto.core.botocore_stubber import MockRawResponse
 
-from automation.aws_clients import AwsClients
-from automation.ec2_instances import instance_arn
-from automation.idle_gpu_reaper import ReaperSettings, reap
+from aifinops.automation.aws_clients import AwsClients
+from aifinops.automation.ec2_instances import instance_arn
+from aifinops.automation.idle_gpu_reaper_handler import reap
+from aifinops.core.automation_settings import ReaperSettings
 from tests.automation.moto_helpers import ACCOUNT_ID, REGION, instance_states, launch, put_gpu_utilisation
 
 IDLE = [1.0] * 12

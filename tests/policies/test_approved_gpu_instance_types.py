@@ -1,8 +1,8 @@
 """approved-gpu-instance-types through the real gRPC path: every place an instance type can be set."""
 import pytest
 
-from aifinops.errors import PolicyPackError
-from components import catalog
+from aifinops.core import catalog
+from aifinops.core.errors import PolicyPackError
 
 POLICY = "approved-gpu-instance-types"
 

@@ -7,9 +7,9 @@ DATA = {"DataClass": "training-data"}
 
 COMPONENTS = """
 import pulumi
-from components.backup_plan import BackupPlan, BackupPlanArgs
-from components.tiered_bucket import TieredBucket, TieredBucketArgs
-from components.tagging import register_cost_tags
+from aifinops.components.backup_plan import BackupPlan, BackupPlanArgs
+from aifinops.components.tiered_bucket import TieredBucket, TieredBucketArgs
+from aifinops.components.tagging import register_cost_tags
 register_cost_tags(pulumi.Config().require_object("costTags"))
 datasets = TieredBucket("datasets", TieredBucketArgs(tags={"DataClass": "training-data", "Backup": "true"}))
 checkpoints = TieredBucket("checkpoints", TieredBucketArgs(tags={"DataClass": "checkpoints"}))
@@ -40,7 +40,7 @@ aws.s3.Bucket("logs", tags={DEFAULT_COST_TAGS!r})
 """
     result = check_policies(program, REGION)
     assert result.names(POLICY) == {"data"}
-    assert "add a backup plan (components.backup_plan.BackupPlan)" in result.messages(POLICY)[0]
+    assert "add a backup plan (aifinops.components.backup_plan.BackupPlan)" in result.messages(POLICY)[0]
 
 
 SELECTIONS = f"""

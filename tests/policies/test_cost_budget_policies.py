@@ -6,9 +6,9 @@ from tests.conftest import tagged_config
 GPU_UNDER_BUDGET = """
 import pulumi
 import pulumi_aws as aws
-from components.tagging import register_cost_tags
+from aifinops.components.tagging import register_cost_tags
 register_cost_tags(pulumi.Config().require_object("costTags"))
-from components.cost_budget import CostBudget, CostBudgetArgs
+from aifinops.components.cost_budget import CostBudget, CostBudgetArgs
 aws.ec2.Instance("box", instance_type="g5.xlarge", ami="ami-1",
                  root_block_device={{"volume_type": "gp3", "volume_size": 100}})
 aws.ec2.Instance("trainer", instance_type="p4d.24xlarge", ami="ami-1",

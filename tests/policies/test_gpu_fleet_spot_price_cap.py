@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from aifinops.core import catalog
 from aifinops.engine import UNKNOWN
-from components import catalog
 
 POLICY = "gpu-fleet-spot-price-cap"
 CONFIG = {"aws:region": "us-east-1"}
@@ -39,8 +39,8 @@ def test_a_group_price_at_or_below_on_demand_passes(check_policies):
 def test_gpu_fleet_and_spot_gpu_instance_pass(check_policies):
     program = """
 import pulumi
-from components.gpu_fleet import GpuFleet, GpuFleetArgs
-from components.gpu_instance import GpuInstance, GpuInstanceArgs, SpotOptions
+from aifinops.components.gpu_fleet import GpuFleet, GpuFleetArgs
+from aifinops.components.gpu_instance import GpuInstance, GpuInstanceArgs, SpotOptions
 GpuFleet("fleet", GpuFleetArgs(instance_types=["g5.xlarge", "g6.xlarge"], spot_max_price_usd=0.8))
 GpuInstance("box", GpuInstanceArgs(instance_type="g5.xlarge", spot=SpotOptions(max_price_fraction=1.0)))
 """

@@ -25,7 +25,7 @@ def deployment(requests: dict | None = None, limits: dict | None = None) -> str:
 
 def test_gpu_inference_sets_gpu_and_memory_limits(check_policies):
     program = """
-from components.gpu_inference import GpuInference, GpuInferenceArgs
+from aifinops.components.gpu_inference import GpuInference, GpuInferenceArgs
 GpuInference("llm", GpuInferenceArgs(image="ghcr.io/acme/vllm@sha256:" + "b" * 64, gpus_per_pod=2))
 """
     result = check_policies(program, CONFIG)

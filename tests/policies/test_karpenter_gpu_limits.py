@@ -32,7 +32,7 @@ def req(key: str, operator: str, *values: str) -> dict:
 
 def test_the_gpu_inference_node_pool_passes_this_and_the_approved_types_policy(check_policies):
     program = """
-from components.gpu_inference import GpuInference, GpuInferenceArgs, KarpenterNodePoolArgs
+from aifinops.components.gpu_inference import GpuInference, GpuInferenceArgs, KarpenterNodePoolArgs
 GpuInference("llm", GpuInferenceArgs(image="ghcr.io/acme/vllm@sha256:" + "a" * 64,
                                      node_pool=KarpenterNodePoolArgs(gpu_limit=8)))
 """

@@ -9,7 +9,7 @@ CONFIG = {"aws:region": "us-east-1"}
 HEADER = """
 import pulumi
 import pulumi_aws as aws
-from components.waf_rate_limit import WafRateLimit, WafRateLimitArgs, PathRateLimit
+from aifinops.components.waf_rate_limit import WafRateLimit, WafRateLimitArgs, PathRateLimit
 def alb(name, **kw):
     return aws.lb.LoadBalancer(name, load_balancer_type="application", subnets=["subnet-1", "subnet-2"], **kw)
 VISIBILITY = {"cloudwatch_metrics_enabled": True, "metric_name": "m", "sampled_requests_enabled": True}

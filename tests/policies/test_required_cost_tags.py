@@ -1,7 +1,7 @@
 """required-cost-tags through the real gRPC path."""
 import pytest
 
-from aifinops.errors import PolicyPackError
+from aifinops.core.errors import PolicyPackError
 from tests.conftest import DEFAULT_COST_TAGS, tagged_config
 
 POLICY = "required-cost-tags"
@@ -30,7 +30,7 @@ def test_the_cost_tag_stack_transform_satisfies_it(check_policies):
     program = """
 import pulumi
 import pulumi_aws as aws
-from components.tagging import register_cost_tags
+from aifinops.components.tagging import register_cost_tags
 if pulumi.Config().get_object("costTags"):
     register_cost_tags(pulumi.Config().require_object("costTags"))
 aws.s3.Bucket("data")

@@ -7,7 +7,7 @@ REGION = {"aws:region": "us-east-1"}
 PROGRAM = f"""
 import pulumi
 import pulumi_aws as aws
-from components.tiered_bucket import TieredBucket, TieredBucketArgs
+from aifinops.components.tiered_bucket import TieredBucket, TieredBucketArgs
 TAGS = {DEFAULT_COST_TAGS!r}
 
 TieredBucket("tiered")
@@ -69,8 +69,8 @@ aws.s3.Bucket("archive")
 def test_the_example_components_pass(check_policies):
     program = """
 import pulumi
-from components.tiered_bucket import TieredBucket, TieredBucketArgs, Replication
-from components.tagging import register_cost_tags
+from aifinops.components.tiered_bucket import TieredBucket, TieredBucketArgs, Replication
+from aifinops.components.tagging import register_cost_tags
 register_cost_tags(pulumi.Config().require_object("costTags"))
 TieredBucket("datasets")
 TieredBucket("checkpoints", TieredBucketArgs(presets=["checkpoints"], replication=Replication(region="us-west-2")))

@@ -6,7 +6,7 @@ REGION = {"aws:region": "us-east-1"}
 
 PROGRAM = f"""
 import pulumi_aws as aws
-from components.tiered_bucket import TieredBucket, TieredBucketArgs
+from aifinops.components.tiered_bucket import TieredBucket, TieredBucketArgs
 TAGS = {DEFAULT_COST_TAGS!r}
 
 def bucket(name, status=None, rules=None, **extra):

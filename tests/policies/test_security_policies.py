@@ -1,7 +1,7 @@
 """The aifinops-security baseline through the real gRPC path: passing and failing cases per policy."""
 import pytest
 
-from aifinops.errors import PolicyPackError
+from aifinops.core.errors import PolicyPackError
 
 REGION = {"aws:region": "us-east-1"}
 SSE = "s3-bucket-server-side-encryption"
@@ -137,7 +137,7 @@ def test_gpu_instances_get_no_public_ip(check_policies):
 
 def test_the_gpu_instance_component_passes_the_whole_baseline(check_policies):
     program = """
-from components.gpu_instance import GpuInstance, GpuInstanceArgs
+from aifinops.components.gpu_instance import GpuInstance, GpuInstanceArgs
 GpuInstance("box", GpuInstanceArgs(instance_type="g5.xlarge"))
 """
     result = check_policies(program, REGION)

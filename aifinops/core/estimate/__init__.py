@@ -1,25 +1,37 @@
 """The offline monthly cost estimate: pure Python, no network, the same in `aifinops cost` and in the packs.
 
-    from policies.estimate import estimate, from_policy_resources, parse_usage
-    result = estimate(from_policy_resources(args.resources), parse_usage(raw, "costUsage"))
+    from aifinops.core.estimate import CostResource, estimate, parse_usage
+    result = estimate([CostResource(...), ...], parse_usage(raw, "costUsage"))
     result.monthly_usd, result.naive_monthly_usd, result.by_tag("CostCenter"), result.to_json()
 
-Prices: `components.catalog` (EC2, with spot discounts), `components.lifecycle` (S3 classes) and
-`components.service_prices` (the rest), each line with its source and as-of date.
+Prices: `aifinops.core.catalog` (EC2, with spot discounts), `aifinops.core.lifecycle` (S3 classes) and
+`aifinops.core.service_prices` (the rest), each line with its source and as-of date.
 """
 from __future__ import annotations
 
 from typing import Callable, Iterable, Optional, Sequence
 
-from components.service_prices import table_region
-from components.tagging import DEFAULT_REQUIRED_TAGS
+from aifinops.core.service_prices import table_region
+from aifinops.core.tags import DEFAULT_REQUIRED_TAGS
 
 from . import compute, services, storage
 from .context import PricingContext
-from .model import (FREE, NEEDS_USAGE, NO_COMPONENT, PRICED, UNPRICED, Estimate, PriceLine, Priced, ResourceCost,
-                    free, top_drivers, unpriced)
+from .model import (
+    FREE,
+    NEEDS_USAGE,
+    NO_COMPONENT,
+    PRICED,
+    UNPRICED,
+    Estimate,
+    Priced,
+    PriceLine,
+    ResourceCost,
+    free,
+    top_drivers,
+    unpriced,
+)
 from .usage import Usage, UsageError, load_usage_file, parse_usage, usage_from_stack_config
-from .view import CostResource, from_policy_resources
+from .view import CostResource
 
 Pricer = Callable[[CostResource, PricingContext], Priced]
 PRICERS: dict[str, Pricer] = {**compute.PRICERS, **storage.PRICERS, **services.PRICERS}
@@ -72,6 +84,6 @@ def estimate(resources: Iterable[CostResource], usage: Optional[Usage] = None, *
 
 __all__ = [
     "CostResource", "Estimate", "FREE", "NEEDS_USAGE", "PRICED", "PriceLine", "ResourceCost", "UNPRICED", "Usage",
-    "UsageError", "estimate", "from_policy_resources", "load_usage_file", "parse_usage", "top_drivers",
+    "UsageError", "estimate", "load_usage_file", "parse_usage", "top_drivers",
     "usage_from_stack_config",
 ]

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from components.service_prices import DAYS_PER_MONTH
+from aifinops.core.service_prices import DAYS_PER_MONTH
 
-from ..preview_values import as_list
+from ..values import as_list
 from .model import PRICED, Estimate, ResourceCost
 from .view import CostResource
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from statistics import mean
 from typing import Any, Optional, Sequence
 
-from components import catalog
-from components.service_prices import HOURS_PER_MONTH, has_price, service_price, service_quantity
+from aifinops.core import catalog
+from aifinops.core.service_prices import HOURS_PER_MONTH, has_price, service_price, service_quantity
 
-from ..preview_values import as_list, is_unknown
+from ..values import as_list, is_unknown
 from .context import PricingContext
-from .model import CLOUDWATCH, EC2_COMPUTE, EC2_OTHER, VPC, PriceLine, Priced, free, unpriced
+from .model import CLOUDWATCH, EC2_COMPUTE, EC2_OTHER, VPC, Priced, PriceLine, free, unpriced
 from .view import CostResource
 
 INSTANCE = "aws:ec2/instance:Instance"
@@ -85,7 +85,7 @@ def unpriced_types(instance_types: list[Optional[str]]) -> Optional[str]:
         return "instance type not set or unknown during preview"
     missing = [t for t in instance_types if catalog.on_demand_price(t) is None]
     if missing:
-        return (f"no on-demand price for {', '.join(missing)} in components/data/ec2_prices.json "
+        return (f"no on-demand price for {', '.join(missing)} in aifinops/core/data/ec2_prices.json "
                 f"(add it with `aifinops catalog refresh`)")
     return None
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-from components import catalog
+from aifinops.core import catalog
 
-from ..preview_values import is_unknown
-from ..resource_tags import ASG_TYPE, LAUNCH_TEMPLATE_TYPE, effective_tags
+from ..tags import ASG_TYPE, LAUNCH_TEMPLATE_TYPE, effective_tags
+from ..values import is_unknown
 from .usage import Usage
 from .view import CostResource
 

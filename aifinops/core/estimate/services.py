@@ -4,13 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.service_prices import DAYS_PER_MONTH, HOURS_PER_MONTH, service_price, service_quantity
+from aifinops.core.service_prices import DAYS_PER_MONTH, service_price, service_quantity
 
-from ..preview_values import as_list
+from ..values import as_list
 from .compute import hours_of
 from .context import PricingContext
-from .model import (BUDGETS, CLOUDWATCH, EC2_OTHER, EKS, ELB, KMS, LAMBDA, SHIELD, SNS, SQS, VPC, WAF, PriceLine, Priced,
-                    free, needs_usage)
+from .model import (
+    BUDGETS,
+    CLOUDWATCH,
+    EC2_OTHER,
+    EKS,
+    ELB,
+    KMS,
+    LAMBDA,
+    SHIELD,
+    SNS,
+    SQS,
+    VPC,
+    WAF,
+    Priced,
+    PriceLine,
+    free,
+    needs_usage,
+)
 from .view import CostResource
 
 BUDGET = "aws:budgets/budget:Budget"

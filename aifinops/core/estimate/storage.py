@@ -1,7 +1,7 @@
 """S3 buckets by storage class, with lifecycle transitions in steady state, and AWS Backup plans.
 
 S3: the usage file gives GB stored now and GB written a month, per bucket or per prefix. Data is taken to
-arrive at that steady rate, so stored GB / monthly GB dates it; `components.lifecycle` (the same model
+arrive at that steady rate, so stored GB / monthly GB dates it; `aifinops.core.lifecycle` (the same model
 TieredBucket validates with) spreads it over the classes the lifecycle rule moves it through.
 """
 from __future__ import annotations
@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from components import lifecycle
-from components.service_prices import DAYS_PER_MONTH, service_price
+from aifinops.core import lifecycle
+from aifinops.core.service_prices import DAYS_PER_MONTH, service_price
 
-from ..preview_values import as_list
-from .compute import _known_str, _number
+from ..values import as_list
+from .compute import _number
 from .context import PricingContext
-from .model import BACKUP, S3, PriceLine, Priced, free, needs_usage
+from .model import BACKUP, S3, Priced, PriceLine, free, needs_usage
 from .view import CostResource
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")

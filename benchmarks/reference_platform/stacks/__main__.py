@@ -8,10 +8,10 @@
 """
 import pulumi
 
-from components.cost_budget import CostBudget, CostBudgetArgs
-from components.gpu_fleet import GpuFleet, GpuFleetArgs, ReservedBaseline
-from components.tagging import register_cost_tags
-from components.tiered_bucket import TieredBucket, TieredBucketArgs
+from aifinops.components.cost_budget import CostBudget, CostBudgetArgs
+from aifinops.components.gpu_fleet import GpuFleet, GpuFleetArgs, ReservedBaseline
+from aifinops.components.tagging import register_cost_tags
+from aifinops.components.tiered_bucket import TieredBucket, TieredBucketArgs
 
 config = pulumi.Config()
 register_cost_tags(config.require_object("costTags"))
