@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import io
 import json
 import os
 import runpy
@@ -26,7 +27,8 @@ from pulumi.resource import ResourceOptions, ResourceTransformArgs
 from pulumi.runtime import resource as runtime_resource
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
-from pulumi.runtime.mocks import MockMonitor, set_mocks
+from pulumi.runtime.mocks import MockMonitor, _ensure_event_loop, set_mocks
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import engine_pb2, resource_pb2, source_pb2
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
@@ -39,6 +41,8 @@ from .project import Project, StackConfig
 UNKNOWN = rpc.UNKNOWN
 SIG_KEY = rpc._special_sig_key  # a secret on the wire: {SIG_KEY: SECRET_SIG, "value": ...}
 SECRET_SIG = rpc._special_secret_sig
+RESOURCE_SIG = rpc._special_resource_sig  # a resource reference on the wire: {SIG_KEY: RESOURCE_SIG, urn, id}
+STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
 BLINDED = "[secret]"
 
 
@@ -102,6 +106,29 @@ def _decode_config_value(value: str) -> Any:
         return value
 
 
+def downgrade_resource_references(value: Any) -> Any:
+    """A resource passed as an input reaches the provider as its id (a component's as its URN), as the
+    engine hands it to providers that take no references; unknown while the id is unknown."""
+    if isinstance(value, struct_pb2.Struct):
+        downgraded = struct_pb2.Struct()
+        downgraded.update({key: downgrade_resource_references(item) for key, item in
+                           json_format.MessageToDict(value).items()})
+        return downgraded
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == RESOURCE_SIG:
+            if "id" in value:
+                return value["id"] or UNKNOWN
+            return value.get("urn", UNKNOWN)
+        return {key: downgrade_resource_references(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [downgrade_resource_references(item) for item in value]
+    return value
+
+
+def _has_resource_reference(message: struct_pb2.Struct) -> bool:
+    return RESOURCE_SIG in message.SerializeToString().decode("utf-8", "replace")
+
+
 def serialize_now(properties: dict[str, Any]) -> Any:
     """Run rpc.serialize_properties to completion without the event loop.
 
@@ -137,9 +164,13 @@ class RecordingEngine:
 class RecordingMonitor(MockMonitor):
     """A mock resource monitor that keeps the whole registration, as the engine would record it."""
 
-    def __init__(self, mocks: CloudMocks, graph: ResourceGraph, project: Project, stack: StackConfig) -> None:
+    def __init__(self, mocks: CloudMocks, graph: ResourceGraph, project: Project, stack: StackConfig,
+                 mock_outputs: bool = False, stack_reference_outputs: Optional[dict[str, Any]] = None) -> None:
         super().__init__(mocks)
         self.graph = graph
+        # As in a preview of creates, ids and provider-computed outputs are unknown unless asked otherwise.
+        self.mock_outputs = mock_outputs
+        self.stack_reference_outputs = stack_reference_outputs or {}
         self.project_root = project.root
         self.program_dir = str(project.main.resolve())
         self.package_config = self._package_config(stack.values)
@@ -173,6 +204,8 @@ class RecordingMonitor(MockMonitor):
             inputs["version"] = version
         provider_id, outputs = self.mocks.new_resource(pulumi.runtime.MockResourceArgs(
             typ=f"{PROVIDER_TYPE_PREFIX}{package}", name=name, inputs=inputs, custom=True))
+        if not self.mock_outputs:
+            provider_id = UNKNOWN  # a provider created by this update has no id during its preview
         # The engine's default providers have no parent.
         self.graph.add(Resource(urn=urn, type=f"{PROVIDER_TYPE_PREFIX}{package}", name=name, custom=True,
                                 id=provider_id, inputs=inputs, outputs=outputs))
@@ -186,7 +219,7 @@ class RecordingMonitor(MockMonitor):
             self.graph.add(Resource(urn=urn, type=STACK_TYPE, name=request.name, custom=False))
             return resource_pb2.RegisterResourceResponse(urn=urn)
 
-        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        inputs = self._inputs(request.object)
         inputs = self._apply_stack_transforms(request, inputs)
         provider = request.provider
         is_provider = request.type.startswith(PROVIDER_TYPE_PREFIX)
@@ -196,15 +229,92 @@ class RecordingMonitor(MockMonitor):
         resource_id, state = self.mocks.new_resource(pulumi.runtime.MockResourceArgs(
             typ=request.type, name=request.name, inputs=inputs, provider=provider,
             resource_id=request.importId, custom=request.custom))
+        if request.custom and not self.mock_outputs:
+            resource_id, state = self.mocks.preview_of_create(request.type, inputs, state)
+            if is_provider:
+                resource_id = UNKNOWN  # resources refer to a provider being created as <urn>::<unknown id>
         self.graph.add(Resource(
             urn=urn, type=request.type, name=request.name, custom=bool(request.custom),
             parent=request.parent, provider=provider if request.custom else "", id=resource_id or "",
             dependencies=list(request.dependencies),
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             inputs=plain(inputs), outputs=plain(state), protect=bool(request.protect),
-            source=self._source_position(request)))
+            source=self._source_position(request), options=self._options(request), remote=bool(request.remote)))
+        if request.remote:
+            self.graph.diagnostics.append({
+                "urn": urn, "prefix": "warning: ", "severity": "warning",
+                "message": f"{request.type} '{request.name}' is a remote (multi-language) component: a provider "
+                           f"plugin creates its children, which cannot run offline, so they are not previewed, "
+                           f"priced or scanned\n"})
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=serialize_now(state))
 
+    def ReadResource(self, request):  # noqa: N802
+        """Resource.get and StackReference: a read step with the id the program supplied."""
+        urn = engine_urn(self.graph.stack, self.graph.project, request.parent, request.type, request.name)
+        inputs = self._inputs(request.properties)
+        provider = request.provider
+        if request.type != STACK_REFERENCE_TYPE and not provider:
+            provider = self._default_provider(request.type.split(":", 1)[0], request.version)
+        if request.type == STACK_REFERENCE_TYPE:
+            state = self._stack_reference_state(request.id or request.name)
+        else:
+            _, state = self.mocks.new_resource(pulumi.runtime.MockResourceArgs(
+                typ=request.type, name=request.name, inputs=inputs, provider=provider, resource_id=request.id,
+                custom=True))
+            state["id"] = request.id
+        self.graph.add(Resource(
+            urn=urn, type=request.type, name=request.name, custom=True, parent=request.parent,
+            provider=provider if request.type != STACK_REFERENCE_TYPE else "", id=request.id,
+            dependencies=list(request.dependencies), inputs=plain(inputs), outputs=plain(state), read=True,
+            source=self._source_position(request)))
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=serialize_now(state))
+
+    def _stack_reference_state(self, stack_name: str) -> dict[str, Any]:
+        """What the engine reads for a StackReference: the other stack's outputs (from the file the user
+        named with --stack-reference-outputs), else unknown, as they cannot be read offline."""
+        outputs = self.stack_reference_outputs.get(stack_name)
+        if outputs is None:
+            return {"name": stack_name, "outputs": UNKNOWN, "secretOutputNames": []}
+        return {"name": stack_name, "outputs": outputs, "secretOutputNames": []}
+
+    def _inputs(self, message: struct_pb2.Struct) -> dict[str, Any]:
+        _ensure_event_loop()
+        if _has_resource_reference(message):
+            message = downgrade_resource_references(message)
+        return rpc.deserialize_properties(message, keep_unknowns=True)
+
+    def _options(self, request) -> dict[str, Any]:
+        """The resource options the program set, named as the engine names them in its state."""
+        options: dict[str, Any] = {}
+        timeouts = request.customTimeouts if request.HasField("customTimeouts") else None
+        aliases = [self._alias_urn(request, alias) for alias in getattr(request, "aliases", [])]
+        candidates = {
+            "ignoreChanges": list(request.ignoreChanges),
+            "deleteBeforeReplace": request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
+            "additionalSecretOutputs": list(request.additionalSecretOutputs),
+            "aliases": [a for a in aliases if a] + list(request.aliasURNs),
+            "customTimeouts": {k: getattr(timeouts, k) for k in ("create", "update", "delete")
+                               if timeouts is not None and getattr(timeouts, k)},
+            "retainOnDelete": request.retainOnDelete if request.HasField("retainOnDelete") else None,
+            "replaceOnChanges": list(request.replaceOnChanges),
+            "deletedWith": request.deletedWith,
+            "importId": request.importId,
+            "version": request.version,
+            "pluginDownloadURL": request.pluginDownloadURL,
+            "hideDiffs": list(getattr(request, "hideDiffs", [])),
+        }
+        for key, value in candidates.items():
+            if value not in (None, "", [], {}):
+                options[key] = value
+        return options
+
+    def _alias_urn(self, request, alias) -> str:
+        if alias.urn:
+            return alias.urn
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        return engine_urn(spec.stack or self.graph.stack, spec.project or self.graph.project, parent,
+                          spec.type or request.type, spec.name or request.name)
 
     def RegisterResourceOutputs(self, request):  # noqa: N802
         outputs = plain(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
@@ -294,8 +404,51 @@ def _fast_program_run(program_dir: str):
             gc.enable()
 
 
-def run_program(project: Project, stack: StackConfig, debug: bool = False) -> ResourceGraph:
-    """Run the project's program for `stack` under mocks and return what it registered."""
+class _DiagnosticStream(io.TextIOBase):
+    """A program's stdout or stderr: each line becomes a diagnostic, as the CLI shows program output."""
+
+    def __init__(self, graph: ResourceGraph, severity: str) -> None:
+        self.graph, self.severity, self.pending = graph, severity, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self._emit(line)
+        return len(text)
+
+    def flush_pending(self) -> None:
+        if self.pending:
+            self._emit(self.pending)
+            self.pending = ""
+
+    def _emit(self, line: str) -> None:
+        self.graph.diagnostics.append({"urn": "", "prefix": "", "message": line + "\n", "severity": self.severity})
+
+
+@contextlib.contextmanager
+def _program_output_as_diagnostics(graph: ResourceGraph):
+    """print() in a program must not reach our stdout (it would corrupt --json): the engine turns a
+    program's stdout into `info` and its stderr into `info#err` diagnostics."""
+    streams = _DiagnosticStream(graph, "info"), _DiagnosticStream(graph, "info#err")
+    with contextlib.redirect_stdout(streams[0]), contextlib.redirect_stderr(streams[1]):
+        try:
+            yield
+        finally:
+            for stream in streams:
+                stream.flush_pending()
+
+
+def run_program(project: Project, stack: StackConfig, debug: bool = False, mock_outputs: bool = False,
+                stack_reference_outputs: Optional[dict[str, Any]] = None) -> ResourceGraph:
+    """Run the project's program for `stack` under mocks and return what it registered.
+
+    As `pulumi preview` of a new stack: ids and provider-computed outputs are unknown; `mock_outputs`
+    gives them AWS-shaped concrete values instead. `stack_reference_outputs`: stack name -> outputs, what
+    StackReferences read (else unknown)."""
     # What an earlier run in this process froze is garbage now, unless its graph is still held: let the
     # collector reclaim it, or memory grows with every run (tests, benchmarks, a long-lived caller).
     if gc.get_freeze_count():
@@ -305,7 +458,7 @@ def run_program(project: Project, stack: StackConfig, debug: bool = False) -> Re
                       for k, v in stack.values.items()}
     graph = ResourceGraph(project.name, stack.name, blinded_config, program_dir=str(project.main))
     mocks = CloudMocks(region_for=lambda ref: monitor.region_for(ref))
-    monitor = RecordingMonitor(mocks, graph, project, stack)
+    monitor = RecordingMonitor(mocks, graph, project, stack, mock_outputs, stack_reference_outputs)
 
     pulumi.runtime.set_all_config(dict(stack.values), list(stack.secret_keys))
     set_mocks(mocks, project=project.name, stack=stack.name, preview=True, monitor=monitor)
@@ -313,13 +466,15 @@ def run_program(project: Project, stack: StackConfig, debug: bool = False) -> Re
     runtime_settings.SETTINGS.engine = RecordingEngine(graph)
     graph.resources.clear()
 
-    program_dir = str(project.main.resolve())
+    # `main` names the program's directory (its __main__.py runs) or, valid for Python too, one file.
+    program = project.main.resolve()
+    program_dir = str(program.parent if program.is_file() else program)
     saved_cwd, saved_path = os.getcwd(), list(sys.path)
-    os.chdir(program_dir)  # the CLI runs a directory program from inside it
+    os.chdir(program_dir)  # the CLI runs a program from inside its directory
     sys.path.insert(0, program_dir)
     try:
-        with _fast_program_run(program_dir):
-            _sync_await(run_in_stack(lambda: runpy.run_path(program_dir, run_name="__main__")))
+        with _fast_program_run(program_dir), _program_output_as_diagnostics(graph):
+            _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
     except BaseException as error:  # noqa: BLE001 any program failure becomes a ProgramError
         if isinstance(error, KeyboardInterrupt):
             raise

@@ -40,6 +40,11 @@ class Resource:
     outputs: dict[str, Any] = field(default_factory=dict)
     protect: bool = False
     source: Optional[SourcePosition] = None
+    # Resource options the program set, by the engine's names (ignoreChanges, deleteBeforeReplace,
+    # additionalSecretOutputs, aliases, customTimeouts, retainOnDelete, replaceOnChanges, deletedWith, ...).
+    options: dict[str, Any] = field(default_factory=dict)
+    read: bool = False  # a read of an existing resource (Resource.get, StackReference): a `read` step
+    remote: bool = False  # a multi-language component, whose children a provider plugin would create
 
     @property
     def is_provider(self) -> bool:

@@ -67,6 +67,8 @@ _GLOBAL_SERVICES = {"iam", "s3", "budgets", "shield", "ce", "cloudfront", "route
 _NAME_PROPERTY = {"s3/bucket:Bucket": "bucket", "sqs/queue:Queue": "name"}
 
 
+# Outputs a provider works out from the inputs during preview (tags_all merges tags with defaultTags).
+_KNOWN_IN_PREVIEW = frozenset({"tagsAll"})
 # String-typed IAM policy properties, which programs may pass as objects (see new_resource).
 _POLICY_DOCUMENT_PROPERTIES = {"policy", "assumeRolePolicy", "policyDocument", "accessPolicies",
                                "resourcePolicy", "inlinePolicy"}
@@ -168,6 +170,15 @@ class CloudMocks(pulumi.runtime.Mocks):
         outputs["metadata"] = metadata
         namespace = metadata.get("namespace")
         return f"{namespace}/{metadata['name']}" if namespace else metadata["name"]
+
+    def preview_of_create(self, type_token: str, inputs: dict, state: dict) -> tuple[str, dict]:
+        """What a preview of a create knows: no id, the inputs (as the provider normalises them, with the
+        auto-name it assigns during Check), tags_all, and every other output unknown."""
+        name_property = _NAME_PROPERTY.get(type_token.partition(":")[2], "name")
+        known = set(inputs) | _KNOWN_IN_PREVIEW | {name_property}
+        if type_token.startswith("kubernetes:"):
+            known.add("metadata")
+        return "", {key: value if key in known else pulumi.runtime.rpc.UNKNOWN for key, value in state.items()}
 
     # -- invokes --------------------------------------------------------------------------------
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:

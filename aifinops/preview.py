@@ -5,8 +5,10 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional
 
+from .core.errors import ProjectError
 from .checkov.command import add_checkov_arguments, finish_checkov_scan, start_checkov_scan
 from .cost_section import add_cost_arguments, preview_cost_section
 from .program_host import run_stack_program
@@ -40,6 +42,28 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cwd", "-C", default=".", metavar="DIR", help="run as if started in DIR")
     parser.add_argument("--stack", "-s", default=None, metavar="NAME", help="the stack to preview")
     parser.add_argument("--debug", "-d", action="store_true", help="print tracebacks and debug detail")
+    parser.add_argument("--mock-outputs", action="store_true",
+                        help="give ids and computed outputs AWS-shaped values (default: unknown, as a preview)")
+    parser.add_argument("--stack-reference-outputs", type=Path, metavar="FILE",
+                        help="JSON {stack name: {output: value}}: what StackReferences read (default: unknown)")
+
+
+def stack_reference_outputs(args: argparse.Namespace) -> Optional[dict[str, Any]]:
+    """--stack-reference-outputs FILE: {"org/project/stack": {"output": value, ...}, ...}."""
+    path = args.stack_reference_outputs
+    if path is None:
+        return None
+    path = Path(args.cwd) / path
+    try:
+        document = json.loads(path.read_text())
+    except OSError as error:
+        raise ProjectError(f"--stack-reference-outputs: cannot read {path}: {error.strerror}") from error
+    except ValueError as error:
+        raise ProjectError(f"--stack-reference-outputs: {path} is not JSON: {error}") from error
+    if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
+        raise ProjectError(f"--stack-reference-outputs: {path}: expected an object of stack name -> "
+                           f"{{output name: value}}, got {json.dumps(document)[:200]}")
+    return document
 
 
 def load_graph(args: argparse.Namespace) -> tuple[ResourceGraph, float]:
@@ -47,7 +71,8 @@ def load_graph(args: argparse.Namespace) -> tuple[ResourceGraph, float]:
     project = load_project(args.cwd)
     stack = project.load_stack(project.select_stack(args.stack))
     started = time.perf_counter()
-    graph = run_stack_program(project, stack, debug=args.debug)
+    graph = run_stack_program(project, stack, debug=args.debug, mock_outputs=args.mock_outputs,
+                              stack_reference_outputs=stack_reference_outputs(args))
     return graph, time.perf_counter() - started
 
 

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from .core.errors import AifinopsError, ProgramError, ProjectError
 from .graph import ResourceGraph
@@ -56,20 +56,23 @@ sys.exit(serve(request))
 _ERRORS = {"ProjectError": ProjectError, "ProgramError": ProgramError}
 
 
-def run_stack_program(project: Project, stack: StackConfig, debug: bool = False) -> ResourceGraph:
-    """The program's ResourceGraph, recorded in the interpreter the Pulumi CLI would run it with."""
+def run_stack_program(project: Project, stack: StackConfig, debug: bool = False, mock_outputs: bool = False,
+                      stack_reference_outputs: Optional[dict[str, Any]] = None) -> ResourceGraph:
+    """The program's ResourceGraph, recorded in the interpreter the Pulumi CLI would run it with
+    (see `aifinops.engine.run_program` for the options)."""
+    options = {"debug": debug, "mock_outputs": mock_outputs, "stack_reference_outputs": stack_reference_outputs}
     python = project.python
     if python is None or _is_running_interpreter(project.virtualenv):
         from .engine import run_program
 
-        return run_program(project, stack, debug=debug)
+        return run_program(project, stack, **options)
     if not python.exists():
         relative = os.path.relpath(project.virtualenv, project.root)
         raise ProjectError(
             f"{project.root / 'Pulumi.yaml'}: runtime.options.virtualenv is {relative!r}, but {project.virtualenv} "
             f"does not appear to be a virtualenv (no {python}); create it, e.g. `python3 -m venv {relative} && "
             f"{relative}/bin/pip install -r requirements.txt`, as `pulumi install` would")
-    return _run_in_virtualenv(python, project, stack, debug)
+    return _run_in_virtualenv(python, project, stack, options)
 
 
 def _is_running_interpreter(virtualenv: Path) -> bool:
@@ -85,10 +88,10 @@ def _package_directories() -> dict[str, str]:
     return directories
 
 
-def _run_in_virtualenv(python: Path, project: Project, stack: StackConfig, debug: bool) -> ResourceGraph:
+def _run_in_virtualenv(python: Path, project: Project, stack: StackConfig, options: dict[str, Any]) -> ResourceGraph:
     with tempfile.TemporaryDirectory(prefix="aifinops-program-") as scratch:
         result_file = Path(scratch) / "graph.json"
-        request = {"cwd": str(project.root), "stack": stack.name, "debug": debug, "result": str(result_file),
+        request = {"cwd": str(project.root), "stack": stack.name, "options": options, "result": str(result_file),
                    "aifinops": metadata.version("aifinops"), "packages": _package_directories()}
         try:
             completed = subprocess.run([str(python), "-c", _BOOTSTRAP], input=json.dumps(request), text=True,
@@ -140,7 +143,7 @@ def serve(request: dict[str, Any]) -> int:
         from .engine import run_program
 
         project = load_project(request["cwd"])
-        graph = run_program(project, project.load_stack(request["stack"]), debug=request["debug"])
+        graph = run_program(project, project.load_stack(request["stack"]), **request["options"])
         result = {"graph": graph.to_json()}
     except AifinopsError as error:
         result = {"error": str(error), "exitCode": error.exit_code, "kind": type(error).__name__}

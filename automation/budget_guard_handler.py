@@ -12,14 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from aifinops.core import argument_checks as checks
-from aifinops.core.automation_settings import OPT_OUT_TAG, from_env
+from aifinops.core.automation_settings import GuardSettings, from_env
 
 from .action_log import LOGGER, ActionLog, publish_summary
 from .aws_clients import AwsClients
@@ -35,68 +33,6 @@ from .ec2_instances import (
 )
 
 JOB = "budget-guard"
-ALERT_TYPES = ("ACTUAL", "FORECASTED")
-
-
-@dataclass
-class GuardSettings:
-    """What the guard acts on; every default is what a deployment gets unless it says otherwise.
-
-    - cost_tags: tag key -> accepted values; a resource must match every key. Default empty: read them
-      from the budget's own filter (TagKeyValue cost filters or a Tags filter expression); a budget with
-      neither is refused, never taken to mean "everything in the account".
-    - budget_names: act only on alerts of these budgets (default empty: any budget).
-    - topic_arns: accept alerts only from these SNS topics (default empty: any).
-    - alert_types: default ACTUAL only; add FORECASTED to stop on forecasts too.
-    - min_threshold_percent: act only on alerts whose threshold is at least this share of the budget
-      (default 100: the 50% and 80% early warnings a budget also sends stop nothing). An alert that does
-      not state its threshold is acted on only when this is 0.
-    - summary_topic_arn: where the summary goes (default: the topic the alert came from; the summary
-      carries an attribute that the guard, and its subscription's filter policy, ignore).
-    - opt_out_tag: never stopped (default `aifinops:keep-running`).
-    - stop_instances / stop_training_jobs: which kinds to stop (default both).
-    - dry_run: default True: find and report, stop nothing.
-    """
-
-    cost_tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    budget_names: tuple[str, ...] = ()
-    topic_arns: tuple[str, ...] = ()
-    alert_types: tuple[str, ...] = ("ACTUAL",)
-    min_threshold_percent: float = 100.0
-    summary_topic_arn: Optional[str] = None
-    opt_out_tag: str = OPT_OUT_TAG
-    stop_instances: bool = True
-    stop_training_jobs: bool = True
-    dry_run: bool = True
-
-    def __post_init__(self) -> None:
-        self.cost_tags = validate_tag_filter("cost_tags", self.cost_tags)
-        self.budget_names = tuple(checks.string_list("budget_names", list(self.budget_names)))
-        self.topic_arns = tuple(checks.string_list("topic_arns", list(self.topic_arns)))
-        for index, arn in enumerate(self.topic_arns):
-            checks.arn_in_region(f"topic_arns[{index}]", arn, "sns", None)
-        self.alert_types = tuple(checks.string_list("alert_types", list(self.alert_types), min_items=1))
-        for alert_type in self.alert_types:
-            checks.one_of("alert_types", alert_type, ALERT_TYPES)
-        self.min_threshold_percent = checks.number_in_range("min_threshold_percent", self.min_threshold_percent, 0, 1000)
-        if self.summary_topic_arn is not None:
-            checks.arn_in_region("summary_topic_arn", self.summary_topic_arn, "sns", None)
-        checks.text("opt_out_tag", self.opt_out_tag)
-        for name in ("stop_instances", "stop_training_jobs", "dry_run"):
-            checks.flag(name, getattr(self, name))
-
-
-def validate_tag_filter(argument: str, value: Any) -> dict[str, tuple[str, ...]]:
-    """{key: value or [values]} -> {key: (values,)}; keys and values non-empty strings."""
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{argument}: expected a mapping of tag keys to a value or a list of values, got {value!r}")
-    result = {}
-    for key, values in value.items():
-        listed = [values] if isinstance(values, str) else values
-        if not isinstance(key, str) or not key:
-            raise ValueError(f"{argument}: expected non-empty tag keys, got {key!r}")
-        result[key] = tuple(checks.string_list(f"{argument}.{key}", listed, min_items=1))
-    return result
 
 
 def budget_tag_filter(budget: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:

@@ -33,13 +33,15 @@ def write_project(root: Path, program: str, config: Optional[dict[str, Any]] = N
 
 @pytest.fixture
 def preview(tmp_path: Path) -> Callable[..., ResourceGraph]:
-    """preview(program_source, config=None, **kw) -> ResourceGraph, run in-process with the offline engine."""
+    """preview(program_source, config=None, **kw) -> ResourceGraph, run in-process with the offline engine.
+
+    As `aifinops preview`: ids and computed outputs unknown; `mock_outputs=True` as `--mock-outputs`."""
 
     def run(program: str, config: Optional[dict[str, Any]] = None, *, stack: str = "dev",
-            project: str = "testproj") -> ResourceGraph:
+            project: str = "testproj", mock_outputs: bool = False) -> ResourceGraph:
         root = write_project(tmp_path / "project", program, config, project=project, stack=stack)
         loaded = load_project(root)
-        return run_program(loaded, loaded.load_stack(stack))
+        return run_program(loaded, loaded.load_stack(stack), mock_outputs=mock_outputs)
 
     return run
 

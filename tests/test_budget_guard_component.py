@@ -2,6 +2,7 @@
 tags, a subscription that ignores the guard's own summaries, and every validation error."""
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -9,6 +10,14 @@ import pytest
 from aifinops.components.budget_guard import BudgetGuard, BudgetGuardArgs
 from aifinops.core.automation_settings import SOURCE_ATTRIBUTE, GuardSettings, from_env
 from tests.conftest import tagged_config
+
+
+@pytest.fixture
+def preview(preview):
+    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
+    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
+    return functools.partial(preview, mock_outputs=True)
+
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:team-budget-alerts"
 WITH_BUDGET = """

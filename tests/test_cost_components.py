@@ -1,6 +1,7 @@
 """CostBudget, CostAnomalyAlerts and CostAllocationTags: defaults, wiring and every validation error."""
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -9,6 +10,14 @@ from aifinops.components.cost_allocation_tags import CostAllocationTags, CostAll
 from aifinops.components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs
 from aifinops.components.cost_budget import BudgetAction, CostBudget, CostBudgetArgs, accelerated_families
 from tests.conftest import tagged_config
+
+
+@pytest.fixture
+def preview(preview):
+    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
+    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
+    return functools.partial(preview, mock_outputs=True)
+
 
 BUDGET = """
 import pulumi_aws as aws

@@ -59,7 +59,8 @@ def test_parents_and_dependencies_are_recorded(preview):
 
 
 def test_explicit_providers_are_inherited_and_default_providers_come_from_config(preview):
-    graph = preview(NESTED, {"aws:region": "eu-west-1", "aws:defaultTags": {"tags": {"Owner": "ml"}}})
+    graph = preview(NESTED, {"aws:region": "eu-west-1", "aws:defaultTags": {"tags": {"Owner": "ml"}}},
+                    mock_outputs=True)
     west = by_name(graph, "west")
     assert by_name(graph, "outer-inner-topic").provider == f"{west.urn}::{west.id}"
     default = graph.provider_of(by_name(graph, "plain"))
@@ -72,11 +73,23 @@ def test_explicit_providers_are_inherited_and_default_providers_come_from_config
 
 
 def test_ids_and_arns_are_shaped_like_aws(preview):
-    graph = preview(NESTED)
+    graph = preview(NESTED, mock_outputs=True)
     plain = by_name(graph, "plain")
     assert plain.id.startswith("plain-") and plain.outputs["arn"] == f"arn:aws:s3:::{plain.id}"
     assert graph.stack_outputs["bucketName"] == plain.id
     assert by_name(graph, "west").id  # providers get ids too
+
+
+def test_a_preview_of_creates_knows_inputs_but_not_ids_or_computed_outputs(preview):
+    """As `pulumi preview` of a new stack: what the program set is known, what AWS computes is not."""
+    graph = preview(NESTED)
+    plain = by_name(graph, "plain")
+    assert plain.id == "" and plain.outputs["arn"] == UNKNOWN and plain.outputs["id"] == UNKNOWN
+    assert by_name(graph, "west").outputs["region"] == "us-west-2"  # an output the program set as an input
+    assert plain.outputs["bucket"].startswith("plain-")  # the provider's auto-name, assigned during preview
+    assert graph.stack_outputs["bucketName"] == plain.outputs["bucket"]  # exported from the auto-name
+    west = by_name(graph, "west")
+    assert west.id == UNKNOWN and by_name(graph, "outer-inner-topic").provider == f"{west.urn}::{UNKNOWN}"
 
 
 def test_config_project_defaults_stack_values_objects_and_stack_identity(preview):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import email
+import functools
 import json
 
 import pytest
@@ -20,6 +21,14 @@ from aifinops.components.gpu_fleet import (
 from aifinops.components.gpu_instance import SpotOptions, hourly_price, metadata_options
 from aifinops.core import catalog
 from tests.conftest import tagged_config, warnings_of
+
+
+@pytest.fixture
+def preview(preview):
+    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
+    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
+    return functools.partial(preview, mock_outputs=True)
+
 
 PROGRAM = """
 import pulumi

@@ -1,6 +1,7 @@
 """GpuInstance: secure defaults, spot, the AMI lookup, prices, and every bad argument."""
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -9,6 +10,14 @@ from aifinops.components.gpu_instance import GpuInstance, GpuInstanceArgs, SpotO
 from aifinops.core import catalog
 from aifinops.core.errors import ProgramError
 from tests.conftest import tagged_config
+
+
+@pytest.fixture
+def preview(preview):
+    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
+    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
+    return functools.partial(preview, mock_outputs=True)
+
 
 PROGRAM = """
 import pulumi

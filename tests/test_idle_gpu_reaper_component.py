@@ -2,6 +2,7 @@
 settings the handler will read, the Lambda archive, and every validation error."""
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -15,6 +16,14 @@ from aifinops.components.idle_gpu_reaper import IdleGpuReaper, IdleGpuReaperArgs
 from aifinops.core import catalog
 from aifinops.core.automation_settings import ReaperSettings, from_env
 from tests.conftest import tagged_config
+
+
+@pytest.fixture
+def preview(preview):
+    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
+    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
+    return functools.partial(preview, mock_outputs=True)
+
 
 IAM_INLINE_POLICY_LIMIT = 10_240  # characters, all inline policies of a role together
 

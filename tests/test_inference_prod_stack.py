@@ -2,6 +2,7 @@
 inference on Kubernetes; it passes the policy packs."""
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -11,7 +12,16 @@ import pytest
 from aifinops.components.gpu_fleet import hourly_cost_range
 from aifinops.core import catalog
 from aifinops.core.errors import ProgramError
+from aifinops.core.values import UNKNOWN_STRING_VALUE as UNKNOWN
 from tests.conftest import REPO_ROOT, example_stack_config, only, run_example_stack, tagged_config
+
+
+@pytest.fixture
+def preview(preview):
+    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
+    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
+    return functools.partial(preview, mock_outputs=True)
+
 
 STACK = "inference-prod"
 OUR_POLICIES = {"gpu-fleet-spot-price-cap", "karpenter-gpu-limits", "public-endpoints-rate-limited",
@@ -25,13 +35,16 @@ def stack_run():
 
 def test_reserved_baseline_with_spot_burst(stack_run):
     graph, warnings = stack_run
-    asg = only(graph, "aws:autoscaling/group:Group").inputs
+    group = only(graph, "aws:autoscaling/group:Group")
+    asg = group.inputs
     reservation = only(graph, "aws:ec2/capacityReservation:CapacityReservation")
     distribution = asg["mixedInstancesPolicy"]["instancesDistribution"]
     assert distribution["onDemandBaseCapacity"] == reservation.inputs["instanceCount"] == asg["minSize"] == 2
     assert distribution["onDemandPercentageAboveBaseCapacity"] == 0  # everything above the base is spot
+    # As in a real preview the reservation's id is unknown: the group names it through a dependency.
     assert asg["capacityReservationSpecification"]["capacityReservationTarget"]["capacityReservationIds"] == \
-        [reservation.id]
+        [UNKNOWN]
+    assert reservation.urn in group.property_dependencies["capacityReservationSpecification"]
     assert not [w for w in warnings if "stands empty" in w]  # min size keeps the reservation busy
     types = [o["instanceType"] for o in asg["mixedInstancesPolicy"]["launchTemplate"]["overrides"]]
     expected = hourly_cost_range([catalog.lookup(t) for t in types], 8, 2, 0)

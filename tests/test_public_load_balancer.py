@@ -1,10 +1,20 @@
 """PublicLoadBalancer: HTTPS-only, VPC-only egress, deletion protection, and every bad argument."""
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from aifinops.components.public_load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from tests.conftest import tagged_config
+
+
+@pytest.fixture
+def preview(preview):
+    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
+    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
+    return functools.partial(preview, mock_outputs=True)
+
 
 PROGRAM = """
 import pulumi

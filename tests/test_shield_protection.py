@@ -1,11 +1,21 @@
 """ShieldProtection: protections, group, health checks, the opt-in subscription, and every bad argument."""
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from aifinops.components.shield_protection import ProtectionGroupOptions, ShieldProtection, ShieldProtectionArgs
 from aifinops.core.service_prices import service_price
 from tests.conftest import tagged_config
+
+
+@pytest.fixture
+def preview(preview):
+    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
+    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
+    return functools.partial(preview, mock_outputs=True)
+
 
 PROGRAM = """
 import pulumi

@@ -1,6 +1,7 @@
 """TieredBucket: secure defaults, lifecycle tiers and presets, logging, replication, warnings, bad arguments."""
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -10,6 +11,14 @@ from aifinops.core import lifecycle
 from aifinops.core.errors import ProgramError
 from aifinops.core.lifecycle import LifecycleRule, Transition
 from tests.conftest import only, tagged_config
+
+
+@pytest.fixture
+def preview(preview):
+    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
+    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
+    return functools.partial(preview, mock_outputs=True)
+
 
 PROGRAM = """
 import pulumi

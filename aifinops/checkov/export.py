@@ -158,7 +158,7 @@ def _terraform_plan(graph: ResourceGraph, resources: list[tuple[Resource, AwsMap
                     result: CheckovExport) -> dict[str, Any]:
     addresses = _assign_addresses(resources)
     mappings = {resource.urn: aws_mapping for resource, aws_mapping in resources}
-    planned, configured = [], []
+    planned, configured, changes = [], [], []
     for resource, aws_mapping in resources:
         address = addresses[resource.urn]
         name = address.split(".", 1)[1]
@@ -173,10 +173,36 @@ def _terraform_plan(graph: ResourceGraph, resources: list[tuple[Resource, AwsMap
                         "values": values})
         configured.append({"address": address, "mode": "managed", "type": aws_mapping.terraform, "name": name,
                            "provider_config_key": "aws", "expressions": expressions})
+        # What a plan knows only after apply (ids and ARNs of resources being created): checkov reads
+        # after_unknown, so a check that a value is set passes and one that wants a concrete value fails.
+        changes.append({"address": address, "mode": "managed", "type": aws_mapping.terraform, "name": name,
+                        "change": {"actions": ["create"], "before": None, "after": values,
+                                   "after_unknown": _after_unknown(inputs, aws_mapping)}})
         result.resources.append(ExportedResource(resource.urn, TERRAFORM, PLAN_FILE, address))
     return {"format_version": "1.2", "terraform_version": TERRAFORM_VERSION,
             "planned_values": {"root_module": {"resources": planned}},
+            "resource_changes": changes,
             "configuration": {"root_module": {"resources": configured}}}
+
+
+def _after_unknown(obj: dict[str, Any], aws_mapping: AwsMapping) -> dict[str, Any]:
+    """Terraform's after_unknown for the values _convert_object writes: True where a value is unknown."""
+    unknown: dict[str, Any] = {}
+    for key, value in obj.items():
+        name = aws_mapping.terraform_name(key)
+        if value == UNKNOWN:
+            unknown[name] = True
+        elif key in aws_mapping.maps or key in aws_mapping.json_attributes or _is_asset(value):
+            continue
+        elif isinstance(value, dict):
+            inner = _after_unknown(value, aws_mapping)
+            if inner:
+                unknown[name] = [inner]
+        elif isinstance(value, list) and any(isinstance(item, dict) for item in value):
+            blocks = [_after_unknown(item, aws_mapping) for item in value if isinstance(item, dict)]
+            if any(blocks):
+                unknown[name] = blocks
+    return unknown
 
 
 def _assign_addresses(resources: list[tuple[Resource, AwsMapping]]) -> dict[str, str]:
@@ -283,7 +309,9 @@ def _add_unplaced_references(resource: Resource, addresses: dict[str, str], aws_
     for key, urns in resource.property_dependencies.items():
         name = aws_mapping.terraform_name(key)
         targets = [addresses[urn] for urn in urns if urn in addresses]
-        if not targets or name in expressions or isinstance(values.get(name), list):
+        # A list of blocks or of known values places its own references; a list of values that are all
+        # unknown during preview (ids of resources being created) is left empty and needs them here.
+        if not targets or name in expressions or (isinstance(values.get(name), list) and values[name]):
             continue
         expressions[name] = {"references": [ref for address in targets for ref in (f"{address}.id", address)]}
 

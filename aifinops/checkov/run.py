@@ -33,7 +33,9 @@ POLICY_CONFIG_ENV = "AIFINOPS_POLICY_CONFIG"  # read by our custom checks; os.pa
 TIMEOUT_SECONDS = 600
 # Offline: no update check, no download of guideline mappings; and a user's CHECKOV_NO_OUTPUT must not
 # silence the report we parse.
-OFFLINE_ENV = {"CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE", "CHECKOV_NO_OUTPUT": "false"}
+OFFLINE_ENV = {"CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE", "CHECKOV_NO_OUTPUT": "false",
+               # Read the plan's after_unknown: values unknown until apply count as set, not as missing.
+               "EVAL_TF_PLAN_AFTER_UNKNOWN": "true"}
 # An API key in the environment would make checkov talk to (and upload to) the Prisma Cloud platform.
 PLATFORM_ENV = ("BC_API_KEY",)
 

@@ -62,10 +62,12 @@ def _selects(stack: StackResources, selection: PolicyResource, resource: PolicyR
              tags: Mapping[str, Any]) -> bool:
     props = stack.props(selection)
     by_tag = _any_tag(dig(props, "selectionTags"), tags)
-    by_resource = _names(stack, selection, "resources", resource)
+    by_resource = _names(stack, selection, "resources", resource, wildcard_may_match_unknown=True)
     if not (by_tag or by_resource):
         return False
-    if _names(stack, selection, "notResources", resource) is True:
+    # An exclusion counts only when it surely names the resource: a wildcard cannot be matched to an ARN
+    # that is not made yet, so it excludes nothing here (a miss is reported, never a silent pass).
+    if _names(stack, selection, "notResources", resource, wildcard_may_match_unknown=False) is True:
         return False
     return all(_condition_holds(condition, tags) for condition in as_list(dig(props, "conditions")))
 
@@ -84,20 +86,41 @@ def _tag_equals(tags: Mapping[str, Any], key: Any, value: Any) -> bool:
     return key in tags and (tags[key] is UNKNOWN or tags[key] == value)
 
 
-def _names(stack: StackResources, selection: PolicyResource, prop: str, resource: PolicyResource) -> bool:
+def _names(stack: StackResources, selection: PolicyResource, prop: str, resource: PolicyResource,
+           wildcard_may_match_unknown: bool) -> bool:
     """The selection's `prop` names the resource: a reference to it, its ARN, a matching wildcard, or unknown."""
     if stack.refers_to(selection, prop, resource, ("arn",)):
         return True
+    # During preview an ARN of a resource being created is unknown. When the property depends on other
+    # resources, its unknown values are theirs (refers_to has checked those); only an unknown with no
+    # dependency behind it could be anything.
+    unknown_could_be_anything = not selection.property_dependencies.get(prop)
     patterns = dig(stack.props(selection), prop)
     if patterns is UNKNOWN:
-        return True
+        return unknown_could_be_anything
     arn = dig(stack.props(resource), "arn")
     for pattern in as_list(patterns):
-        if pattern is UNKNOWN or pattern == "*":
+        if pattern is UNKNOWN and unknown_could_be_anything or pattern == "*":
             return True
+        if wildcard_may_match_unknown and isinstance(pattern, str) and "*" in pattern and arn is UNKNOWN \
+                and _service_could_match(pattern, resource.resource_type):
+            return True  # the ARN is made at create time; a wildcard over its service may well match it
         if isinstance(pattern, str) and isinstance(arn, str) and "*" in pattern and fnmatch.fnmatchcase(arn, pattern):
             return True
     return False
+
+
+# The service an ARN names, for the resource types whose module name differs from it.
+_ARN_SERVICES = {"ebs": "ec2", "efs": "elasticfilesystem", "fsx": "fsx", "rds": "rds", "dynamodb": "dynamodb"}
+
+
+def _service_could_match(pattern: str, resource_type: str) -> bool:
+    """Whether an ARN pattern (arn:partition:service:...) can cover resources of this type at all."""
+    parts = pattern.split(":")
+    if len(parts) < 3:
+        return fnmatch.fnmatchcase("arn", parts[0])
+    module = resource_type.split(":")[1].split("/")[0] if resource_type.count(":") >= 2 else ""
+    return fnmatch.fnmatchcase(_ARN_SERVICES.get(module, module), parts[2])
 
 
 def _condition_holds(condition: Any, tags: Mapping[str, Any]) -> bool:

@@ -1,4 +1,5 @@
 """s3-lifecycle-required through the real gRPC path."""
+from aifinops.core.values import UNKNOWN_STRING_VALUE
 from tests.conftest import DEFAULT_COST_TAGS, tagged_config
 
 POLICY = "s3-lifecycle-required"
@@ -93,4 +94,4 @@ aws.s3.BucketLifecycleConfiguration("later-lifecycle", bucket=pulumi.Output.all(
     result = check_policies(program, REGION)
     assert result.of(POLICY) == [] and [v for v in result.advisory if v.policy == POLICY] == []
     config = result.graph.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[0]
-    assert config.inputs["bucket"] != result.graph.of_type("aws:s3/bucket:Bucket")[0].outputs["id"]  # truly unknown
+    assert config.inputs["bucket"] == UNKNOWN_STRING_VALUE  # truly unknown, as in a real preview
