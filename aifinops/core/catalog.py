@@ -37,6 +37,11 @@ class AcceleratorSpec:
     memory_gib_per_accelerator: float
     vcpus: Optional[int]
     memory_gib: Optional[float]
+    instance_storage_gb: Optional[int] = None  # local NVMe storage; 0 EBS only; None not known
+
+    @property
+    def has_local_storage(self) -> Optional[bool]:
+        return None if self.instance_storage_gb is None else self.instance_storage_gb > 0
 
     @property
     def family(self) -> str:
@@ -67,7 +72,8 @@ def _specs() -> dict[str, AcceleratorSpec]:
             specs[name] = AcceleratorSpec(
                 instance_type=name, kind=raw["kind"], manufacturer=raw["manufacturer"], model=raw["model"],
                 count=int(raw["count"]), memory_gib_per_accelerator=float(raw["memoryGiBPerAccelerator"]),
-                vcpus=raw.get("vcpus"), memory_gib=raw.get("memoryGiB"))
+                vcpus=raw.get("vcpus"), memory_gib=raw.get("memoryGiB"),
+                instance_storage_gb=raw.get("instanceStorageGB"))
     return specs
 
 
