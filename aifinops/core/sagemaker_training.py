@@ -82,7 +82,7 @@ class SpotTrainingJobDefaults:
         if self.output_s3_uri is not None:
             checks.text("output_s3_uri", self.output_s3_uri, re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/"),
                         "an s3://bucket/prefix/ URI")
-        validate_training_instance_type("instance_type", self.instance_type, self.approved_instance_types)
+        catalog.require_approved_sagemaker_type("instance_type", self.instance_type, self.approved_instance_types)
         self.instance_count = checks.whole_number("instance_count", self.instance_count, 1, 100, "instances")
         self.max_runtime_seconds = checks.whole_number("max_runtime_seconds", self.max_runtime_seconds, 1,
                                                        MAX_RUNTIME_LIMIT_SECONDS, "seconds")
@@ -137,12 +137,3 @@ class SpotTrainingJobDefaults:
             arguments["InputDataConfig"] = [dict(channel) for channel in input_data_config]
         return arguments
 
-
-def validate_training_instance_type(argument: str, instance_type: Any, approved: Sequence[str]) -> str:
-    """A SageMaker (`ml.`) type; an accelerated one must be approved, judged as the policy judges it."""
-    if not isinstance(instance_type, str) or not instance_type.startswith(catalog.SAGEMAKER_PREFIX):
-        raise ValueError(f"{argument}: expected a SageMaker instance type such as 'ml.g5.xlarge', got {instance_type!r}")
-    problem = catalog.approval_problem(instance_type, approved)
-    if problem:
-        raise ValueError(f"{argument}: {problem}; approved types: {', '.join(approved)}")
-    return instance_type
