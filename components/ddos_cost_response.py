@@ -71,7 +71,8 @@ def response_statements(scope: AccountScope, settings: DdosResponseSettings, sum
     tagged = {"StringEquals": {f"aws:ResourceTag/{settings.non_essential_tag}": settings.non_essential_value}}
     own_tag = {"ForAllValues:StringEquals": {"aws:TagKeys": [PREVIOUS_CAPACITY_TAG]}}
     statements: list[dict[str, Any]] = [
-        {"Sid": "ReadAlarms", "Effect": "Allow", "Action": "cloudwatch:DescribeAlarms", "Resource": "*"}]
+        {"Sid": "ReadAlarms", "Effect": "Allow", "Action": "cloudwatch:DescribeAlarms",
+         "Resource": f"arn:{scope.partition}:cloudwatch:{here}:alarm:*"}]
     if settings.scale_auto_scaling_groups:
         groups = f"arn:{scope.partition}:autoscaling:{here}:autoScalingGroup:*:autoScalingGroupName/*"
         statements += [
@@ -93,10 +94,10 @@ def response_statements(scope: AccountScope, settings: DdosResponseSettings, sum
              "Action": "sagemaker:UpdateEndpointWeightsAndCapacities", "Resource": endpoints, "Condition": tagged},
             {"Sid": "RecordEndpointCapacity", "Effect": "Allow", "Action": ["sagemaker:AddTags", "sagemaker:DeleteTags"],
              "Resource": endpoints, "Condition": {**tagged, **own_tag}},
-            # Application Auto Scaling has no resource-level permissions for SageMaker targets; the handler
-            # only registers targets of endpoints it has just checked for the tag.
+            # Scalable targets carry their own ids, not the endpoint's tags: the handler only registers the
+            # targets of endpoints it has just checked for the tag.
             {"Sid": "CapEndpointScaling", "Effect": "Allow", "Action": "application-autoscaling:RegisterScalableTarget",
-             "Resource": "*"},
+             "Resource": f"arn:{scope.partition}:application-autoscaling:{here}:scalable-target/*"},
         ]
     if settings.kubernetes_event_bus:
         bus = settings.kubernetes_event_bus
