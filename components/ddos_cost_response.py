@@ -7,17 +7,14 @@ that carry the non-essential tag, write and remove only its own capacity tag on 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 import pulumi
-import pulumi_aws as aws
 
 from aifinops.core import argument_checks as checks
 from aifinops.core.automation_settings import (
     PREVIOUS_CAPACITY_TAG,
-    SOURCE_ATTRIBUTE,
     DdosResponseSettings,
     env_name,
     to_env,
@@ -30,6 +27,8 @@ from .automation_lambda import (
     account_scope,
     declare_checkov_exceptions,
     deploy_handler,
+    refuse_wired_settings,
+    subscribe_handler,
 )
 from .gpu_instance import validate_tags
 
@@ -123,10 +122,8 @@ class DdosCostResponse(HandlerComponent):
         checks.arn_in_region("summary_topic_kms_key_arn", args.summary_topic_kms_key_arn, "kms", None)
         if not isinstance(args.settings, DdosResponseSettings):
             raise ValueError(f"settings: expected DdosResponseSettings, got {args.settings!r}")
-        wired = [f for f in WIRED_SETTINGS if getattr(args.settings, f)]
-        if wired:
-            raise ValueError(f"settings.{wired[0]}: set by the component from shield_protection, topic_arn, "
-                             f"alarm_names and summary_topic_arn; got {getattr(args.settings, wired[0])!r}")
+        refuse_wired_settings(args.settings, WIRED_SETTINGS, "shield_protection, topic_arn, alarm_names and "
+                                                             "summary_topic_arn")
         settings = DdosResponseSettings(**{**vars(args.settings), "alarm_names": tuple(alarm_names)})
         function_settings = FunctionSettings.checked("function", args.function)
         tags = validate_tags("tags", args.tags)
@@ -141,14 +138,7 @@ class DdosCostResponse(HandlerComponent):
         deployed = deploy_handler(name, self, description=f"aifinops DdosCostResponse {name}", handler=HANDLER,
                                   environment=environment, statements=statements, settings=function_settings,
                                   tags=tags)
-        permission = aws.lambda_.Permission(
-            f"{name}-alarms", action="lambda:InvokeFunction", function=deployed.function.name,
-            principal="sns.amazonaws.com", source_arn=topic_arn, opts=pulumi.ResourceOptions(parent=self))
-        aws.sns.TopicSubscription(
-            f"{name}-alarms", topic=topic_arn, protocol="lambda", endpoint=deployed.function.arn,
-            # Alarm notifications carry no message attributes; aifinops summaries carry this one.
-            filter_policy=json.dumps({SOURCE_ATTRIBUTE: [{"exists": False}]}), filter_policy_scope="MessageAttributes",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]))
+        subscribe_handler(f"{name}-alarms", self, deployed, topic_arn)
 
         self._expose(deployed, dryRun=settings.dry_run, alarmNames=list(alarm_names))
 
