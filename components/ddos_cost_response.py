@@ -152,7 +152,7 @@ class DdosCostResponse(HandlerComponent):
             if topic is None:
                 raise ValueError(f"shield_protection: expected a ShieldProtection with ddos_alarms on, "
                                  f"got {args.shield_protection!r}")
-            return topic, list(args.shield_protection.alarm_names)
+            return topic, list(args.shield_protection.ddos_detected_alarm_names)
         if args.topic_arn is None:
             raise ValueError("topic_arn: expected the SNS topic the DDoSDetected alarms notify (or give "
                              "shield_protection), got None")

@@ -219,6 +219,7 @@ class ShieldProtection(pulumi.ComponentResource):
 
         self.alarm_topic_arn: Optional[pulumi.Output[str]] = None
         self.alarm_names: list[str] = []
+        self.ddos_detected_alarm_names: list[str] = []  # what a DdosCostResponse acts on
         if alarms:
             topic = encrypted_alert_topic(name, ["cloudwatch.amazonaws.com"], emails,
                                           f"aifinops ShieldProtection {name}", self)
@@ -230,6 +231,8 @@ class ShieldProtection(pulumi.ComponentResource):
                                                    or protected_kind(arn) is None else [])]
                 for metric in metrics:
                     self.alarm_names.append(self._alarm(name, label, arn, metric, topic, tags))
+                    if metric == DDOS_DETECTED:
+                        self.ddos_detected_alarm_names.append(self.alarm_names[-1])
         if contacts:
             aws.shield.ProactiveEngagement(
                 f"{name}-proactive-engagement", enabled=True,

@@ -15,7 +15,8 @@ TOPIC = "arn:aws:sns:us-east-1:123456789012:edge-ddos"
 WITH_SHIELD = f"""
 from aifinops.components.ddos_cost_response import DdosCostResponse, DdosCostResponseArgs
 from aifinops.components.shield_protection import ShieldProtection, ShieldProtectionArgs
-shield = ShieldProtection("edge", ShieldProtectionArgs(resources={{"eip": "{EIP}", "eip2": "{EIP}"[:-1] + "1"}}))
+shield = ShieldProtection("edge", ShieldProtectionArgs(resources={{"eip": "{EIP}", "eip2": "{EIP}"[:-1] + "1"}},
+                                                       attack_volume_alarms=True))
 DdosCostResponse("ddos", DdosCostResponseArgs(shield_protection=shield))
 """
 
@@ -35,7 +36,9 @@ def test_subscribes_to_the_shield_alarm_topic_and_acts_on_its_alarms_only(previe
     assert json.loads(subscription.inputs["filterPolicy"]) == {SOURCE_ATTRIBUTE: [{"exists": False}]}
     assert only(graph, "aws:lambda/permission:Permission").inputs["sourceArn"] == topic.outputs["arn"]
     deployed = from_env(DdosResponseSettings, function.inputs["environment"]["variables"])
+    # The DDoSDetected alarms only: attack-volume alarms notify the same topic but decide nothing.
     assert deployed == DdosResponseSettings(alarm_names=("edge-eip-ddos-detected", "edge-eip2-ddos-detected"))
+    assert len(graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")) == 6
     assert deployed.dry_run is True
     assert function.inputs["handler"] == "aifinops.automation.ddos_cost_response_handler.handler"
 
