@@ -12,13 +12,11 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from pathlib import Path
 from typing import Any
 
-from aifinops import components
+from aifinops.core import catalog
 
-DATA_DIR = Path(components.__file__).parent / "data"
-SPECS_FILE = DATA_DIR / "accelerated_instance_types.json"
+SPECS_FILE = catalog.DATA_DIR / "accelerated_instance_types.json"
 
 
 def moto_instance_types() -> dict[str, Any]:
@@ -34,6 +32,8 @@ def accelerator_record(record: dict[str, Any]) -> dict[str, Any] | None:
     base = {
         "vcpus": record.get("VCpuInfo", {}).get("DefaultVCpus"),
         "memoryGiB": round(record.get("MemoryInfo", {}).get("SizeInMiB", 0) / 1024, 2),
+        # Local NVMe instance storage (0: EBS only); SageMaker encrypts it in hardware and rejects a KMS key.
+        "instanceStorageGB": record.get("InstanceStorageInfo", {}).get("TotalSizeInGB", 0),
     }
     if record.get("GpuInfo"):
         gpu = record["GpuInfo"]["Gpus"][0]

@@ -61,10 +61,14 @@ _ARN_RESOURCE = {
     "sagemaker/endpointConfiguration:EndpointConfiguration": ("sagemaker", "endpoint-config/{n}"),
     "sagemaker/endpoint:Endpoint": ("sagemaker", "endpoint/{n}"),
     "sagemaker/notebookInstance:NotebookInstance": ("sagemaker", "notebook-instance/{n}"),
+    "sagemaker/model:Model": ("sagemaker", "model/{n}"),
+    "sagemaker/modelPackageGroup:ModelPackageGroup": ("sagemaker", "model-package-group/{n}"),
+    "appautoscaling/policy:Policy": ("autoscaling", "scalingPolicy:{u}:resource/sagemaker/policyName/{n}"),
 }
 _GLOBAL_SERVICES = {"iam", "s3", "budgets", "shield", "ce", "cloudfront", "route53"}
 # Input property that holds the physical name, for resources the provider would auto-name.
-_NAME_PROPERTY = {"s3/bucket:Bucket": "bucket", "sqs/queue:Queue": "name"}
+_NAME_PROPERTY = {"s3/bucket:Bucket": "bucket", "sqs/queue:Queue": "name",
+                  "sagemaker/modelPackageGroup:ModelPackageGroup": "modelPackageGroupName"}
 
 
 # Outputs a provider works out from the inputs during preview (tags_all merges tags with defaultTags).

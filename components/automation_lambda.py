@@ -12,12 +12,13 @@ import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
 from aifinops.core import argument_checks as checks
+from aifinops.core.automation_settings import SOURCE_ATTRIBUTE
 
 from .checkov_suppressions import suppress_checkov
 
@@ -197,6 +198,27 @@ def deploy_handler(name: str, parent: pulumi.Resource, *, description: str, hand
         # The role's policy must exist before the first run, or its first calls are denied.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy]))
     return DeployedHandler(function, role, log_group, queue, key_arn)
+
+
+def refuse_wired_settings(settings: Any, wired: Sequence[str], wired_from: str) -> None:
+    """Settings the component fills from its own arguments must not be set in `settings` as well."""
+    given = [f for f in wired if getattr(settings, f)]
+    if given:
+        raise ValueError(f"settings.{given[0]}: set by the component from {wired_from}; "
+                         f"got {getattr(settings, given[0])!r}")
+
+
+def subscribe_handler(child_name: str, parent: pulumi.Resource, deployed: DeployedHandler,
+                      topic_arn: pulumi.Input[str]) -> aws.sns.TopicSubscription:
+    """`child_name` permission and subscription: the topic invokes the function, except with the
+    handlers' own summaries (AWS's notifications carry no message attributes; ours carry SOURCE_ATTRIBUTE)."""
+    permission = aws.lambda_.Permission(
+        child_name, action="lambda:InvokeFunction", function=deployed.function.name, principal="sns.amazonaws.com",
+        source_arn=topic_arn, opts=pulumi.ResourceOptions(parent=parent))
+    return aws.sns.TopicSubscription(
+        child_name, topic=topic_arn, protocol="lambda", endpoint=deployed.function.arn,
+        filter_policy=json.dumps({SOURCE_ATTRIBUTE: [{"exists": False}]}), filter_policy_scope="MessageAttributes",
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[permission]))
 
 
 class HandlerComponent(pulumi.ComponentResource):

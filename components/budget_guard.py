@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import pulumi
-import pulumi_aws as aws
 
 from aifinops.core import argument_checks as checks
 from aifinops.core.automation_settings import (
-    SOURCE_ATTRIBUTE,
     STOPPED_AT_TAG,
     STOPPED_BY_TAG,
     GuardSettings,
@@ -32,6 +30,8 @@ from .automation_lambda import (
     account_scope,
     declare_checkov_exceptions,
     deploy_handler,
+    refuse_wired_settings,
+    subscribe_handler,
 )
 from .gpu_instance import validate_tags
 
@@ -117,16 +117,13 @@ class BudgetGuard(HandlerComponent):
         checks.arn_in_region("notification_topic_arn", args.notification_topic_arn, "sns", None)
         if not isinstance(args.settings, GuardSettings):
             raise ValueError(f"settings: expected GuardSettings, got {args.settings!r}")
-        wired = [f for f in WIRED_SETTINGS if getattr(args.settings, f)]
-        if wired:
-            raise ValueError(f"settings.{wired[0]}: set by the component from cost_tags, cost_budget, topic_arn, "
-                             f"budget_name and notification_topic_arn; got {getattr(args.settings, wired[0])!r}")
+        refuse_wired_settings(args.settings, WIRED_SETTINGS, "cost_tags, cost_budget, topic_arn, budget_name and "
+                                                             "notification_topic_arn")
         settings = GuardSettings(**{**vars(args.settings), "cost_tags": cost_tags})
         function_settings = FunctionSettings.checked("function", args.function)
         tags = validate_tags("tags", args.tags)
 
         super().__init__(TYPE_TOKEN, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         summary_topic = args.notification_topic_arn if args.notification_topic_arn is not None else topic_arn
         environment: dict[str, pulumi.Input[str]] = dict(to_env(settings))
         environment[env_name("topic_arns")] = pulumi.Output.from_input(topic_arn).apply(lambda arn: json.dumps([arn]))
@@ -140,14 +137,7 @@ class BudgetGuard(HandlerComponent):
         deployed = deploy_handler(name, self, description=f"aifinops BudgetGuard {name}", handler=HANDLER,
                                   environment=environment, statements=statements, settings=function_settings,
                                   tags=tags)
-        permission = aws.lambda_.Permission(
-            f"{name}-alerts", action="lambda:InvokeFunction", function=deployed.function.name,
-            principal="sns.amazonaws.com", source_arn=topic_arn, opts=child)
-        aws.sns.TopicSubscription(
-            f"{name}-alerts", topic=topic_arn, protocol="lambda", endpoint=deployed.function.arn,
-            # Budget alerts carry no message attributes; our own summaries carry this one.
-            filter_policy=json.dumps({SOURCE_ATTRIBUTE: [{"exists": False}]}), filter_policy_scope="MessageAttributes",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]))
+        subscribe_handler(f"{name}-alerts", self, deployed, topic_arn)
 
         self._expose(deployed, dryRun=settings.dry_run)
 

@@ -83,7 +83,9 @@ class TieredBucketArgs:
     - versioning: default True. Non-current versions expire after `noncurrent_version_expiration_days`
       (default 30), keeping the newest `noncurrent_versions_to_keep` (default None: none kept longer).
     - rules / presets: lifecycle rules for current objects. presets (default none) are named rule sets
-      from `lifecycle.PRESETS` ("training-data", "intelligent-tiering", "checkpoints"); rules are added
+      from `lifecycle.PRESETS` ("training-data", "intelligent-tiering", "checkpoints", "model-artifacts":
+      everything under models/ moves to GLACIER_IR after 60 days, so with a monthly release the latest two
+      versions stay hot; nothing is deleted); rules are added
       after them. With neither, the whole bucket follows the training-data path: STANDARD, STANDARD_IA at
       30 days, GLACIER_IR at 90, DEEP_ARCHIVE at 365. rules=[] with no presets: no tiering at all.
     - checkpoint_retention_days: how long the "checkpoints" preset keeps checkpoints (default 30).

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 from aifinops.core import argument_checks as checks
 from aifinops.core.service_prices import service_price
 
+from .alert_topic import encrypted_alert_topic, validate_emails
 from .automation_lambda import account_scope, key_policy
 from .checkov_suppressions import suppress_checkov
 from .component_inputs import labelled_inputs
@@ -36,6 +37,10 @@ SCOPES = ("REGIONAL", "CLOUDFRONT")
 MANAGED_RULE_GROUPS = {"AWSManagedRulesCommonRuleSet": "common", "AWSManagedRulesKnownBadInputsRuleSet": "known-bad-inputs"}
 # The Common rule set blocks request bodies over 8 KB; prompts and images routinely are larger.
 DEFAULT_COMMON_COUNT_ONLY = ("SizeRestrictions_BODY",)
+# A storm, not a stray client: 1,000 blocked requests in 5 minutes is one client held at the default limit
+# for the whole window several times over, or many clients at once.
+DEFAULT_BLOCKED_ALARM_THRESHOLD = 1000
+BLOCKED_ALARM_PERIOD_SECONDS = 300
 WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"  # WAF only delivers to log groups named so
 _ENTITY_NAME = re.compile(r"^[\w-]{1,100}$")
 _PATH = re.compile(r"^/[^\s]{0,199}$")
@@ -80,6 +85,11 @@ class WafRateLimitArgs:
       log_kms_key_arn: the key that encrypts the logs; default, a dedicated key ($1/month) that CloudWatch
       Logs may use for this log group only.
     - extra_redacted_headers: headers kept out of the logs besides Authorization, default x-api-key.
+    - blocked_requests_alarm_threshold: per rule, an alarm `<name>-<rule>-blocked` when WAF blocks at
+      least this many requests in 5 minutes (AWS/WAFV2 BlockedRequests by WebACL, Rule and Region), so a
+      rate-limit storm is visible; default 1,000. None: no alarms.
+    - alarm_topic_arn: where the alarms notify; default None: a new KMS-encrypted topic only CloudWatch
+      of this account may publish to, with `alert_emails` (default none) subscribed.
     """
 
     scope: Literal["REGIONAL", "CLOUDFRONT"] = "REGIONAL"
@@ -93,6 +103,9 @@ class WafRateLimitArgs:
     log_retention_days: int = 30
     log_kms_key_arn: Optional[pulumi.Input[str]] = None
     extra_redacted_headers: Sequence[str] = ("x-api-key",)
+    blocked_requests_alarm_threshold: Optional[int] = DEFAULT_BLOCKED_ALARM_THRESHOLD
+    alarm_topic_arn: Optional[pulumi.Input[str]] = None
+    alert_emails: Sequence[str] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -159,6 +172,16 @@ class WafRateLimit(pulumi.ComponentResource):
         bad_headers = [h for h in extra_headers if not _HEADER.match(h)]
         if bad_headers:
             raise ValueError(f"extra_redacted_headers: expected HTTP header names, got {bad_headers!r}")
+        alarm_threshold = args.blocked_requests_alarm_threshold
+        if alarm_threshold is not None:
+            alarm_threshold = checks.whole_number("blocked_requests_alarm_threshold", alarm_threshold, 1,
+                                                  unit="blocked requests per 5 minutes")
+        checks.arn_in_region("alarm_topic_arn", args.alarm_topic_arn, "sns", None)
+        emails = validate_emails("alert_emails", list(args.alert_emails) if isinstance(args.alert_emails, tuple)
+                                 else args.alert_emails)
+        if emails and (args.alarm_topic_arn is not None or alarm_threshold is None):
+            raise ValueError(f"alert_emails: subscribed only to the component's own alarm topic (no alarm_topic_arn, "
+                             f"alarms on), got {emails!r}")
         tags = validate_tags("tags", args.tags)
 
         super().__init__("aifinops:edge:WafRateLimit", name, None, opts)
@@ -189,12 +212,40 @@ class WafRateLimit(pulumi.ComponentResource):
         for label, arn in associations.items():
             aws.wafv2.WebAclAssociation(f"{name}-{label}", resource_arn=arn, web_acl_arn=web_acl.arn, opts=child)
 
+        self.alarm_topic_arn: Optional[pulumi.Output[str]] = None
+        if alarm_threshold is not None:
+            topic_arn = args.alarm_topic_arn
+            if topic_arn is None:
+                topic_arn = encrypted_alert_topic(name, ["cloudwatch.amazonaws.com"], emails,
+                                                  f"aifinops WafRateLimit {name}", self).arn
+            self.alarm_topic_arn = pulumi.Output.from_input(topic_arn)
+            region = None if scope == "CLOUDFRONT" else aws.get_region_output(
+                opts=pulumi.InvokeOptions(parent=self)).region
+            for rule in rules:
+                self._blocked_alarm(name, rule["name"], alarm_threshold, topic_arn, region, tags)
+
         self.web_acl_arn = web_acl.arn
         self.web_acl_id = web_acl.id
         self.log_group_name = log_group.name
         self.monthly_fixed_usd = monthly_fixed_usd(len(rules))
         self.register_outputs({"webAclArn": web_acl.arn, "webAclId": web_acl.id, "logGroupName": log_group.name,
-                               "monthlyFixedUsd": self.monthly_fixed_usd})
+                               "monthlyFixedUsd": self.monthly_fixed_usd, "alarmTopicArn": self.alarm_topic_arn})
+
+    def _blocked_alarm(self, name: str, rule_name: str, threshold: int, topic_arn: pulumi.Input[str],
+                       region: Optional[pulumi.Output[str]], tags: Mapping[str, str]) -> None:
+        # The dimensions are the metric names of the web ACL and the rule (their visibility configs);
+        # CloudFront web ACLs report without a Region dimension.
+        dimensions: dict[str, pulumi.Input[str]] = {"WebACL": name, "Rule": rule_name}
+        if region is not None:
+            dimensions["Region"] = region
+        aws.cloudwatch.MetricAlarm(
+            f"{rule_name}-blocked", name=f"{rule_name}-blocked",
+            alarm_description=f"WAF web ACL {name}: rule {rule_name} blocked at least {threshold} requests in 5 minutes",
+            namespace="AWS/WAFV2", metric_name="BlockedRequests", dimensions=dimensions, statistic="Sum",
+            period=BLOCKED_ALARM_PERIOD_SECONDS, evaluation_periods=1, threshold=threshold,
+            comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching",
+            actions_enabled=True, alarm_actions=[topic_arn], ok_actions=[topic_arn], tags=tags,
+            opts=pulumi.ResourceOptions(parent=self))
 
     @staticmethod
     def _validate_paths(paths: Any, limit: int) -> list[PathRateLimit]:

@@ -12,11 +12,14 @@ from aifinops.components.config_args import build_args
 from aifinops.components.cost_allocation_tags import CostAllocationTags, CostAllocationTagsArgs
 from aifinops.components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs
 from aifinops.components.cost_budget import CostBudget, CostBudgetArgs
+from aifinops.components.ddos_cost_response import DdosCostResponse, DdosCostResponseArgs
 from aifinops.components.gpu_fleet import GpuFleet, GpuFleetArgs
 from aifinops.components.gpu_inference import GpuInference, GpuInferenceArgs
 from aifinops.components.gpu_instance import GpuInstance, GpuInstanceArgs
 from aifinops.components.idle_gpu_reaper import IdleGpuReaper, IdleGpuReaperArgs
+from aifinops.components.model_registry import ModelRegistry, ModelRegistryArgs
 from aifinops.components.public_load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
+from aifinops.components.sagemaker_endpoint import SageMakerEndpoint, SageMakerEndpointArgs
 from aifinops.components.shield_protection import ShieldProtection, ShieldProtectionArgs
 from aifinops.components.tagging import register_cost_tags
 from aifinops.components.tiered_bucket import TieredBucket, TieredBucketArgs
@@ -118,6 +121,17 @@ for i, item in enumerate(entries("gpuInferences")):
     built[item["name"]] = inference = GpuInference(item["name"], args)
     pulumi.export(f"{item['name']}Namespace", inference.namespace)
 
+# SageMaker: model registries (with their artifact buckets), then endpoints.
+for i, item in enumerate(entries("modelRegistries")):
+    built[item["name"]] = registry = ModelRegistry(item["name"], build_args(ModelRegistryArgs, settings(item),
+                                                                            f"modelRegistries[{i}]"))
+    pulumi.export(f"{item['name']}ArtifactBucketName", registry.artifact_bucket_name)
+
+for i, item in enumerate(entries("sagemakerEndpoints")):
+    args = build_args(SageMakerEndpointArgs, settings(item), f"sagemakerEndpoints[{i}]")
+    built[item["name"]] = endpoint = SageMakerEndpoint(item["name"], args)
+    pulumi.export(f"{item['name']}EndpointName", endpoint.endpoint_name)
+
 # Cost guardrails last: budget actions refer to instances built above, by name.
 for i, item in enumerate(entries("costAllocationTags")):
     built[item["name"]] = CostAllocationTags(item["name"], build_args(CostAllocationTagsArgs, settings(item),
@@ -139,7 +153,8 @@ for i, item in enumerate(entries("costAnomalyAlerts")):
 
 pulumi.export("costTags", cost_tags)
 
-# Runtime automation: idle-GPU reapers, and budget guards wired to a costBudgets entry by name.
+# Runtime automation: idle-GPU reapers, budget guards wired to a costBudgets entry by name, and DDoS cost
+# responses wired to a shieldProtections entry by name.
 
 for i, item in enumerate(entries("idleGpuReapers")):
     built[item["name"]] = reaper = IdleGpuReaper(item["name"], build_args(IdleGpuReaperArgs, settings(item),
@@ -157,3 +172,15 @@ for i, item in enumerate(entries("budgetGuards")):
         raw.setdefault("costTags", budget_entry.get("tagFilters") or {})  # default: the budget's own tag filter
     built[item["name"]] = guard = BudgetGuard(item["name"], build_args(BudgetGuardArgs, raw, f"budgetGuards[{i}]"))
     pulumi.export(f"{item['name']}FunctionName", guard.function_name)
+
+for i, item in enumerate(entries("ddosCostResponses")):
+    raw = settings(item)
+    if "shieldProtection" in raw:
+        shield = built.get(raw["shieldProtection"])
+        if not isinstance(shield, ShieldProtection):
+            raise ValueError(f"ddosCostResponses[{i}].shieldProtection: expected the name of a shieldProtections entry, "
+                             f"got {raw['shieldProtection']!r}")
+        raw["shieldProtection"] = shield
+    built[item["name"]] = response = DdosCostResponse(item["name"], build_args(DdosCostResponseArgs, raw,
+                                                                               f"ddosCostResponses[{i}]"))
+    pulumi.export(f"{item['name']}FunctionName", response.function_name)

@@ -53,3 +53,10 @@ def test_approval_problem_names_type_accelerator_and_location():
         "at productionVariants[0].instanceType is not approved")
     assert catalog.approval_problem("p4d", approved, is_family=True) == ""  # every p4d size is approved
     assert "g5.2xlarge" in catalog.approval_problem("g5", approved, is_family=True)
+
+
+@pytest.mark.parametrize("instance_type, local_storage", [
+    ("ml.g5.xlarge", True), ("p4d.24xlarge", True), ("inf2.xlarge", False), ("p3.2xlarge", None)])
+def test_local_instance_storage_is_known_from_aws_records(instance_type, local_storage):
+    """SageMaker rejects a volume KMS key on types with local NVMe storage; the supplement does not say."""
+    assert catalog.lookup(instance_type).has_local_storage is local_storage

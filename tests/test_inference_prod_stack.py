@@ -64,6 +64,37 @@ def test_the_alb_is_behind_the_waf_and_shield(stack_run):
     assert [r["statement"]["rateBasedStatement"]["limit"] for r in rules[:2]] == [300, 1000]
 
 
+def test_a_ddos_on_the_alb_alarms_and_the_response_scales_the_batch_endpoint(stack_run):
+    from aifinops.core.automation_settings import DdosResponseSettings, from_env
+
+    graph, _ = stack_run
+    alb = only(graph, "aws:lb/loadBalancer:LoadBalancer")
+    alarm = next(a for a in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+                 if a.inputs.get("metricName") == "DDoSDetected")
+    assert alarm.inputs["dimensions"] == {"ResourceArn": alb.outputs["arn"]}
+    topic = next(t for t in graph.of_type("aws:sns/topic:Topic") if t.name == "inference-shield-alerts")
+    assert alarm.inputs["alarmActions"] == alarm.inputs["okActions"] == [topic.outputs["arn"]]
+    function = next(f for f in graph.of_type("aws:lambda/function:Function") if f.name == "ddos-response-function")
+    subscription = next(s for s in graph.of_type("aws:sns/topicSubscription:TopicSubscription")
+                        if s.name == "ddos-response-alarms")
+    assert (subscription.inputs["topic"], subscription.inputs["endpoint"]) == (topic.outputs["arn"], function.outputs["arn"])
+    settings = from_env(DdosResponseSettings, function.inputs["environment"]["variables"])
+    assert settings.alarm_names == (alarm.inputs["name"],) and settings.dry_run is True
+    endpoint = only(graph, "aws:sagemaker/endpoint:Endpoint")
+    assert endpoint.inputs["tags"][settings.non_essential_tag] == settings.non_essential_value
+    serving_tags = {t["key"] for t in only(graph, "aws:autoscaling/group:Group").inputs.get("tags") or []}
+    assert serving_tags and settings.non_essential_tag not in serving_tags  # the serving fleet is essential
+
+
+def test_the_batch_endpoint_is_async_and_scales_to_zero(stack_run):
+    graph, _ = stack_run
+    config = only(graph, "aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs
+    assert config["productionVariants"][0]["instanceType"] == "ml.g6.xlarge"
+    assert config["asyncInferenceConfig"]["outputConfig"]["s3OutputPath"] == "s3://llm-api-batch-results/out/"
+    assert only(graph, "aws:appautoscaling/target:Target").inputs["minCapacity"] == 0
+    assert only(graph, "aws:sagemaker/modelPackageGroup:ModelPackageGroup").inputs["modelPackageGroupName"] == "llm-models"
+
+
 def test_gpu_inference_runs_on_its_capped_node_pool(stack_run):
     graph, warnings = stack_run
     pool = only(graph, "kubernetes:karpenter.sh/v1:NodePool").inputs["spec"]
@@ -94,7 +125,8 @@ def test_aifinops_preview_passes_the_packs_on_it():
     assert result.returncode == 0, result.stderr
     types = [step["newState"]["type"] for step in json.loads(result.stdout)["steps"]]
     for expected in ("aifinops:compute:GpuFleet", "aifinops:edge:WafRateLimit", "aifinops:edge:ShieldProtection",
-                     "aifinops:k8s:GpuInference"):
+                     "aifinops:k8s:GpuInference", "aifinops:ml:SageMakerEndpoint", "aifinops:ml:ModelRegistry",
+                     "aifinops:automation:DdosCostResponse"):
         assert expected in types
 
 
@@ -111,6 +143,10 @@ def test_aifinops_preview_passes_the_packs_on_it():
      r"gpuFleets\[0\].checkpointBucketArn: expected an ARN or the name of a component built earlier"),
     ("gpuInferences", {"name": "llm", "image": "repo/x:1", "nodePool": {"gpus": 4}},
      r"gpuInferences\[0\].nodePool.gpus: unknown setting"),
+    ("ddosCostResponses", {"name": "d", "shieldProtection": "nowhere"},
+     r"ddosCostResponses\[0\].shieldProtection: expected the name of a shieldProtections entry"),
+    ("sagemakerEndpoints", {"name": "e", "imageUri": "x", "executionRoleArn": "arn:aws:iam::123456789012:role/r",
+                            "instanceType": "ml.p5en.48xlarge"}, r"instance_type: accelerated instance type"),
 ])
 def test_config_mistakes_name_the_setting(preview_stack_program, section, entry, message):
     with pytest.raises(ProgramError, match=message):

@@ -85,6 +85,15 @@ def test_rule_ids_must_be_unique_and_not_reserved():
                                  reserved_ids=("housekeeping",))
 
 
+def test_model_artifacts_stay_hot_for_two_monthly_releases_then_archive_and_are_kept():
+    models, = lifecycle.preset_rules(["model-artifacts"], 30)
+    lifecycle.validate_rules([models])
+    assert (models.prefix, models.expiration_days) == ("models/", None)  # a model is never deleted
+    path = lifecycle.object_path(models)
+    assert [(s.storage_class, s.start_day) for s in path][:2] == [("STANDARD", 0), ("GLACIER_IR", 60)]
+    assert not lifecycle.cost_warnings([models], monthly_ingest_gb=50, average_object_mb=2048)
+
+
 def test_presets():
     checkpoints, = lifecycle.preset_rules(["checkpoints"], checkpoint_retention_days=14)
     assert (checkpoints.prefix, checkpoints.transitions, checkpoints.expiration_days) == ("checkpoints/", [], 14)
@@ -95,7 +104,7 @@ def test_presets():
     assert tiering.transitions == [Transition(0, "INTELLIGENT_TIERING")]
     lifecycle.validate_rules([checkpoints, training, tiering])
     with pytest.raises(ValueError, match=r"presets\[0\]: expected one of 'training-data', 'intelligent-tiering', "
-                                         r"'checkpoints', got 'ckpt'"):
+                                         r"'checkpoints', 'model-artifacts', got 'ckpt'"):
         lifecycle.preset_rules(["ckpt"], 30)
     with pytest.raises(ValueError, match=r"presets\[1\]: preset 'checkpoints' is listed twice"):
         lifecycle.preset_rules(["checkpoints", "checkpoints"], 30)

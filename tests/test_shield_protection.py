@@ -5,7 +5,14 @@ import functools
 
 import pytest
 
-from aifinops.components.shield_protection import ProtectionGroupOptions, ShieldProtection, ShieldProtectionArgs
+import json
+
+from aifinops.components.shield_protection import (
+    EmergencyContact,
+    ProtectionGroupOptions,
+    ShieldProtection,
+    ShieldProtectionArgs,
+)
 from aifinops.core.service_prices import service_price
 from tests.conftest import tagged_config
 
@@ -67,7 +74,69 @@ def test_subscription_group_and_health_check_when_asked(preview):
     assert graph.stack_outputs["subscription"] == service_price("shield", "advancedSubscription").usd == 3000
 
 
+def test_every_resource_has_a_ddos_alarm_to_an_encrypted_topic(preview):
+    graph = build(preview, f"resources={{'alb': lb.arn, 'eip': '{EIP}'}}, alert_emails=['oncall@example.com']")
+    (topic,) = graph.of_type("aws:sns/topic:Topic")
+    key = next(k for k in graph.of_type("aws:kms/key:Key") if k.name == "shield-alerts-key")
+    assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    assert json.loads(key.inputs["policy"])["Statement"][1]["Principal"] == {"Service": ["cloudwatch.amazonaws.com"]}
+    alarms = {a.name: a.inputs for a in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert set(alarms) == {"shield-alb-ddos-detected", "shield-eip-ddos-detected"}
+    eip = alarms["shield-eip-ddos-detected"]
+    assert (eip["namespace"], eip["metricName"], eip["dimensions"]) == ("AWS/DDoSProtection", "DDoSDetected",
+                                                                         {"ResourceArn": EIP})
+    assert (eip["statistic"], eip["period"], eip["threshold"], eip["comparisonOperator"]) == \
+        ("Sum", 60, 1, "GreaterThanOrEqualToThreshold")
+    assert eip["alarmActions"] == eip["okActions"] == [topic.outputs["arn"]]  # OK too: the response restores on it
+    assert eip["treatMissingData"] == "notBreaching" and eip["actionsEnabled"] is True
+    alb_arn = graph.of_type("aws:lb/loadBalancer:LoadBalancer")[0].outputs["arn"]
+    assert alarms["shield-alb-ddos-detected"]["dimensions"] == {"ResourceArn": alb_arn}
+    (subscription,) = graph.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert subscription.inputs["endpoint"] == "oncall@example.com"
+    assert not graph.of_type("aws:shield/proactiveEngagement:ProactiveEngagement")
+    assert not graph.of_type("aws:shield/drtAccessRoleArnAssociation:DrtAccessRoleArnAssociation")
+
+
+def test_attack_volume_alarms_fit_the_resource_kind(preview):
+    graph = build(preview, f"resources={{'cdn': '{CLOUDFRONT}', 'eip': '{EIP}'}}, attack_volume_alarms=True")
+    names = {a.name for a in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert names == {"shield-cdn-ddos-detected", "shield-cdn-bits-per-second", "shield-cdn-packets-per-second",
+                     "shield-cdn-requests-per-second", "shield-eip-ddos-detected", "shield-eip-bits-per-second",
+                     "shield-eip-packets-per-second"}  # no layer-7 requests on an Elastic IP
+
+
+def test_no_alarms_when_turned_off(preview):
+    graph = build(preview, f"resources={{'eip': '{EIP}'}}, ddos_alarms=False")
+    assert not graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") and not graph.of_type("aws:sns/topic:Topic")
+
+
+def test_proactive_engagement_and_drt_access_when_asked(preview):
+    graph = build(preview, f"resources={{'eip': '{EIP}'}}, drt_access=True, emergency_contacts=["
+                           f"EmergencyContact('soc@example.com', '+15555550100', 'SOC, 24x7'), "
+                           f"EmergencyContact('ml-oncall@example.com')]")
+    (engagement,) = graph.of_type("aws:shield/proactiveEngagement:ProactiveEngagement")
+    assert engagement.inputs["enabled"] is True
+    assert [c["emailAddress"] for c in engagement.inputs["emergencyContacts"]] == ["soc@example.com",
+                                                                                   "ml-oncall@example.com"]
+    assert engagement.inputs["emergencyContacts"][0]["phoneNumber"] == "+15555550100"
+    role = next(r for r in graph.of_type("aws:iam/role:Role") if r.name == "shield-drt-access")
+    assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == \
+        {"Service": "drt.shield.amazonaws.com"}
+    (attachment,) = graph.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/service-role/AWSShieldDRTAccessPolicy"
+    (association,) = graph.of_type("aws:shield/drtAccessRoleArnAssociation:DrtAccessRoleArnAssociation")
+    assert association.inputs["roleArn"] == role.outputs["arn"]
+
+
 @pytest.mark.parametrize("kwargs, message", [
+    (dict(resources={"alb": ALB}, emergency_contacts=[EmergencyContact("soc@example.com")]),
+     "emergency_contacts: Shield proactive engagement needs at least one contact with a phone number"),
+    (dict(resources={"alb": ALB}, emergency_contacts=[EmergencyContact("soc@example.com", "555-0100")]),
+     r"emergency_contacts\[0\].phone_number: expected an E.164 number"),
+    (dict(resources={"alb": ALB}, emergency_contacts=["soc@example.com"]), r"emergency_contacts\[0\]: expected EmergencyContact"),
+    (dict(resources={"alb": ALB}, alert_emails=["not-an-email"]), r"alert_emails\[0\]: expected an email address"),
+    (dict(resources={"alb": ALB}, ddos_alarms=False, attack_volume_alarms=True), "attack_volume_alarms: needs ddos_alarms"),
+    (dict(resources={"alb": ALB}, drt_access="yes"), "drt_access: expected true or false"),
     (dict(resources={}), "resources: expected a mapping of labels to values with at least 1 entry"),
     (dict(resources=[ALB]), "resources: expected a mapping"),
     (dict(resources={"my alb": ALB}), "resources: label 'my alb' must be lowercase"),

@@ -13,7 +13,7 @@ from aifinops.components.waf_rate_limit import (
     allowed_rate_limits,
 )
 from aifinops.core.service_prices import service_price
-from tests.conftest import tagged_config
+from tests.conftest import only, tagged_config
 
 PROGRAM = """
 import pulumi
@@ -60,7 +60,7 @@ def test_logs_go_to_a_waf_log_group_with_authorization_redacted(preview):
     graph, acl = build(preview)
     log_group = graph.of_type("aws:cloudwatch/logGroup:LogGroup")[0]
     assert log_group.inputs["name"] == "aws-waf-logs-edge" and log_group.inputs["retentionInDays"] == 30
-    key = graph.of_type("aws:kms/key:Key")[0]
+    key = next(k for k in graph.of_type("aws:kms/key:Key") if k.name == "edge-logs-key")
     assert log_group.inputs["kmsKeyId"] == key.outputs["arn"] and key.inputs["enableKeyRotation"] is True
     logs_statement = json.loads(key.inputs["policy"])["Statement"][1]
     assert logs_statement["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
@@ -99,8 +99,37 @@ def test_associations_attach_the_acl_to_albs_and_api_stages(preview):
 def test_a_given_log_key_is_used_instead_of_a_new_one(preview):
     key_arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
     graph, _ = build(preview, f"log_kms_key_arn={key_arn!r}")
-    assert not graph.of_type("aws:kms/key:Key")
+    assert [k.name for k in graph.of_type("aws:kms/key:Key")] == ["edge-alerts-key"]  # the alarm topic's only
     assert graph.of_type("aws:cloudwatch/logGroup:LogGroup")[0].inputs["kmsKeyId"] == key_arn
+
+
+def test_every_rule_has_a_blocked_requests_alarm_to_an_encrypted_topic(preview):
+    graph, acl = build(preview, "path_rate_limits=[PathRateLimit('/v1/infer', 200)], alert_emails=['oncall@example.com']")
+    alarms = {a.name: a.inputs for a in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    rule_names = [r["name"] for r in acl.inputs["rules"]]
+    assert set(alarms) == {f"{rule}-blocked" for rule in rule_names} == {
+        "edge-path-0-blocked", "edge-per-ip-blocked", "edge-common-blocked", "edge-known-bad-inputs-blocked"}
+    per_ip = alarms["edge-per-ip-blocked"]
+    assert (per_ip["namespace"], per_ip["metricName"]) == ("AWS/WAFV2", "BlockedRequests")
+    # The dimensions are the metric names WAF reports under: the web ACL's and the rule's visibility configs.
+    assert per_ip["dimensions"] == {"WebACL": acl.inputs["visibilityConfig"]["metricName"],
+                                    "Rule": acl.inputs["rules"][1]["visibilityConfig"]["metricName"],
+                                    "Region": "us-east-1"}
+    assert (per_ip["statistic"], per_ip["period"], per_ip["threshold"]) == ("Sum", 300, 1000)
+    topic = only(graph, "aws:sns/topic:Topic")
+    assert per_ip["alarmActions"] == [topic.outputs["arn"]] and topic.inputs["kmsMasterKeyId"]
+    assert only(graph, "aws:sns/topicSubscription:TopicSubscription").inputs["endpoint"] == "oncall@example.com"
+
+
+def test_cloudfront_alarms_have_no_region_and_alarms_can_go_elsewhere_or_be_off(preview):
+    topic = "arn:aws:sns:us-east-1:123456789012:edge-oncall"
+    graph, _ = build(preview, f"scope='CLOUDFRONT', alarm_topic_arn={topic!r}, blocked_requests_alarm_threshold=50")
+    alarms = graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert {tuple(sorted(a.inputs["dimensions"])) for a in alarms} == {("Rule", "WebACL")}
+    assert {a.inputs["threshold"] for a in alarms} == {50} and not graph.of_type("aws:sns/topic:Topic")
+    assert {tuple(a.inputs["alarmActions"]) for a in alarms} == {(topic,)}
+    graph, _ = build(preview, "blocked_requests_alarm_threshold=None")
+    assert not graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") and not graph.of_type("aws:sns/topic:Topic")
 
 
 def test_count_mode_observes_without_blocking(preview):
@@ -138,6 +167,10 @@ def test_the_allowed_range_is_read_from_aws_api_model():
     (dict(log_retention_days=10), "log_retention_days: expected one of CloudWatch's retention periods"),
     (dict(extra_redacted_headers=["x api key"]), "extra_redacted_headers: expected HTTP header names"),
     (dict(tags={"Team": None}), "tags: expected a mapping of string tag keys"),
+    (dict(blocked_requests_alarm_threshold=0), "blocked_requests_alarm_threshold: expected a whole number of at least 1"),
+    (dict(alarm_topic_arn="arn:aws:sqs:us-east-1:123456789012:q"), "alarm_topic_arn: expected an ARN of the sns"),
+    (dict(alarm_topic_arn="arn:aws:sns:us-east-1:123456789012:t", alert_emails=["a@example.com"]),
+     "alert_emails: subscribed only to the component's own alarm topic"),
 ])
 def test_bad_arguments_fail_before_anything_is_registered(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -225,3 +225,51 @@ def validate_tag_filter(argument: str, value: Any) -> dict[str, tuple[str, ...]]
             raise ValueError(f"{argument}: expected non-empty tag keys, got {key!r}")
         result[key] = tuple(checks.string_list(f"{argument}.{key}", listed, min_items=1))
     return result
+
+
+# -- the DDoS cost response ---------------------------------------------------------------------------
+NON_ESSENTIAL_TAG = "aifinops:non-essential"
+# Where the response keeps what it changed, on the resource itself: restoring needs nothing else.
+PREVIOUS_CAPACITY_TAG = "aifinops:ddos-previous-capacity"
+DDOS_NAMESPACE = "AWS/DDoSProtection"
+DDOS_DETECTED_METRIC = "DDoSDetected"
+_EVENT_BUS = re.compile(r"^(arn:aws[\w-]*:events:[\w-]+:\d{12}:event-bus/)?[A-Za-z0-9._/-]{1,256}$")
+
+
+@dataclass
+class DdosResponseSettings:
+    """What the DDoS cost response scales down while Shield reports an attack; every default is what a
+    deployment gets unless it says otherwise.
+
+    - non_essential_tag / non_essential_value: only resources tagged so are scaled down (default
+      `aifinops:non-essential` = `true`); nothing untagged is ever touched.
+    - alarm_names: act only on these DDoSDetected alarms (default empty: any alarm on
+      AWS/DDoSProtection DDoSDetected). When set, an OK restores only once none of them is still in ALARM.
+    - scale_auto_scaling_groups / scale_sagemaker_endpoints: which kinds to scale (default both).
+    - kubernetes_event_bus: the Kubernetes hook: an EventBridge bus (name or ARN) that receives one
+      `aifinops DDoS scale-down` / `aifinops DDoS restore` event per alarm, for a controller in the
+      cluster to act on. Default None: no event.
+    - summary_topic_arn: SNS topic for a summary of each run that changed something (default none: log only).
+    - dry_run: default True: decide and report, change nothing.
+    """
+
+    non_essential_tag: str = NON_ESSENTIAL_TAG
+    non_essential_value: str = "true"
+    alarm_names: tuple[str, ...] = ()
+    scale_auto_scaling_groups: bool = True
+    scale_sagemaker_endpoints: bool = True
+    kubernetes_event_bus: Optional[str] = None
+    summary_topic_arn: Optional[str] = None
+    dry_run: bool = True
+
+    def __post_init__(self) -> None:
+        checks.text("non_essential_tag", self.non_essential_tag, _NAME, "a tag key (1-255 characters, no spaces)")
+        checks.text("non_essential_value", self.non_essential_value)
+        self.alarm_names = tuple(checks.string_list("alarm_names", self.alarm_names))
+        for name in ("scale_auto_scaling_groups", "scale_sagemaker_endpoints", "dry_run"):
+            checks.flag(name, getattr(self, name))
+        if self.kubernetes_event_bus is not None:
+            checks.text("kubernetes_event_bus", self.kubernetes_event_bus, _EVENT_BUS,
+                        "an EventBridge bus name or ARN such as 'default'")
+        if self.summary_topic_arn is not None:
+            checks.arn_in_region("summary_topic_arn", self.summary_topic_arn, "sns", None)

@@ -37,6 +37,11 @@ class AcceleratorSpec:
     memory_gib_per_accelerator: float
     vcpus: Optional[int]
     memory_gib: Optional[float]
+    instance_storage_gb: Optional[int] = None  # local NVMe storage; 0 EBS only; None not known
+
+    @property
+    def has_local_storage(self) -> Optional[bool]:
+        return None if self.instance_storage_gb is None else self.instance_storage_gb > 0
 
     @property
     def family(self) -> str:
@@ -67,7 +72,8 @@ def _specs() -> dict[str, AcceleratorSpec]:
             specs[name] = AcceleratorSpec(
                 instance_type=name, kind=raw["kind"], manufacturer=raw["manufacturer"], model=raw["model"],
                 count=int(raw["count"]), memory_gib_per_accelerator=float(raw["memoryGiBPerAccelerator"]),
-                vcpus=raw.get("vcpus"), memory_gib=raw.get("memoryGiB"))
+                vcpus=raw.get("vcpus"), memory_gib=raw.get("memoryGiB"),
+                instance_storage_gb=raw.get("instanceStorageGB"))
     return specs
 
 
@@ -142,3 +148,18 @@ def require_accelerated(argument: str, instance_type: Any) -> AcceleratorSpec:
             f"{argument}: {instance_type!r} is not an accelerated (GPU, Trainium, Inferentia or Gaudi) instance type "
             f"in the catalog; expected one of e.g. {', '.join(DEFAULT_APPROVED_INSTANCE_TYPES[:6])}")
     return spec
+
+
+def require_approved_sagemaker_type(argument: str, instance_type: Any, approved: Iterable[str],
+                                    known_types: Optional[Iterable[str]] = None) -> str:
+    """A SageMaker (`ml.`) instance type, one of `known_types` when given (the API's own enum); an
+    accelerated one must be approved, judged as approved-gpu-instance-types judges it."""
+    if not isinstance(instance_type, str) or not instance_type.startswith(SAGEMAKER_PREFIX):
+        raise ValueError(f"{argument}: expected a SageMaker instance type such as 'ml.g5.xlarge', got {instance_type!r}")
+    if known_types is not None and instance_type not in set(known_types):
+        raise ValueError(f"{argument}: {instance_type!r} is not an instance type SageMaker offers for this use")
+    approved = list(approved)
+    problem = approval_problem(instance_type, approved)
+    if problem:
+        raise ValueError(f"{argument}: {problem}; approved types: {', '.join(approved)}")
+    return instance_type

@@ -46,6 +46,8 @@ MAX_RULES = 1000  # per bucket lifecycle configuration
 MAX_PREFIX_LENGTH = 1024  # an S3 key's maximum length
 MAX_RULE_ID_LENGTH = 255
 CHECKPOINT_PREFIX = "checkpoints/"
+MODEL_ARTIFACT_PREFIX = "models/"
+MODEL_ARTIFACTS_HOT_DAYS = 60
 COMPARISON_DAYS = 365  # how long a transition with no end is given to pay for itself
 MB_PER_GB = 1024
 
@@ -94,7 +96,16 @@ def _checkpoints(retention_days: int) -> LifecycleRule:
     return LifecycleRule("checkpoints", prefix=CHECKPOINT_PREFIX, transitions=[], expiration_days=retention_days)
 
 
-PRESETS = {"training-data": _training_data, "intelligent-tiering": _intelligent_tiering, "checkpoints": _checkpoints}
+def _model_artifacts(_: int) -> LifecycleRule:
+    # S3 lifecycle acts on age, not on version numbers: with a release every month or so, the latest two
+    # versions are under 60 days old and stay in STANDARD; older ones move to GLACIER_IR, which still
+    # serves them in milliseconds for a rollback (at a retrieval fee), and nothing is ever deleted.
+    return LifecycleRule("model-artifacts", prefix=MODEL_ARTIFACT_PREFIX,
+                         transitions=[Transition(MODEL_ARTIFACTS_HOT_DAYS, "GLACIER_IR")])
+
+
+PRESETS = {"training-data": _training_data, "intelligent-tiering": _intelligent_tiering, "checkpoints": _checkpoints,
+           "model-artifacts": _model_artifacts}
 
 
 def preset_rules(names: Any, checkpoint_retention_days: int, argument: str = "presets") -> list[LifecycleRule]:

@@ -7,6 +7,7 @@ from . import (
     monthly_cost_within_budget,
     required_cost_tags,
     s3_lifecycle_required,
+    sagemaker_spot_training,
 )
 
 PACK_NAME = "aifinops-cost"
@@ -18,4 +19,5 @@ POLICIES = [
     monthly_cost_within_budget.POLICY,
     budget_required_for_gpu_spend.POLICY,
     s3_lifecycle_required.POLICY,
+    sagemaker_spot_training.POLICY,
 ]
