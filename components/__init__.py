@@ -26,6 +26,8 @@ _EXPORTS = {
     "IdleGpuReaper": "idle_gpu_reaper", "IdleGpuReaperArgs": "idle_gpu_reaper",
     "PublicLoadBalancer": "public_load_balancer", "PublicLoadBalancerArgs": "public_load_balancer",
     "ShieldProtection": "shield_protection", "ShieldProtectionArgs": "shield_protection",
+    "TagCompliance": "tag_compliance", "TagComplianceArgs": "tag_compliance", "AutoTaggingArgs": "tag_compliance",
+    "RecorderArgs": "tag_compliance", "TagPolicyArgs": "tag_compliance",
     "TieredBucket": "tiered_bucket", "TieredBucketArgs": "tiered_bucket",
     "WafRateLimit": "waf_rate_limit", "WafRateLimitArgs": "waf_rate_limit",
     "FunctionSettings": "automation_lambda",

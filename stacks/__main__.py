@@ -18,6 +18,7 @@ from aifinops.components.gpu_instance import GpuInstance, GpuInstanceArgs
 from aifinops.components.idle_gpu_reaper import IdleGpuReaper, IdleGpuReaperArgs
 from aifinops.components.public_load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from aifinops.components.shield_protection import ShieldProtection, ShieldProtectionArgs
+from aifinops.components.tag_compliance import TagCompliance, TagComplianceArgs
 from aifinops.components.tagging import register_cost_tags
 from aifinops.components.tiered_bucket import TieredBucket, TieredBucketArgs
 from aifinops.components.waf_rate_limit import WafRateLimit, WafRateLimitArgs
@@ -139,7 +140,7 @@ for i, item in enumerate(entries("costAnomalyAlerts")):
 
 pulumi.export("costTags", cost_tags)
 
-# Runtime automation: idle-GPU reapers, and budget guards wired to a costBudgets entry by name.
+# Runtime automation: idle-GPU reapers, budget guards wired to a costBudgets entry by name, and tag compliance.
 
 for i, item in enumerate(entries("idleGpuReapers")):
     built[item["name"]] = reaper = IdleGpuReaper(item["name"], build_args(IdleGpuReaperArgs, settings(item),
@@ -157,3 +158,11 @@ for i, item in enumerate(entries("budgetGuards")):
         raw.setdefault("costTags", budget_entry.get("tagFilters") or {})  # default: the budget's own tag filter
     built[item["name"]] = guard = BudgetGuard(item["name"], build_args(BudgetGuardArgs, raw, f"budgetGuards[{i}]"))
     pulumi.export(f"{item['name']}FunctionName", guard.function_name)
+
+for i, item in enumerate(entries("tagCompliance")):
+    raw = settings(item)
+    if "policyConfigFile" not in raw and config.get_object("requiredTags") is not None:
+        raw.setdefault("requiredTags", {"keys": config.get_object("requiredTags")})  # default: the stack's own keys
+    built[item["name"]] = compliance = TagCompliance(item["name"], build_args(TagComplianceArgs, raw,
+                                                                              f"tagCompliance[{i}]"))
+    pulumi.export(f"{item['name']}RuleNames", compliance.rule_names)
