@@ -84,7 +84,7 @@ class TagLookup:
 
     def tags_for(self, creator: Creator) -> TagSource:
         mapped, origin = self._mapped(creator)
-        keys = self._settings.tag_keys
+        keys = self._settings.writable_keys
         tags = {k: v for k, v in (mapped or {}).items() if k in keys}
         for key, value in self._settings.default_tags.items():
             tags.setdefault(key, value)
@@ -267,7 +267,7 @@ def _tag_target(target: Target, source: TagSource, settings: AutoTaggingSettings
     except (ClientError, BotoCoreError) as error:
         report.record(target.arn, "tag", "failed", f"reading its tags: {describe_error(error)}")
         return
-    missing = {k: source.tags[k] for k in settings.tag_keys if k in source.tags and k not in present}
+    missing = {k: source.tags[k] for k in settings.writable_keys if k in source.tags and k not in present}
     unfilled = [k for k in settings.tag_keys if k not in present and k not in missing]
     if not missing:
         outcome, reason = ("reported", f"no mapping entry or default gives {', '.join(unfilled)}") if unfilled \

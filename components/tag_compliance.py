@@ -86,8 +86,8 @@ class RecorderArgs:
 class AutoTaggingArgs:
     """The auto-tagging Lambda.
 
-    - settings: AutoTaggingSettings (default: write the required keys from defaults, dry run). Leave
-      `tag_keys` and `mapping_table` unset: the component sets them from required_tags and mapping_table.
+    - settings: AutoTaggingSettings (default: no default tags, dry run). The component sets its
+      `tag_keys` to required_tags' keys and its `mapping_table` from `mapping_table` below.
     - mapping_table: True creates the DynamoDB mapping table (on-demand, encrypted with the function's
       key, point-in-time recovery, deletion protection); a table name uses an existing table in this
       account and region; default False: defaults only.
@@ -299,10 +299,8 @@ class TagCompliance(pulumi.ComponentResource):
         else:
             table_name = checks.text("auto_tagging.mapping_table", table, re.compile(r"^[A-Za-z0-9_.-]{3,255}$"),
                                      "True, False or a DynamoDB table name")
-        # The handler writes the required keys and the keys the defaults give, nothing else.
-        tag_keys = tuple(dict.fromkeys([*required.keys, *given.default_tags]))
         try:
-            settings = AutoTaggingSettings(**{**vars(given), "tag_keys": tag_keys, "mapping_table": table_name})
+            settings = AutoTaggingSettings(**{**vars(given), "tag_keys": required.keys, "mapping_table": table_name})
         except ValueError as error:
             raise ValueError(f"auto_tagging.settings.{error}") from None
         unknown = {k: v for k, v in given.default_tags.items() if k in required.allowed_values
@@ -352,7 +350,7 @@ class TagCompliance(pulumi.ComponentResource):
         table_arn = scope.apply(lambda s: f"arn:{s.partition}:dynamodb:{s.region}:{s.account_id}:table/{table_name}") \
             if table_name else None
         statements = pulumi.Output.all(scope, table_arn).apply(
-            lambda v: auto_tagging_statements(v[0], settings.tag_keys, v[1]))
+            lambda v: auto_tagging_statements(v[0], settings.writable_keys, v[1]))
         deployed = deploy_handler(f"{name}-auto-tagging", self, description=f"aifinops TagCompliance {name}: auto-tagging",
                                   handler=HANDLER, environment=to_env(settings), statements=statements,
                                   settings=function_settings, tags=tags)

@@ -251,8 +251,9 @@ _TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 class AutoTaggingSettings:
     """What the auto-tagger writes; every default is what a deployment gets unless it says otherwise.
 
-    - tag_keys: the only keys it writes (and its role may write), besides `aifinops:tagged-by`. Default the
-      required cost tags (CostCenter, Project, Environment); mapping entries for other keys are ignored.
+    - tag_keys: the keys it fills in: default the required cost tags (CostCenter, Project, Environment).
+      It writes only these, the keys of default_tags and `aifinops:tagged-by` (its role may write no
+      other); mapping entries for other keys are ignored.
     - default_tags: key -> value for a creator the mapping does not know, and for keys its entry lacks
       (default none: such a resource is reported, not tagged).
     - mapping_table: DynamoDB table of creators -> tags (default none: defaults only). Items are keyed by
@@ -279,8 +280,9 @@ class AutoTaggingSettings:
         if not isinstance(self.default_tags, Mapping):
             raise ValueError(f"default_tags: expected a mapping of tag keys to values, got {self.default_tags!r}")
         for key, value in self.default_tags.items():
-            if key not in self.tag_keys:
-                raise ValueError(f"default_tags: {key!r} is not one of tag_keys ({', '.join(self.tag_keys)})")
+            if not user_tag_key(key) or key == TAGGED_BY_TAG:
+                raise ValueError(f"default_tags: expected tag keys of 1-128 letters, digits, spaces and _.:/=+-@, not "
+                                 f"starting with aws: and not {TAGGED_BY_TAG}, got {key!r}")
             if not isinstance(value, str) or not value.strip() or not TAG_VALUE.match(value):
                 raise ValueError(f"default_tags.{key}: expected a non-empty tag value of up to 256 letters, digits, "
                                  f"spaces and _.:/=+-@, got {value!r}")
@@ -289,3 +291,8 @@ class AutoTaggingSettings:
             checks.text("mapping_table", self.mapping_table, _TABLE, "a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)")
         checks.text("team_tag", self.team_tag)
         checks.flag("dry_run", self.dry_run)
+
+    @property
+    def writable_keys(self) -> tuple[str, ...]:
+        """The keys it may write, in order: tag_keys, then any other key the defaults give."""
+        return tuple(dict.fromkeys([*self.tag_keys, *self.default_tags]))
