@@ -242,7 +242,8 @@ class TagCompliance(pulumi.ComponentResource):
                              input_parameters=json.dumps(parameters), scope={"compliance_resource_types": list(resource_types)},
                              tags=tags or None, opts=after_recorder)
         else:
-            aws.cfg.ConformancePack(f"{name}-required-tags", name=f"{prefix}-required-tags",
+            # Conformance pack names take letters, digits and hyphens only (project and stack names may hold more).
+            aws.cfg.ConformancePack(f"{name}-required-tags", name=re.sub(r"[^A-Za-z0-9-]", "-", f"{prefix}-required-tags"),
                                     template_body=conformance_pack_template(rule_names, rule_parameters, resource_types),
                                     opts=after_recorder)
 

@@ -97,7 +97,9 @@ def test_conformance_pack_holds_the_same_rules(preview):
                         "deployment='conformance-pack', resource_types=['AWS::EC2::Instance', 'AWS::S3::Bucket']))"
     graph = preview(program, tagged_config())
     assert not graph.of_type("aws:cfg/rule:Rule")
-    template = yaml.safe_load(only(graph, "aws:cfg/conformancePack:ConformancePack").inputs["templateBody"])
+    pack = only(graph, "aws:cfg/conformancePack:ConformancePack").inputs
+    assert pack["name"] == "aifinops-testproj-dev-tags-required-tags"
+    template = yaml.safe_load(pack["templateBody"])
     rules = list(template["Resources"].values())
     assert [r["Type"] for r in rules] == ["AWS::Config::ConfigRule"] * 2
     assert [r["Properties"]["InputParameters"] for r in rules] == \
@@ -105,6 +107,13 @@ def test_conformance_pack_holds_the_same_rules(preview):
     assert all(r["Properties"]["Source"] == {"Owner": "AWS", "SourceIdentifier": "REQUIRED_TAGS"} and
                r["Properties"]["Scope"]["ComplianceResourceTypes"] == ["AWS::EC2::Instance", "AWS::S3::Bucket"]
                for r in rules)
+
+
+def test_conformance_pack_names_keep_to_the_characters_aws_accepts(preview):
+    program = IMPORTS + "TagCompliance('tags', TagComplianceArgs(deployment='conformance-pack', auto_tagging=None))"
+    graph = preview(program, tagged_config(project="ml_platform"), project="ml_platform", stack="dev.eu")
+    assert only(graph, "aws:cfg/conformancePack:ConformancePack").inputs["name"] == \
+        "aifinops-ml-platform-dev-eu-tags-required-tags"
 
 
 def test_recorder_records_the_rule_types_and_the_rules_wait_for_it(preview):
