@@ -32,6 +32,8 @@ _EXPORTS = {
     "ServerlessInference": "sagemaker_endpoint", "AsyncInference": "sagemaker_endpoint",
     "EndpointAutoscaling": "sagemaker_endpoint", "DataCapture": "sagemaker_endpoint",
     "ModelRegistry": "model_registry", "ModelRegistryArgs": "model_registry",
+    "TagCompliance": "tag_compliance", "TagComplianceArgs": "tag_compliance", "AutoTaggingArgs": "tag_compliance",
+    "RecorderArgs": "tag_compliance", "TagPolicyArgs": "tag_compliance",
     "TieredBucket": "tiered_bucket", "TieredBucketArgs": "tiered_bucket",
     "WafRateLimit": "waf_rate_limit", "WafRateLimitArgs": "waf_rate_limit",
     "FunctionSettings": "automation_lambda",

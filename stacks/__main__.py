@@ -21,6 +21,7 @@ from aifinops.components.model_registry import ModelRegistry, ModelRegistryArgs
 from aifinops.components.public_load_balancer import PublicLoadBalancer, PublicLoadBalancerArgs
 from aifinops.components.sagemaker_endpoint import SageMakerEndpoint, SageMakerEndpointArgs
 from aifinops.components.shield_protection import ShieldProtection, ShieldProtectionArgs
+from aifinops.components.tag_compliance import TagCompliance, TagComplianceArgs
 from aifinops.components.tagging import register_cost_tags
 from aifinops.components.tiered_bucket import TieredBucket, TieredBucketArgs
 from aifinops.components.waf_rate_limit import WafRateLimit, WafRateLimitArgs
@@ -153,8 +154,8 @@ for i, item in enumerate(entries("costAnomalyAlerts")):
 
 pulumi.export("costTags", cost_tags)
 
-# Runtime automation: idle-GPU reapers, budget guards wired to a costBudgets entry by name, and DDoS cost
-# responses wired to a shieldProtections entry by name.
+# Runtime automation: idle-GPU reapers, budget guards wired to a costBudgets entry by name, DDoS cost
+# responses wired to a shieldProtections entry by name, and tag compliance.
 
 for i, item in enumerate(entries("idleGpuReapers")):
     built[item["name"]] = reaper = IdleGpuReaper(item["name"], build_args(IdleGpuReaperArgs, settings(item),
@@ -184,3 +185,10 @@ for i, item in enumerate(entries("ddosCostResponses")):
     built[item["name"]] = response = DdosCostResponse(item["name"], build_args(DdosCostResponseArgs, raw,
                                                                                f"ddosCostResponses[{i}]"))
     pulumi.export(f"{item['name']}FunctionName", response.function_name)
+for i, item in enumerate(entries("tagCompliance")):
+    raw = settings(item)
+    if "policyConfigFile" not in raw and config.get_object("requiredTags") is not None:
+        raw.setdefault("requiredTags", {"keys": config.get_object("requiredTags")})  # default: the stack's own keys
+    built[item["name"]] = compliance = TagCompliance(item["name"], build_args(TagComplianceArgs, raw,
+                                                                              f"tagCompliance[{i}]"))
+    pulumi.export(f"{item['name']}RuleNames", compliance.rule_names)

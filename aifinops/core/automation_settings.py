@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, TypeVar
 
 from . import argument_checks as checks
+from .tags import DEFAULT_REQUIRED_TAGS, TAG_VALUE, user_tag_key
 
 ENV_PREFIX = "AIFINOPS_"
 T = TypeVar("T")
@@ -273,3 +274,73 @@ class DdosResponseSettings:
                         "an EventBridge bus name or ARN such as 'default'")
         if self.summary_topic_arn is not None:
             checks.arn_in_region("summary_topic_arn", self.summary_topic_arn, "sns", None)
+
+
+# -- auto-tagging at launch -----------------------------------------------------------------------------
+TAGGED_BY_TAG = "aifinops:tagged-by"
+# The CloudTrail management events the auto-tagger handles: (event source, event name) -> what it tags.
+# The component subscribes to exactly these; the handler ignores (and counts) anything else.
+AUTO_TAGGED_EVENTS: dict[tuple[str, str], str] = {
+    ("ec2.amazonaws.com", "RunInstances"): "EC2 instances and their EBS volumes",
+    ("ec2.amazonaws.com", "CreateVolume"): "an EBS volume",
+    ("s3.amazonaws.com", "CreateBucket"): "an S3 bucket",
+    ("sagemaker.amazonaws.com", "CreateTrainingJob"): "a SageMaker training job",
+    ("sagemaker.amazonaws.com", "CreateEndpoint"): "a SageMaker endpoint",
+    ("sagemaker.amazonaws.com", "CreateNotebookInstance"): "a SageMaker notebook instance",
+    ("elasticfilesystem.amazonaws.com", "CreateFileSystem"): "an EFS file system",
+}
+MAPPING_KEY_ATTRIBUTE = "principal"  # the mapping table's partition key
+MAPPING_TAGS_ATTRIBUTE = "tags"  # a map of tag key -> value
+TEAM_PREFIX = "team:"  # mapping items keyed by a team tag value: "team:<value>"
+_TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+
+
+@dataclass
+class AutoTaggingSettings:
+    """What the auto-tagger writes; every default is what a deployment gets unless it says otherwise.
+
+    - tag_keys: the keys it fills in: default the required cost tags (CostCenter, Project, Environment).
+      It writes only these, the keys of default_tags and `aifinops:tagged-by` (its role may write no
+      other); mapping entries for other keys are ignored.
+    - default_tags: key -> value for a creator the mapping does not know, and for keys its entry lacks
+      (default none: such a resource is reported, not tagged).
+    - mapping_table: DynamoDB table of creators -> tags (default none: defaults only). Items are keyed by
+      `principal`: the caller's ARN, its role's ARN, or `team:<value>` of the caller's team tag; the first
+      found wins. Each item has a map attribute `tags`.
+    - team_tag: the IAM user's or role's tag that names its team (default `Team`).
+    - dry_run: default True: decide and log, tag nothing.
+    """
+
+    tag_keys: tuple[str, ...] = DEFAULT_REQUIRED_TAGS
+    default_tags: dict[str, str] = field(default_factory=dict)
+    mapping_table: Optional[str] = None
+    team_tag: str = "Team"
+    dry_run: bool = True
+
+    def __post_init__(self) -> None:
+        self.tag_keys = tuple(checks.string_list("tag_keys", list(self.tag_keys), min_items=1))
+        for key in (*self.tag_keys, self.team_tag):
+            if not user_tag_key(key):
+                raise ValueError(f"tag_keys: expected tag keys of 1-128 letters, digits, spaces and _.:/=+-@, not "
+                                 f"starting with aws:, got {key!r}")
+        if TAGGED_BY_TAG in self.tag_keys:
+            raise ValueError(f"tag_keys: {TAGGED_BY_TAG} is written by the handler itself; got it in {self.tag_keys!r}")
+        if not isinstance(self.default_tags, Mapping):
+            raise ValueError(f"default_tags: expected a mapping of tag keys to values, got {self.default_tags!r}")
+        for key, value in self.default_tags.items():
+            if not user_tag_key(key) or key == TAGGED_BY_TAG:
+                raise ValueError(f"default_tags: expected tag keys of 1-128 letters, digits, spaces and _.:/=+-@, not "
+                                 f"starting with aws: and not {TAGGED_BY_TAG}, got {key!r}")
+            if not isinstance(value, str) or not value.strip() or not TAG_VALUE.match(value):
+                raise ValueError(f"default_tags.{key}: expected a non-empty tag value of up to 256 letters, digits, "
+                                 f"spaces and _.:/=+-@, got {value!r}")
+        self.default_tags = dict(self.default_tags)
+        if self.mapping_table is not None:
+            checks.text("mapping_table", self.mapping_table, _TABLE, "a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)")
+        checks.text("team_tag", self.team_tag)
+        checks.flag("dry_run", self.dry_run)
+
+    @property
+    def writable_keys(self) -> tuple[str, ...]:
+        """The keys it may write, in order: tag_keys, then any other key the defaults give."""
+        return tuple(dict.fromkeys([*self.tag_keys, *self.default_tags]))

@@ -16,6 +16,7 @@ Effective tags come from everywhere they can come from:
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -23,6 +24,9 @@ from typing import Any, Mapping, Optional
 from .values import UNKNOWN, as_list, dig, is_unknown, plain
 
 DEFAULT_REQUIRED_TAGS = ("CostCenter", "Project", "Environment")
+# What AWS accepts across services (the tagging API's pattern); keys starting with aws: are AWS's own.
+TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
 ASG_TYPE = "aws:autoscaling/group:Group"
 LAUNCH_TEMPLATE_TYPE = "aws:ec2/launchTemplate:LaunchTemplate"
 # Launch templates tag what they launch through tag specifications; these are the kinds we tag.
@@ -55,6 +59,11 @@ def is_known_aws_type(type_token: str) -> bool:
 
 def tag_shapes_source() -> str:
     return _tag_shapes()["source"]
+
+
+def user_tag_key(key: Any) -> bool:
+    """A key a user may set: AWS's tag key characters, 1-128 of them, not in the reserved aws: prefix."""
+    return isinstance(key, str) and bool(TAG_KEY.match(key)) and not key.lower().startswith("aws:")
 
 
 def merge_tags(type_token: str, props: Mapping[str, Any], tags: Mapping[str, str]) -> dict[str, Any]:

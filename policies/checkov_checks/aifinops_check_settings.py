@@ -20,12 +20,8 @@ from typing import Any, Mapping, Optional
 
 CHECKS_DIR = Path(__file__).resolve().parent
 CONFIG_ENV = "AIFINOPS_POLICY_CONFIG"
-REQUIRED_TAGS_POLICY = "required-cost-tags"
 APPROVED_TYPES_POLICY = "approved-gpu-instance-types"
 DISABLED = "disabled"
-# Which policy each of our checks mirrors: its enforcement level in the config applies to the check too.
-CHECK_POLICIES = {"CKV_AIFINOPS_1": REQUIRED_TAGS_POLICY, "CKV_AIFINOPS_2": APPROVED_TYPES_POLICY,
-                  "CKV_AIFINOPS_3": APPROVED_TYPES_POLICY}
 # How an exported plan shows a map value (a tag) that is unknown until apply: present, value unknown.
 KNOWN_AFTER_APPLY = "(known after apply)"
 
@@ -55,6 +51,11 @@ def _core_module(name: str) -> ModuleType:
 catalog = _core_module("catalog")
 policy_pack_config = _core_module("policy_config")
 tags = _core_module("tags")
+required_tags = _core_module("required_tags")
+REQUIRED_TAGS_POLICY = required_tags.REQUIRED_COST_TAGS_POLICY
+# Which policy each of our checks mirrors: its enforcement level in the config applies to the check too.
+CHECK_POLICIES = {"CKV_AIFINOPS_1": REQUIRED_TAGS_POLICY, "CKV_AIFINOPS_2": APPROVED_TYPES_POLICY,
+                  "CKV_AIFINOPS_3": APPROVED_TYPES_POLICY}
 
 
 def default_required_tags() -> tuple[str, ...]:
@@ -70,10 +71,7 @@ def checks_pack() -> Any:
     info = policy_pack_config.PolicyInfo
     return policy_pack_config.PackInfo(name="aifinops-checkov-checks", version="1", directory=CHECKS_DIR, policies=(
         info(REQUIRED_TAGS_POLICY, "Taggable AWS resources carry the required cost-allocation tags.", "mandatory",
-             {"properties": {"requiredTags": _string_list(list(default_required_tags())),
-                             "allowedValues": {"type": "object", "default": {},
-                                               "additionalProperties": {"type": "array",
-                                                                        "items": {"type": "string"}}}}}),
+             {"properties": required_tags.REQUIRED_COST_TAGS_PROPERTIES}),
         info(APPROVED_TYPES_POLICY, "Accelerated instance types must be on the approved list.", "mandatory",
              {"properties": {"approvedInstanceTypes": _string_list(list(catalog.DEFAULT_APPROVED_INSTANCE_TYPES))}}),
     ))

@@ -11,25 +11,15 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
-from aifinops.core.tags import ASG_TYPE, DEFAULT_REQUIRED_TAGS, LAUNCH_TEMPLATE_TYPE, effective_tags, is_taggable
+from aifinops.core.required_tags import REQUIRED_COST_TAGS_POLICY, REQUIRED_COST_TAGS_PROPERTIES
+from aifinops.core.tags import ASG_TYPE, LAUNCH_TEMPLATE_TYPE, effective_tags, is_taggable
 
 from ..config_schema import config_schema, setting
 from ..preview_values import UNKNOWN, is_unknown
 from ..stack_resources import StackResources
 
-NAME = "required-cost-tags"
-SCHEMA = config_schema({
-    "requiredTags": {
-        "type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True,
-        "default": list(DEFAULT_REQUIRED_TAGS),
-        "description": "Tag keys every taggable resource must carry with a non-empty value.",
-    },
-    "allowedValues": {
-        "type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        "default": {},
-        "description": "Optional: tag key -> the only values it may take, e.g. {\"Environment\": [\"dev\", \"prod\"]}.",
-    },
-})
+NAME = REQUIRED_COST_TAGS_POLICY
+SCHEMA = config_schema(REQUIRED_COST_TAGS_PROPERTIES)
 # How an auto scaling group names its launch template: directly, or in a mixed instances policy.
 _LAUNCH_TEMPLATE_REFERENCES = ("launchTemplate", "mixedInstancesPolicy")
 

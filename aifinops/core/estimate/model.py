@@ -30,6 +30,8 @@ LAMBDA = "AWS Lambda"
 ELB = "Amazon Elastic Load Balancing"
 VPC = "Amazon Virtual Private Cloud"
 EKS = "Amazon Elastic Container Service for Kubernetes"
+CONFIG = "AWS Config"
+DYNAMODB = "Amazon DynamoDB"
 
 
 @dataclass

@@ -12,6 +12,8 @@ from .context import PricingContext
 from .model import (
     BUDGETS,
     CLOUDWATCH,
+    CONFIG,
+    DYNAMODB,
     EC2_OTHER,
     EKS,
     ELB,
@@ -31,6 +33,7 @@ from .view import CostResource
 
 BUDGET = "aws:budgets/budget:Budget"
 BUDGET_ACTION = "aws:budgets/budgetAction:BudgetAction"
+CONFORMANCE_PACK = "aws:cfg/conformancePack:ConformancePack"
 
 
 def _line(service_key: tuple[str, str], billing_service: str, description: str, quantity: float,
@@ -167,6 +170,44 @@ def price_eip(r: CostResource, ctx: PricingContext) -> Priced:
     return Priced(lines=[_line(("vpc", "publicIpv4"), VPC, "public IPv4 address", hours, assumption)])
 
 
+def price_config_evaluations(r: CostResource, ctx: PricingContext) -> Priced:
+    """A Config rule (or a conformance pack's rules) costs per evaluation: one per change to a resource in scope."""
+    key = "conformancePackEvaluation" if r.type == CONFORMANCE_PACK else "ruleEvaluation"
+    usage = ctx.usage_for(r)
+    if "monthlyEvaluations" not in usage:
+        return needs_usage("charged per rule evaluation ($0.001): set monthlyEvaluations in the usage file (about "
+                           "one per resource created or changed in the rule's scope, per rule)")
+    return Priced(lines=[_line(("config", key), CONFIG, "rule evaluations", usage["monthlyEvaluations"], "usage file")])
+
+
+def price_config_recorder(r: CostResource, ctx: PricingContext) -> Priced:
+    usage = ctx.usage_for(r)
+    if "monthlyConfigurationItems" not in usage:
+        return needs_usage("charged per configuration item recorded ($0.003): set monthlyConfigurationItems in the "
+                           "usage file (one per change to a recorded resource)")
+    return Priced(lines=[_line(("config", "configurationItem"), CONFIG, "configuration items",
+                               usage["monthlyConfigurationItems"], "usage file")])
+
+
+def price_dynamodb_table(r: CostResource, ctx: PricingContext) -> Priced:
+    if r.get("billingMode") != "PAY_PER_REQUEST":
+        return Priced(status="unpriced", note="provisioned-capacity tables are not priced: use PAY_PER_REQUEST or "
+                                              "price the capacity by hand")
+    usage = ctx.usage_for(r)
+    needed = ("monthlyReadRequestsMillions", "monthlyWriteRequestsMillions", "storedGb")
+    if not all(key in usage for key in needed):
+        return needs_usage("on-demand: charged per request and GB stored: set monthlyReadRequestsMillions, "
+                           "monthlyWriteRequestsMillions and storedGb in the usage file")
+    lines = [_line(("dynamodb", "readRequests"), DYNAMODB, "read request units", usage["monthlyReadRequestsMillions"], "usage file"),
+             _line(("dynamodb", "writeRequests"), DYNAMODB, "write request units", usage["monthlyWriteRequestsMillions"],
+                   "usage file"),
+             _line(("dynamodb", "storage"), DYNAMODB, "table storage", usage["storedGb"], "usage file")]
+    if r.get("pointInTimeRecovery", "enabled") is True:  # continuous backups are priced on the table size
+        lines.append(_line(("dynamodb", "pointInTimeRecovery"), DYNAMODB, "point-in-time recovery", usage["storedGb"],
+                           "the table's size"))
+    return Priced(lines=lines)
+
+
 def price_eks_cluster(r: CostResource, ctx: PricingContext) -> Priced:
     hours, assumption = hours_of(ctx.usage_for(r), "the control plane")
     return Priced(lines=[_line(("eks", "cluster"), EKS, "EKS control plane", hours, assumption)])
@@ -220,6 +261,10 @@ FREE_TYPES: dict[str, str] = {
     "aws:ec2/eipAssociation:EipAssociation": "priced on the address",
     "aws:lb/targetGroup:TargetGroup": "target groups are free", "aws:lb/listener:Listener": "listeners are free",
     "aws:lb/targetGroupAttachment:TargetGroupAttachment": "free",
+    "aws:cfg/deliveryChannel:DeliveryChannel": "priced on the recorder (delivery goes to your bucket)",
+    "aws:cfg/recorderStatus:RecorderStatus": "priced on the recorder",
+    "aws:organizations/policy:Policy": "AWS Organizations and its policies are free",
+    "aws:organizations/policyAttachment:PolicyAttachment": "AWS Organizations and its policies are free",
 }
 # Whole packages that never reach an AWS bill.
 FREE_PACKAGES = {"random": "computed by the provider, no cloud resource", "tls": "computed by the provider",
@@ -255,6 +300,10 @@ PRICERS = {
     "aws:ec2/natGateway:NatGateway": price_nat_gateway,
     "aws:ec2/eip:Eip": price_eip,
     "aws:eks/cluster:Cluster": price_eks_cluster,
+    "aws:cfg/rule:Rule": price_config_evaluations,
+    CONFORMANCE_PACK: price_config_evaluations,
+    "aws:cfg/recorder:Recorder": price_config_recorder,
+    "aws:dynamodb/table:Table": price_dynamodb_table,
 }
 
 

@@ -45,6 +45,9 @@ RESOURCE_USAGE_KEYS: dict[str, dict[str, Any]] = {
     "monthlyRequestsMillions": _NUMBER, "monthlyPublishes": _NUMBER, "monthlyEmailDeliveries": _NUMBER,
     "monthlyIngestedGb": _NUMBER, "storedGb": _NUMBER, "monthlyInvocations": _NUMBER,
     "averageDurationMs": _NUMBER, "averageLcu": _NUMBER, "monthlyProcessedGb": _NUMBER,
+    # AWS Config rules, conformance packs and recorders; DynamoDB on-demand tables
+    "monthlyEvaluations": _NUMBER, "monthlyConfigurationItems": _NUMBER,
+    "monthlyReadRequestsMillions": _NUMBER, "monthlyWriteRequestsMillions": _NUMBER,
 }
 _RESOURCE_USAGE = {"type": "object", "properties": RESOURCE_USAGE_KEYS, "additionalProperties": False}
 USAGE_SCHEMA: dict[str, Any] = {
