@@ -57,3 +57,8 @@ def has_price(service: str, key: str) -> bool:
 def service_quantity(service: str, key: str) -> float:
     """A pricing quantity that is not a price (a free allowance, metrics per instance)."""
     return float(_table()["services"][service]["prices"][key]["quantity"])
+
+
+def service_dates(service: str, key: str) -> dict[str, str]:
+    """A dated mapping that is not a price (EKS versions -> end of standard support)."""
+    return {str(k): str(v) for k, v in _table()["services"][service]["prices"][key]["dates"].items()}

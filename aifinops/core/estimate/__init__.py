@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Optional, Sequence
 
-from aifinops.core.service_prices import table_region
+from aifinops.core import catalog
+from aifinops.core.service_prices import HOURS_PER_MONTH, table_region
 from aifinops.core.tags import DEFAULT_REQUIRED_TAGS
 
 from . import compute, services, storage
 from .context import PricingContext
+from .discounts import apply_discounts
 from .model import (
     FREE,
     NEEDS_USAGE,
@@ -51,18 +53,22 @@ def price_resource(resource: CostResource, ctx: PricingContext) -> Priced:
 
 
 def estimate(resources: Iterable[CostResource], usage: Optional[Usage] = None, *, stack: str = "",
-             cost_tag_keys: Sequence[str] = DEFAULT_REQUIRED_TAGS) -> Estimate:
-    """Price every cloud resource; components and providers only group them."""
+             cost_tag_keys: Sequence[str] = DEFAULT_REQUIRED_TAGS, region: Optional[str] = None) -> Estimate:
+    """Price every cloud resource; components and providers only group them.
+
+    `region` is the stack's default region (`aws:region`); a resource's own provider region wins.
+    """
     views = list(resources)
     usage = usage or Usage()
-    ctx = PricingContext(views, usage)
+    ctx = PricingContext(views, usage, default_region=region or table_region())
     costs: list[ResourceCost] = []
-    regions: set[str] = set()
+    regions: dict[str, str] = {}  # URN -> region priced in
     for resource in views:
         if not resource.custom or resource.type.startswith(SKIPPED_PREFIXES):
             continue
-        if resource.package == "aws" and isinstance(resource.provider_props.get("region"), str):
-            regions.add(resource.provider_props["region"])
+        ctx.enter(resource)
+        if resource.package == "aws":
+            regions[resource.urn] = ctx.region
         priced = price_resource(resource, ctx)
         component = ctx.component_of(resource)
         costs.append(ResourceCost(
@@ -70,16 +76,33 @@ def estimate(resources: Iterable[CostResource], usage: Optional[Usage] = None, *
             naive_lines=priced.naive_lines, note=priced.note,
             component=component.name if component else NO_COMPONENT,
             component_type=component.type if component else "", tags=ctx.tags_of(resource)))
-    warnings = []
-    other_regions = sorted(regions - {table_region()})
-    if other_regions:
-        warnings.append(f"prices are {table_region()} list prices; the stack deploys to {', '.join(other_regions)}, "
-                        f"where they differ")
+    pricing = region_pricing(set(regions.values()))
+    warnings = [row["note"] for row in pricing if row["note"]]
+    warnings += apply_discounts(costs, usage.discounts, regions, HOURS_PER_MONTH)
     known = {r.name for r in views if r.custom} | {r.urn for r in views if r.custom}
     for key in usage.unmatched(known):
         warnings.append(f"usage for '{key}' matches no resource in the stack")
-    return Estimate(stack=stack, region=", ".join(sorted(regions)) or table_region(), resources=costs,
-                    cost_tag_keys=list(cost_tag_keys), warnings=warnings, usage_source=usage.source)
+    return Estimate(stack=stack, region=", ".join(sorted(set(regions.values()))) or ctx.default_region,
+                    resources=costs, cost_tag_keys=list(cost_tag_keys), warnings=warnings, usage_source=usage.source,
+                    region_pricing=pricing)
+
+
+def region_pricing(regions: set[str]) -> list[dict[str, str]]:
+    """Which tables priced each region, with a line to show for every region priced at another's prices."""
+    rows = []
+    for region in sorted(regions):
+        has_ec2 = catalog.regional_price_table(region) is not None
+        services = table_region()
+        if region == services:
+            note = ""
+        elif not has_ec2:
+            note = (f"no price tables for {region}: its resources are priced at {catalog.DEFAULT_REGION} list prices "
+                    f"(fill the EC2 table with `aifinops catalog refresh --region {region}`)")
+        else:
+            note = (f"{region}: EC2 instance prices from its own table; every other price is a {services} list price")
+        rows.append({"region": region, "ec2PricesFrom": region if has_ec2 else catalog.DEFAULT_REGION,
+                     "servicePricesFrom": services, "note": note})
+    return rows
 
 
 __all__ = [

@@ -42,6 +42,7 @@ class PriceLine:
     source: str
     as_of: str
     assumption: str = ""
+    instance_type: str = ""  # set on EC2 on-demand instance-hours, which reservations and Savings Plans cover
 
     @property
     def monthly_usd(self) -> float:
@@ -121,6 +122,7 @@ class Estimate:
     cost_tag_keys: list[str]
     warnings: list[str] = field(default_factory=list)
     usage_source: str = ""
+    region_pricing: list[dict[str, str]] = field(default_factory=list)  # which tables priced each region
 
     @property
     def priced(self) -> list[ResourceCost]:
@@ -176,7 +178,7 @@ class Estimate:
             "stack": self.stack, "region": self.region, "currency": "USD",
             "monthlyUsd": round(self.monthly_usd, 2), "naiveMonthlyUsd": round(self.naive_monthly_usd, 2),
             "savingsUsd": round(self.savings_usd, 2), "savingsPercent": round(self.savings_percent, 1),
-            "usageSource": self.usage_source, "warnings": self.warnings,
+            "usageSource": self.usage_source, "warnings": self.warnings, "regionPricing": self.region_pricing,
             "byComponent": [{"component": c.name, "type": c.type, "monthlyUsd": round(c.monthly_usd, 2),
                              "naiveMonthlyUsd": round(c.naive_monthly_usd, 2)} for c in self.by_component()],
             "byTag": {key: {value: round(total, 2) for value, total in self.by_tag(key).items()}

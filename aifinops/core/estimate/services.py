@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aifinops.core.service_prices import DAYS_PER_MONTH, service_price, service_quantity
+import math
+import re
+
+from aifinops.core.service_prices import (
+    DAYS_PER_MONTH,
+    service_dates,
+    service_price,
+    service_quantity,
+    table_as_of,
+)
 
 from ..values import as_list
 from .compute import hours_of
@@ -31,6 +40,7 @@ from .view import CostResource
 
 BUDGET = "aws:budgets/budget:Budget"
 BUDGET_ACTION = "aws:budgets/budgetAction:BudgetAction"
+REQUEST_CHUNK_KB = 64  # SQS and SNS bill each 64 KB chunk of a payload as one request
 
 
 def _line(service_key: tuple[str, str], billing_service: str, description: str, quantity: float,
@@ -59,26 +69,54 @@ def price_shield_subscription(r: CostResource, ctx: PricingContext) -> Priced:
                                "per organization, 1-year commitment; data transfer out fees not included")])
 
 
+def request_chunks(usage: dict[str, Any]) -> tuple[float, str]:
+    """Billed requests per API call: each 64 KB chunk of a payload is billed as one request."""
+    size_kb = usage.get("averageMessageKb")
+    if size_kb is None:
+        return 1.0, "payloads up to 64 KB assumed (set averageMessageKb)"
+    chunks = max(1, math.ceil(float(size_kb) / REQUEST_CHUNK_KB))
+    return float(chunks), f"{float(size_kb):g} KB payloads = {chunks} billed 64 KB chunks each"
+
+
 def price_topic(r: CostResource, ctx: PricingContext) -> Priced:
     usage = ctx.usage_for(r)
+    fifo = r.get("fifoTopic") is True
+    kind = "FIFO" if fifo else "standard"
     lines = []
     if "monthlyPublishes" in usage:
-        lines.append(_line(("sns", "publishes"), SNS, "publishes", usage["monthlyPublishes"] / 1e6, "usage file"))
+        chunks, chunk_note = request_chunks(usage)
+        key = "fifoPublishes" if fifo else "publishes"
+        lines.append(_line(("sns", key), SNS, f"{kind} publishes", usage["monthlyPublishes"] * chunks / 1e6,
+                           f"usage file; {chunk_note}"))
+        if fifo and "averageMessageKb" in usage:
+            gb = usage["monthlyPublishes"] * float(usage["averageMessageKb"]) / (1024 * 1024)
+            lines.append(_line(("sns", "fifoPayloadGb"), SNS, "FIFO payload data", gb, "usage file"))
     if "monthlyEmailDeliveries" in usage:
         lines.append(_line(("sns", "emailDeliveries"), SNS, "email deliveries",
                            usage["monthlyEmailDeliveries"] / 1e5, "usage file"))
     if not lines:
-        return needs_usage("charged per publish ($0.50 per million) and delivery: set monthlyPublishes in the "
-                           "usage file (alert topics publish a few times a month, inside the free tier)")
-    return Priced(lines=lines)
+        rate = service_price("sns", "fifoPublishes" if fifo else "publishes").usd
+        return needs_usage(f"charged per {kind} publish (${rate:g} per million, each 64 KB chunk billed as one) and "
+                           f"delivery: set monthlyPublishes in the usage file (alert topics publish a few times a "
+                           f"month, inside the free tier)")
+    priced = Priced(lines=lines)
+    if fifo and "averageMessageKb" not in usage:
+        priced.note = "FIFO payload data not priced: set averageMessageKb in the usage file"
+    return priced
 
 
 def price_queue(r: CostResource, ctx: PricingContext) -> Priced:
     usage = ctx.usage_for(r)
+    fifo = r.get("fifoQueue") is True
+    kind, key = ("FIFO", "fifoRequests") if fifo else ("standard", "requests")
+    rate = service_price("sqs", key).usd
     if "monthlyRequestsMillions" not in usage:
-        return needs_usage("charged per request ($0.40 per million past the first million a month): set "
-                           "monthlyRequestsMillions in the usage file (a dead-letter queue sees almost none)")
-    return Priced(lines=[_line(("sqs", "requests"), SQS, "requests", usage["monthlyRequestsMillions"], "usage file")])
+        return needs_usage(f"charged per {kind} request (${rate:g} per million past the first million a month, each "
+                           f"64 KB chunk billed as one): set monthlyRequestsMillions in the usage file (a dead-letter "
+                           f"queue sees almost none)")
+    chunks, chunk_note = request_chunks(usage)
+    return Priced(lines=[_line(("sqs", key), SQS, f"{kind} requests", usage["monthlyRequestsMillions"] * chunks,
+                               f"usage file; {chunk_note}")])
 
 
 def price_budget(r: CostResource, ctx: PricingContext) -> Priced:
@@ -108,9 +146,36 @@ def price_kms_key(r: CostResource, ctx: PricingContext) -> Priced:
                                "requests not included ($0.03 per 10,000)")])
 
 
+ANOMALY_BAND = "ANOMALY_DETECTION_BAND("
+HIGH_RESOLUTION_SECONDS = 60  # a period under a minute makes a high-resolution alarm
+
+
 def price_metric_alarm(r: CostResource, ctx: PricingContext) -> Priced:
-    metrics = max(1, len(as_list(r.get("metricQueries"))))
-    return Priced(lines=[_line(("cloudwatch", "alarm"), CLOUDWATCH, "alarm metrics", metrics)])
+    """Alarms bill per metric they evaluate: expressions are not metrics; an anomaly band adds its two bounds."""
+    queries = [q for q in as_list(r.get("metricQueries")) if isinstance(q, dict)]
+    metrics = sum(1 for q in queries if isinstance(q.get("metric"), dict)) if queries else 1
+    bands = sum(1 for q in queries if ANOMALY_BAND in str(q.get("expression") or "").upper())
+    periods = [_period(r.get("period"))] + [_period(q.get("metric", {}).get("period")) for q in queries
+                                            if isinstance(q.get("metric"), dict)]
+    high = any(p is not None and p < HIGH_RESOLUTION_SECONDS for p in periods)
+    resolution = "high-resolution" if high else "standard-resolution"
+    key = "alarm.highResolution" if high else "alarm"
+    expressions = len(queries) - metrics - bands if queries else 0
+    lines = [_line(("cloudwatch", key), CLOUDWATCH, f"{resolution} alarm metrics", metrics,
+                   f"{metrics} metric{'s' if metrics != 1 else ''}"
+                   + (f"; {expressions} math expressions are not billed" if expressions > 0 else ""))]
+    if bands:
+        lines.append(_line(("cloudwatch", key), CLOUDWATCH, "anomaly detection band bounds", 2 * bands,
+                           f"{bands} band(s): an anomaly detection alarm bills its upper and lower bound as metrics"))
+    return Priced(lines=lines)
+
+
+def _period(value: Any) -> Any:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def price_composite_alarm(r: CostResource, ctx: PricingContext) -> Priced:
+    return Priced(lines=[_line(("cloudwatch", "compositeAlarm"), CLOUDWATCH, "composite alarm", 1)])
 
 
 def price_log_group(r: CostResource, ctx: PricingContext) -> Priced:
@@ -126,16 +191,30 @@ def price_log_group(r: CostResource, ctx: PricingContext) -> Priced:
 
 def price_lambda(r: CostResource, ctx: PricingContext) -> Priced:
     usage = ctx.usage_for(r)
+    arm = "arm64" in as_list(r.get("architectures"))
+    architecture = "arm64" if arm else "x86_64"
     if "monthlyInvocations" not in usage:
-        return needs_usage("charged per request and GB-second: set monthlyInvocations and averageDurationMs "
-                           "in the usage file")
+        first = service_price("lambda", f"compute.{architecture}.tier1").usd
+        return needs_usage(f"charged per request ($0.20 per million) and GB-second (${first:g} on {architecture}): "
+                           f"set monthlyInvocations and averageDurationMs in the usage file")
     memory_gb = (r.get("memorySize") if isinstance(r.get("memorySize"), (int, float)) else 128) / 1024
     duration_s = float(usage.get("averageDurationMs", 1000)) / 1000
     invocations = float(usage["monthlyInvocations"])
-    return Priced(lines=[
-        _line(("lambda", "requests"), LAMBDA, "requests", invocations / 1e6, "usage file"),
-        _line(("lambda", "compute"), LAMBDA, f"compute at {memory_gb * 1024:g} MB", invocations * duration_s * memory_gb,
-              f"{duration_s:g} s per invocation" + ("" if "averageDurationMs" in usage else " (assumed)"))])
+    gb_seconds = invocations * duration_s * memory_gb
+    assumption = (f"{duration_s:g} s per invocation" + ("" if "averageDurationMs" in usage else " (assumed)")
+                  + "; volume tiers applied to this function alone (AWS applies them per account)")
+    lines = [_line(("lambda", "requests"), LAMBDA, "requests", invocations / 1e6, "usage file")]
+    low = 0.0
+    for tier in (1, 2, 3):
+        key = f"compute.{architecture}.tier{tier}"
+        ceiling = service_quantity("lambda", f"{key}.upToGbSeconds") if tier < 3 else None
+        in_tier = max(0.0, min(gb_seconds, ceiling if ceiling is not None else gb_seconds) - low)
+        if in_tier > 0 or tier == 1:
+            span = f"above {low:,.0f}" if ceiling is None else f"{low:,.0f}-{ceiling:,.0f}"
+            lines.append(_line(("lambda", key), LAMBDA, f"{architecture} compute at {memory_gb * 1024:g} MB "
+                               f"(GB-seconds {span})", in_tier, assumption))
+        low = ceiling if ceiling is not None else low
+    return Priced(lines=lines)
 
 
 def price_load_balancer(r: CostResource, ctx: PricingContext) -> Priced:
@@ -157,9 +236,13 @@ def price_nat_gateway(r: CostResource, ctx: PricingContext) -> Priced:
     usage = ctx.usage_for(r)
     hours, assumption = hours_of(usage, "the gateway")
     lines = [_line(("vpc", "natGateway"), EC2_OTHER, "NAT gateway", hours, assumption)]
+    priced = Priced(lines=lines)
     if "monthlyProcessedGb" in usage:
         lines.append(_line(("vpc", "natGatewayData"), EC2_OTHER, "data processed", usage["monthlyProcessedGb"], "usage file"))
-    return Priced(lines=lines)
+    else:
+        rate = service_price("vpc", "natGatewayData").usd
+        priced.note = f"needs usage: data processed not priced: set monthlyProcessedGb in the usage file (${rate:g} per GB)"
+    return priced
 
 
 def price_eip(r: CostResource, ctx: PricingContext) -> Priced:
@@ -167,9 +250,40 @@ def price_eip(r: CostResource, ctx: PricingContext) -> Priced:
     return Priced(lines=[_line(("vpc", "publicIpv4"), VPC, "public IPv4 address", hours, assumption)])
 
 
+def eks_support(r: CostResource) -> tuple[str, str]:
+    """("standard" | "extended", why) for a cluster's version, as of the price table's date.
+
+    A version past its end of standard support runs in extended support (6x the rate) unless the cluster's
+    upgrade policy is STANDARD, in which case AWS upgrades it instead.
+    """
+    version = r.get("version")
+    as_of = table_as_of()
+    if not isinstance(version, str) or not re.fullmatch(r"\d+\.\d+", version):
+        return "standard", "version not set: EKS creates the latest, in standard support"
+    if r.get("upgradePolicy", "supportType") == "STANDARD":
+        return "standard", f"version {version}; upgradePolicy STANDARD: upgraded when standard support ends"
+    ends = service_dates("eks", "standardSupportEnds")
+    listed = sorted(ends, key=_version_key)
+    end = ends.get(version)
+    if end is None and _version_key(version) < _version_key(listed[0]):
+        return "extended", f"version {version} is older than every version in the table ({listed[0]}+)"
+    if end is None:
+        return "standard", f"version {version} is newer than the table's versions: in standard support"
+    if end <= as_of:
+        return "extended", f"version {version}: standard support ended {end} (table as of {as_of})"
+    return "standard", f"version {version}: standard support until {end} (table as of {as_of})"
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
 def price_eks_cluster(r: CostResource, ctx: PricingContext) -> Priced:
     hours, assumption = hours_of(ctx.usage_for(r), "the control plane")
-    return Priced(lines=[_line(("eks", "cluster"), EKS, "EKS control plane", hours, assumption)])
+    support, why = eks_support(r)
+    key = "cluster.extendedSupport" if support == "extended" else "cluster"
+    return Priced(lines=[_line(("eks", key), EKS, f"EKS control plane, {support} support", hours,
+                               f"{assumption}; {why}")])
 
 
 # Types that AWS charges nothing for by themselves, and why (so the report can say so).
@@ -211,6 +325,9 @@ FREE_TYPES: dict[str, str] = {
     "aws:shield/protectionGroup:ProtectionGroup": "included in the Shield Advanced subscription",
     "aws:shield/protectionHealthCheckAssociation:ProtectionHealthCheckAssociation": "included in Shield Advanced",
     "aws:wafv2/webAclAssociation:WebAclAssociation": "associations are free",
+    "aws:wafv2/ipSet:IpSet": "IP sets are free",
+    "aws:wafv2/regexPatternSet:RegexPatternSet": "regex pattern sets are free",
+    "aws:wafv2/ruleGroup:RuleGroup": "no charge of its own: a web ACL that references it pays for it as a rule",
     "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": "priced on the log destination",
     "aws:backup/vault:Vault": "vaults are free: recovery points are priced on the backup plan",
     "aws:backup/selection:Selection": "priced on its backup plan",
@@ -248,6 +365,7 @@ PRICERS = {
     BUDGET: price_budget,
     "aws:kms/key:Key": price_kms_key,
     "aws:cloudwatch/metricAlarm:MetricAlarm": price_metric_alarm,
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": price_composite_alarm,
     "aws:cloudwatch/logGroup:LogGroup": price_log_group,
     "aws:lambda/function:Function": price_lambda,
     "aws:lb/loadBalancer:LoadBalancer": price_load_balancer,

@@ -6,6 +6,8 @@ spotDiscounts:            # fraction below on-demand, by instance family or type
   p4d: 0.6
 defaults:                 # usage for every resource of a type
   aws:wafv2/webAcl:WebAcl: {monthlyRequestsMillions: 20}
+discounts:                # reserved / Savings Plans coverage and an enterprise discount (see discounts.py)
+  enterpriseDiscountPercent: 5
 resources:                # usage for one resource, by its name (as `aifinops cost` lists it) or URN
   trainer-fleet: {instances: 8, monthlyHours: 200}
   datasets:
@@ -24,6 +26,9 @@ from typing import Any, Mapping, Optional
 
 import jsonschema
 import yaml
+
+from .discounts import DISCOUNTS_SCHEMA, Discounts
+from .usage_keys import SERVICE_USAGE_KEYS
 
 _NUMBER = {"type": "number", "minimum": 0}
 _DATA_KEYS = {
@@ -45,6 +50,9 @@ RESOURCE_USAGE_KEYS: dict[str, dict[str, Any]] = {
     "monthlyRequestsMillions": _NUMBER, "monthlyPublishes": _NUMBER, "monthlyEmailDeliveries": _NUMBER,
     "monthlyIngestedGb": _NUMBER, "storedGb": _NUMBER, "monthlyInvocations": _NUMBER,
     "averageDurationMs": _NUMBER, "averageLcu": _NUMBER, "monthlyProcessedGb": _NUMBER,
+    # SQS and SNS payloads (each 64 KB chunk is billed as a request); magnetic EBS I/O
+    "averageMessageKb": {"type": "number", "exclusiveMinimum": 0}, "monthlyIoRequestsMillions": _NUMBER,
+    **SERVICE_USAGE_KEYS,
 }
 _RESOURCE_USAGE = {"type": "object", "properties": RESOURCE_USAGE_KEYS, "additionalProperties": False}
 USAGE_SCHEMA: dict[str, Any] = {
@@ -55,6 +63,7 @@ USAGE_SCHEMA: dict[str, Any] = {
             "type": "number", "minimum": 0, "exclusiveMaximum": 1}},
         "defaults": {"type": "object", "additionalProperties": _RESOURCE_USAGE},
         "resources": {"type": "object", "additionalProperties": _RESOURCE_USAGE},
+        "discounts": DISCOUNTS_SCHEMA,
     },
     "additionalProperties": False,
 }
@@ -70,6 +79,7 @@ class Usage:
     defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     spot_discounts: dict[str, float] = field(default_factory=dict)
     source: str = ""  # where it came from, for the report
+    discounts: Discounts = field(default_factory=lambda: Discounts([]))
 
     def for_resource(self, type_token: str, name: str, urn: str) -> dict[str, Any]:
         """The type's defaults overlaid with this resource's own entry (by URN, else by name)."""
@@ -96,7 +106,7 @@ def parse_usage(raw: Any, source: str) -> Usage:
     return Usage(resources={str(k): dict(v) for k, v in (raw.get("resources") or {}).items()},
                  defaults={str(k): dict(v) for k, v in (raw.get("defaults") or {}).items()},
                  spot_discounts={str(k): float(v) for k, v in (raw.get("spotDiscounts") or {}).items()},
-                 source=source)
+                 source=source, discounts=Discounts.from_usage(raw.get("discounts"), source))
 
 
 def load_usage_file(path: Path) -> Usage:
