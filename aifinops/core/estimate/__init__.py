@@ -15,7 +15,7 @@ from aifinops.core import catalog
 from aifinops.core.service_prices import HOURS_PER_MONTH, table_region
 from aifinops.core.tags import DEFAULT_REQUIRED_TAGS
 
-from . import compute, services, storage
+from . import compute, data_stores, network, sagemaker, services, storage
 from .context import PricingContext
 from .discounts import apply_discounts
 from .model import (
@@ -36,20 +36,46 @@ from .usage import Usage, UsageError, load_usage_file, parse_usage, usage_from_s
 from .view import CostResource
 
 Pricer = Callable[[CostResource, PricingContext], Priced]
-PRICERS: dict[str, Pricer] = {**compute.PRICERS, **storage.PRICERS, **services.PRICERS}
+PRICERS: dict[str, Pricer] = {**compute.PRICERS, **storage.PRICERS, **services.PRICERS, **sagemaker.PRICERS,
+                               **network.PRICERS, **data_stores.PRICERS}
+FREE_TYPES: dict[str, str] = {**services.FREE_TYPES, **storage.FREE_TYPES, **sagemaker.FREE_TYPES,
+                              **network.FREE_TYPES, **data_stores.FREE_TYPES}
 SKIPPED_PREFIXES = ("pulumi:pulumi:Stack", "pulumi:providers:")
 
 
 def price_resource(resource: CostResource, ctx: PricingContext) -> Priced:
+    priced = _price_own(resource, ctx)
+    transfer = network.data_transfer_lines(ctx.usage_for(resource)) if resource.package == "aws" else []
+    if transfer:
+        priced.lines = priced.lines + transfer
+        if priced.naive_lines is not None:
+            priced.naive_lines = priced.naive_lines + transfer
+        if priced.status == FREE:  # free by itself, but it moves data
+            priced = Priced(lines=priced.lines, note=priced.note)
+    return priced
+
+
+def _price_own(resource: CostResource, ctx: PricingContext) -> Priced:
     pricer = PRICERS.get(resource.type)
     if pricer is not None:
         return pricer(resource, ctx)
     if resource.package == "kubernetes":
         return services.price_kubernetes(resource, ctx)
-    reason = services.free_reason(resource)
+    reason = FREE_TYPES.get(resource.type) or services.FREE_PACKAGES.get(resource.package)
     if reason:
         return free(reason)
     return unpriced(f"no price model for {resource.type}")
+
+
+def usage_only_costs(usage: Usage, ctx: PricingContext) -> list[ResourceCost]:
+    """What the usage file bills that is no stack resource: SageMaker training, processing and Studio jobs."""
+    costs = []
+    for name, job in sorted(usage.sagemaker_jobs.items()):
+        priced = sagemaker.price_job(name, job, ctx)
+        costs.append(ResourceCost(urn=f"usage:sagemakerJobs:{name}", type=sagemaker.JOB_TYPE, name=name,
+                                  status=priced.status, lines=priced.lines, naive_lines=priced.naive_lines,
+                                  note=priced.note, component=NO_COMPONENT, component_type="", tags={}))
+    return costs
 
 
 def estimate(resources: Iterable[CostResource], usage: Optional[Usage] = None, *, stack: str = "",
@@ -76,6 +102,10 @@ def estimate(resources: Iterable[CostResource], usage: Optional[Usage] = None, *
             naive_lines=priced.naive_lines, note=priced.note,
             component=component.name if component else NO_COMPONENT,
             component_type=component.type if component else "", tags=ctx.tags_of(resource)))
+    ctx.region = ctx.default_region
+    for cost in usage_only_costs(usage, ctx):
+        regions[cost.urn] = ctx.region
+        costs.append(cost)
     pricing = region_pricing(set(regions.values()))
     warnings = [row["note"] for row in pricing if row["note"]]
     warnings += apply_discounts(costs, usage.discounts, regions, HOURS_PER_MONTH)

@@ -599,15 +599,10 @@ def price_launch_template(r: CostResource, ctx: PricingContext) -> Priced:
     return free("no charge for the template: priced on the instances, groups and fleets that launch from it")
 
 
-def price_launch_configuration(r: CostResource, ctx: PricingContext) -> Priced:
-    return free("no charge for the launch configuration: priced on the auto scaling groups that use it")
-
-
 PRICERS = {
     INSTANCE: price_instance,
     SPOT_REQUEST: price_spot_request,
     LAUNCH_TEMPLATE: price_launch_template,
-    LAUNCH_CONFIGURATION: price_launch_configuration,
     ASG: price_auto_scaling_group,
     FLEET: price_fleet,
     SPOT_FLEET: price_spot_fleet,

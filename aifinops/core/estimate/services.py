@@ -28,7 +28,11 @@ from .model import (
     LAMBDA,
     SHIELD,
     SNS,
+    SECRETS_MANAGER,
+    CLOUDTRAIL,
+    EVENTBRIDGE,
     SQS,
+    STEP_FUNCTIONS,
     VPC,
     WAF,
     Priced,
@@ -43,7 +47,7 @@ BUDGET_ACTION = "aws:budgets/budgetAction:BudgetAction"
 REQUEST_CHUNK_KB = 64  # SQS and SNS bill each 64 KB chunk of a payload as one request
 
 
-def _line(service_key: tuple[str, str], billing_service: str, description: str, quantity: float,
+def service_line(service_key: tuple[str, str], billing_service: str, description: str, quantity: float,
           assumption: str = "") -> PriceLine:
     price = service_price(*service_key)
     return PriceLine(description, quantity, price.unit, price.usd, billing_service, price.source, price.as_of,
@@ -52,11 +56,11 @@ def _line(service_key: tuple[str, str], billing_service: str, description: str, 
 
 def price_web_acl(r: CostResource, ctx: PricingContext) -> Priced:
     rules = [rule for rule in as_list(r.get("rules")) if isinstance(rule, dict)]
-    lines = [_line(("waf", "webAcl"), WAF, "web ACL", 1),
-             _line(("waf", "rule"), WAF, f"{len(rules)} rules (a managed rule group counts as one)", len(rules))]
+    lines = [service_line(("waf", "webAcl"), WAF, "web ACL", 1),
+             service_line(("waf", "rule"), WAF, f"{len(rules)} rules (a managed rule group counts as one)", len(rules))]
     usage = ctx.usage_for(r)
     if "monthlyRequestsMillions" in usage:
-        lines.append(_line(("waf", "requests"), WAF, "requests inspected", usage["monthlyRequestsMillions"],
+        lines.append(service_line(("waf", "requests"), WAF, "requests inspected", usage["monthlyRequestsMillions"],
                            "usage file"))
         return Priced(lines=lines)
     priced = Priced(lines=lines)
@@ -65,7 +69,7 @@ def price_web_acl(r: CostResource, ctx: PricingContext) -> Priced:
 
 
 def price_shield_subscription(r: CostResource, ctx: PricingContext) -> Priced:
-    return Priced(lines=[_line(("shield", "advancedSubscription"), SHIELD, "Shield Advanced subscription", 1,
+    return Priced(lines=[service_line(("shield", "advancedSubscription"), SHIELD, "Shield Advanced subscription", 1,
                                "per organization, 1-year commitment; data transfer out fees not included")])
 
 
@@ -86,13 +90,13 @@ def price_topic(r: CostResource, ctx: PricingContext) -> Priced:
     if "monthlyPublishes" in usage:
         chunks, chunk_note = request_chunks(usage)
         key = "fifoPublishes" if fifo else "publishes"
-        lines.append(_line(("sns", key), SNS, f"{kind} publishes", usage["monthlyPublishes"] * chunks / 1e6,
+        lines.append(service_line(("sns", key), SNS, f"{kind} publishes", usage["monthlyPublishes"] * chunks / 1e6,
                            f"usage file; {chunk_note}"))
         if fifo and "averageMessageKb" in usage:
             gb = usage["monthlyPublishes"] * float(usage["averageMessageKb"]) / (1024 * 1024)
-            lines.append(_line(("sns", "fifoPayloadGb"), SNS, "FIFO payload data", gb, "usage file"))
+            lines.append(service_line(("sns", "fifoPayloadGb"), SNS, "FIFO payload data", gb, "usage file"))
     if "monthlyEmailDeliveries" in usage:
-        lines.append(_line(("sns", "emailDeliveries"), SNS, "email deliveries",
+        lines.append(service_line(("sns", "emailDeliveries"), SNS, "email deliveries",
                            usage["monthlyEmailDeliveries"] / 1e5, "usage file"))
     if not lines:
         rate = service_price("sns", "fifoPublishes" if fifo else "publishes").usd
@@ -115,7 +119,7 @@ def price_queue(r: CostResource, ctx: PricingContext) -> Priced:
                            f"64 KB chunk billed as one): set monthlyRequestsMillions in the usage file (a dead-letter "
                            f"queue sees almost none)")
     chunks, chunk_note = request_chunks(usage)
-    return Priced(lines=[_line(("sqs", key), SQS, f"{kind} requests", usage["monthlyRequestsMillions"] * chunks,
+    return Priced(lines=[service_line(("sqs", key), SQS, f"{kind} requests", usage["monthlyRequestsMillions"] * chunks,
                                f"usage file; {chunk_note}")])
 
 
@@ -127,7 +131,7 @@ def price_budget(r: CostResource, ctx: PricingContext) -> Priced:
     allowance = service_quantity("budgets", "freeActionEnabledBudgetDays")
     days_before = action_budgets.index(r) * DAYS_PER_MONTH
     billable = max(0.0, days_before + DAYS_PER_MONTH - max(allowance, days_before))
-    return Priced(lines=[_line(("budgets", "actionEnabledBudgetDay"), BUDGETS, "action-enabled budget-days", billable,
+    return Priced(lines=[service_line(("budgets", "actionEnabledBudgetDay"), BUDGETS, "action-enabled budget-days", billable,
                                f"{len(action_budgets)} action-enabled budgets in the stack share the free "
                                f"{allowance:g} budget-days a month (assumes none elsewhere in the account)")])
 
@@ -142,7 +146,7 @@ def _action_enabled_budgets(ctx: PricingContext) -> list[CostResource]:
 
 
 def price_kms_key(r: CostResource, ctx: PricingContext) -> Priced:
-    return Priced(lines=[_line(("kms", "customerManagedKey"), KMS, "customer managed key", 1,
+    return Priced(lines=[service_line(("kms", "customerManagedKey"), KMS, "customer managed key", 1,
                                "requests not included ($0.03 per 10,000)")])
 
 
@@ -161,11 +165,11 @@ def price_metric_alarm(r: CostResource, ctx: PricingContext) -> Priced:
     resolution = "high-resolution" if high else "standard-resolution"
     key = "alarm.highResolution" if high else "alarm"
     expressions = len(queries) - metrics - bands if queries else 0
-    lines = [_line(("cloudwatch", key), CLOUDWATCH, f"{resolution} alarm metrics", metrics,
+    lines = [service_line(("cloudwatch", key), CLOUDWATCH, f"{resolution} alarm metrics", metrics,
                    f"{metrics} metric{'s' if metrics != 1 else ''}"
                    + (f"; {expressions} math expressions are not billed" if expressions > 0 else ""))]
     if bands:
-        lines.append(_line(("cloudwatch", key), CLOUDWATCH, "anomaly detection band bounds", 2 * bands,
+        lines.append(service_line(("cloudwatch", key), CLOUDWATCH, "anomaly detection band bounds", 2 * bands,
                            f"{bands} band(s): an anomaly detection alarm bills its upper and lower bound as metrics"))
     return Priced(lines=lines)
 
@@ -175,16 +179,16 @@ def _period(value: Any) -> Any:
 
 
 def price_composite_alarm(r: CostResource, ctx: PricingContext) -> Priced:
-    return Priced(lines=[_line(("cloudwatch", "compositeAlarm"), CLOUDWATCH, "composite alarm", 1)])
+    return Priced(lines=[service_line(("cloudwatch", "compositeAlarm"), CLOUDWATCH, "composite alarm", 1)])
 
 
 def price_log_group(r: CostResource, ctx: PricingContext) -> Priced:
     usage = ctx.usage_for(r)
     if "monthlyIngestedGb" not in usage:
         return needs_usage("charged per GB ingested ($0.50) and stored: set monthlyIngestedGb in the usage file")
-    lines = [_line(("cloudwatch", "logsIngestion"), CLOUDWATCH, "logs ingested", usage["monthlyIngestedGb"], "usage file")]
+    lines = [service_line(("cloudwatch", "logsIngestion"), CLOUDWATCH, "logs ingested", usage["monthlyIngestedGb"], "usage file")]
     stored = usage.get("storedGb", usage["monthlyIngestedGb"])
-    lines.append(_line(("cloudwatch", "logsStorage"), CLOUDWATCH, "logs stored", stored,
+    lines.append(service_line(("cloudwatch", "logsStorage"), CLOUDWATCH, "logs stored", stored,
                        "usage file" if "storedGb" in usage else "one month of ingest kept (set storedGb)"))
     return Priced(lines=lines)
 
@@ -203,7 +207,7 @@ def price_lambda(r: CostResource, ctx: PricingContext) -> Priced:
     gb_seconds = invocations * duration_s * memory_gb
     assumption = (f"{duration_s:g} s per invocation" + ("" if "averageDurationMs" in usage else " (assumed)")
                   + "; volume tiers applied to this function alone (AWS applies them per account)")
-    lines = [_line(("lambda", "requests"), LAMBDA, "requests", invocations / 1e6, "usage file")]
+    lines = [service_line(("lambda", "requests"), LAMBDA, "requests", invocations / 1e6, "usage file")]
     low = 0.0
     for tier in (1, 2, 3):
         key = f"compute.{architecture}.tier{tier}"
@@ -211,7 +215,7 @@ def price_lambda(r: CostResource, ctx: PricingContext) -> Priced:
         in_tier = max(0.0, min(gb_seconds, ceiling if ceiling is not None else gb_seconds) - low)
         if in_tier > 0 or tier == 1:
             span = f"above {low:,.0f}" if ceiling is None else f"{low:,.0f}-{ceiling:,.0f}"
-            lines.append(_line(("lambda", key), LAMBDA, f"{architecture} compute at {memory_gb * 1024:g} MB "
+            lines.append(service_line(("lambda", key), LAMBDA, f"{architecture} compute at {memory_gb * 1024:g} MB "
                                f"(GB-seconds {span})", in_tier, assumption))
         low = ceiling if ceiling is not None else low
     return Priced(lines=lines)
@@ -223,9 +227,9 @@ def price_load_balancer(r: CostResource, ctx: PricingContext) -> Priced:
         return Priced(status="unpriced", note=f"no price for {kind} load balancers")
     usage = ctx.usage_for(r)
     hours, assumption = hours_of(usage, "the load balancer")
-    lines = [_line(("elb", kind), ELB, f"{kind} load balancer", hours, assumption)]
+    lines = [service_line(("elb", kind), ELB, f"{kind} load balancer", hours, assumption)]
     if "averageLcu" in usage:
-        lines.append(_line(("elb", f"lcu.{kind}"), ELB, "capacity units", usage["averageLcu"] * hours, "usage file"))
+        lines.append(service_line(("elb", f"lcu.{kind}"), ELB, "capacity units", usage["averageLcu"] * hours, "usage file"))
     priced = Priced(lines=lines)
     if "averageLcu" not in usage:
         priced.note = "capacity units not priced: set averageLcu in the usage file"
@@ -235,10 +239,10 @@ def price_load_balancer(r: CostResource, ctx: PricingContext) -> Priced:
 def price_nat_gateway(r: CostResource, ctx: PricingContext) -> Priced:
     usage = ctx.usage_for(r)
     hours, assumption = hours_of(usage, "the gateway")
-    lines = [_line(("vpc", "natGateway"), EC2_OTHER, "NAT gateway", hours, assumption)]
+    lines = [service_line(("vpc", "natGateway"), EC2_OTHER, "NAT gateway", hours, assumption)]
     priced = Priced(lines=lines)
     if "monthlyProcessedGb" in usage:
-        lines.append(_line(("vpc", "natGatewayData"), EC2_OTHER, "data processed", usage["monthlyProcessedGb"], "usage file"))
+        lines.append(service_line(("vpc", "natGatewayData"), EC2_OTHER, "data processed", usage["monthlyProcessedGb"], "usage file"))
     else:
         rate = service_price("vpc", "natGatewayData").usd
         priced.note = f"needs usage: data processed not priced: set monthlyProcessedGb in the usage file (${rate:g} per GB)"
@@ -247,7 +251,7 @@ def price_nat_gateway(r: CostResource, ctx: PricingContext) -> Priced:
 
 def price_eip(r: CostResource, ctx: PricingContext) -> Priced:
     hours, assumption = hours_of(ctx.usage_for(r), "the address")
-    return Priced(lines=[_line(("vpc", "publicIpv4"), VPC, "public IPv4 address", hours, assumption)])
+    return Priced(lines=[service_line(("vpc", "publicIpv4"), VPC, "public IPv4 address", hours, assumption)])
 
 
 def eks_support(r: CostResource) -> tuple[str, str]:
@@ -282,8 +286,77 @@ def price_eks_cluster(r: CostResource, ctx: PricingContext) -> Priced:
     hours, assumption = hours_of(ctx.usage_for(r), "the control plane")
     support, why = eks_support(r)
     key = "cluster.extendedSupport" if support == "extended" else "cluster"
-    return Priced(lines=[_line(("eks", key), EKS, f"EKS control plane, {support} support", hours,
+    return Priced(lines=[service_line(("eks", key), EKS, f"EKS control plane, {support} support", hours,
                                f"{assumption}; {why}")])
+
+
+def price_secret(r: CostResource, ctx: PricingContext) -> Priced:
+    usage = ctx.usage_for(r)
+    lines = [service_line(("secretsmanager", "secret"), SECRETS_MANAGER, "secret", 1)]
+    if usage.get("monthlyApiCalls"):
+        lines.append(service_line(("secretsmanager", "apiCalls"), SECRETS_MANAGER, "API calls",
+                                  float(usage["monthlyApiCalls"]) / 1e4, "usage file"))
+    return Priced(lines=lines)
+
+
+def _has_data_events(r: CostResource) -> bool:
+    basic = any(isinstance(s, dict) and s.get("dataResources") for s in as_list(r.get("eventSelectors")))
+    advanced = any(isinstance(f, dict) and f.get("field") == "eventCategory" and "Data" in as_list(f.get("equals"))
+                   for s in as_list(r.get("advancedEventSelectors")) if isinstance(s, dict)
+                   for f in as_list(s.get("fieldSelectors")))
+    return basic or advanced
+
+
+def price_trail(r: CostResource, ctx: PricingContext) -> Priced:
+    usage = ctx.usage_for(r)
+    if not _has_data_events(r):
+        return free("the first copy of management events is free (an additional trail pays $2.00 per 100,000)")
+    rate = service_price("cloudtrail", "dataEvents").usd
+    if "monthlyDataEvents" not in usage:
+        return needs_usage(f"data events are charged per event (${rate:g} per 100,000): set monthlyDataEvents in "
+                           f"the usage file")
+    return Priced(lines=[service_line(("cloudtrail", "dataEvents"), CLOUDTRAIL, "data events",
+                                      float(usage["monthlyDataEvents"]) / 1e5, "usage file")])
+
+
+def price_state_machine(r: CostResource, ctx: PricingContext) -> Priced:
+    usage = ctx.usage_for(r)
+    if r.get("type") == "EXPRESS":
+        if "monthlyInvocations" not in usage:
+            return needs_usage("express workflows are charged per request ($1.00 per million) and GB-second: set "
+                               "monthlyInvocations and averageDurationMs in the usage file")
+        invocations = float(usage["monthlyInvocations"])
+        seconds = float(usage.get("averageDurationMs", 1000)) / 1000
+        return Priced(lines=[
+            service_line(("stepfunctions", "expressRequests"), STEP_FUNCTIONS, "express requests", invocations / 1e6,
+                         "usage file"),
+            service_line(("stepfunctions", "expressDuration"), STEP_FUNCTIONS, "express duration at 64 MB",
+                         invocations * seconds * 64 / 1024,
+                         f"{seconds:g} s per execution" + ("" if "averageDurationMs" in usage else " (assumed)"))])
+    if "monthlyStateTransitions" not in usage:
+        return needs_usage("standard workflows are charged per state transition ($0.025 per 1,000): set "
+                           "monthlyStateTransitions in the usage file")
+    return Priced(lines=[service_line(("stepfunctions", "standard"), STEP_FUNCTIONS, "state transitions",
+                                      float(usage["monthlyStateTransitions"]) / 1000,
+                                      "usage file; the account's free 4,000 a month not deducted")])
+
+
+def price_event_bus(r: CostResource, ctx: PricingContext) -> Priced:
+    usage = ctx.usage_for(r)
+    if "monthlyEventsMillions" not in usage:
+        return needs_usage("custom events are charged per million published ($1.00): set monthlyEventsMillions in "
+                           "the usage file (AWS service events are free)")
+    return Priced(lines=[service_line(("eventbridge", "customEvents"), EVENTBRIDGE, "custom events published",
+                                      float(usage["monthlyEventsMillions"]), "usage file")])
+
+
+def price_schedule(r: CostResource, ctx: PricingContext) -> Priced:
+    usage = ctx.usage_for(r)
+    if "monthlyInvocations" not in usage:
+        return needs_usage("EventBridge Scheduler is charged per million invocations ($1.00, the first 14 million a "
+                           "month free account-wide): set monthlyInvocations in the usage file")
+    return Priced(lines=[service_line(("eventbridge", "schedulerInvocations"), EVENTBRIDGE, "scheduler invocations",
+                                      float(usage["monthlyInvocations"]) / 1e6, "usage file; free tier not deducted")])
 
 
 # Types that AWS charges nothing for by themselves, and why (so the report can say so).
@@ -337,6 +410,12 @@ FREE_TYPES: dict[str, str] = {
     "aws:ec2/eipAssociation:EipAssociation": "priced on the address",
     "aws:lb/targetGroup:TargetGroup": "target groups are free", "aws:lb/listener:Listener": "listeners are free",
     "aws:lb/targetGroupAttachment:TargetGroupAttachment": "free",
+    "aws:secretsmanager/secretVersion:SecretVersion": "priced on the secret",
+    "aws:secretsmanager/secretPolicy:SecretPolicy": "secret policies are free",
+    "aws:secretsmanager/secretRotation:SecretRotation": "rotation is free (its Lambda is priced)",
+    "aws:cloudwatch/eventBusPolicy:EventBusPolicy": "event bus policies are free",
+    "aws:ec2/launchConfiguration:LaunchConfiguration": "no charge for the launch configuration: priced on the "
+                                                       "auto scaling groups that use it",
 }
 # Whole packages that never reach an AWS bill.
 FREE_PACKAGES = {"random": "computed by the provider, no cloud resource", "tls": "computed by the provider",
@@ -373,8 +452,10 @@ PRICERS = {
     "aws:ec2/natGateway:NatGateway": price_nat_gateway,
     "aws:ec2/eip:Eip": price_eip,
     "aws:eks/cluster:Cluster": price_eks_cluster,
+    "aws:secretsmanager/secret:Secret": price_secret,
+    "aws:cloudtrail/trail:Trail": price_trail,
+    "aws:sfn/stateMachine:StateMachine": price_state_machine,
+    "aws:cloudwatch/eventBus:EventBus": price_event_bus,
+    "aws:scheduler/schedule:Schedule": price_schedule,
 }
 
-
-def free_reason(resource: CostResource) -> Any:
-    return FREE_TYPES.get(resource.type) or FREE_PACKAGES.get(resource.package)

@@ -8,6 +8,8 @@ defaults:                 # usage for every resource of a type
   aws:wafv2/webAcl:WebAcl: {monthlyRequestsMillions: 20}
 discounts:                # reserved / Savings Plans coverage and an enterprise discount (see discounts.py)
   enterpriseDiscountPercent: 5
+sagemakerJobs:            # training, processing and Studio instance-hours (see sagemaker.py)
+  nightly-finetune: {kind: training, instanceType: ml.p4d.24xlarge, monthlyHours: 40, managedSpot: true}
 resources:                # usage for one resource, by its name (as `aifinops cost` lists it) or URN
   trainer-fleet: {instances: 8, monthlyHours: 200}
   datasets:
@@ -28,7 +30,7 @@ import jsonschema
 import yaml
 
 from .discounts import DISCOUNTS_SCHEMA, Discounts
-from .usage_keys import SERVICE_USAGE_KEYS
+from .usage_keys import JOBS_SCHEMA, SERVICE_USAGE_KEYS
 
 _NUMBER = {"type": "number", "minimum": 0}
 _DATA_KEYS = {
@@ -64,6 +66,7 @@ USAGE_SCHEMA: dict[str, Any] = {
         "defaults": {"type": "object", "additionalProperties": _RESOURCE_USAGE},
         "resources": {"type": "object", "additionalProperties": _RESOURCE_USAGE},
         "discounts": DISCOUNTS_SCHEMA,
+        "sagemakerJobs": JOBS_SCHEMA,
     },
     "additionalProperties": False,
 }
@@ -80,6 +83,7 @@ class Usage:
     spot_discounts: dict[str, float] = field(default_factory=dict)
     source: str = ""  # where it came from, for the report
     discounts: Discounts = field(default_factory=lambda: Discounts([]))
+    sagemaker_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # usage-only line items
 
     def for_resource(self, type_token: str, name: str, urn: str) -> dict[str, Any]:
         """The type's defaults overlaid with this resource's own entry (by URN, else by name)."""
@@ -106,7 +110,8 @@ def parse_usage(raw: Any, source: str) -> Usage:
     return Usage(resources={str(k): dict(v) for k, v in (raw.get("resources") or {}).items()},
                  defaults={str(k): dict(v) for k, v in (raw.get("defaults") or {}).items()},
                  spot_discounts={str(k): float(v) for k, v in (raw.get("spotDiscounts") or {}).items()},
-                 source=source, discounts=Discounts.from_usage(raw.get("discounts"), source))
+                 source=source, discounts=Discounts.from_usage(raw.get("discounts"), source),
+                 sagemaker_jobs={str(k): dict(v) for k, v in (raw.get("sagemakerJobs") or {}).items()})
 
 
 def load_usage_file(path: Path) -> Usage:
