@@ -293,10 +293,12 @@ def price_eks_cluster(r: CostResource, ctx: PricingContext) -> Priced:
 def price_secret(r: CostResource, ctx: PricingContext) -> Priced:
     usage = ctx.usage_for(r)
     lines = [service_line(("secretsmanager", "secret"), SECRETS_MANAGER, "secret", 1)]
-    if usage.get("monthlyApiCalls"):
+    if "monthlyApiCalls" in usage:
         lines.append(service_line(("secretsmanager", "apiCalls"), SECRETS_MANAGER, "API calls",
                                   float(usage["monthlyApiCalls"]) / 1e4, "usage file"))
-    return Priced(lines=lines)
+        return Priced(lines=lines)
+    rate = service_price("secretsmanager", "apiCalls").usd
+    return Priced(lines=lines, note=f"needs usage: API calls not priced: set monthlyApiCalls (${rate:g} per 10,000)")
 
 
 def _has_data_events(r: CostResource) -> bool:

@@ -288,7 +288,10 @@ def price_lustre(r: CostResource, ctx: PricingContext) -> Priced:
     if capacity is None:
         return unpriced("storageCapacity not set or unknown")
     throughput = _number(r.get("perUnitStorageThroughput"))
-    key = f"lustre.{deployment}" + (f".{throughput:g}" if deployment.startswith("PERSISTENT") else "")
+    persistent = deployment.startswith("PERSISTENT")
+    if persistent and throughput is None:
+        return unpriced(f"{deployment}: perUnitStorageThroughput not set or unknown (the price depends on it)")
+    key = f"lustre.{deployment}" + (f".{throughput:g}" if persistent else "")
     if not has_price("fsx", key):
         return unpriced(f"no FSx for Lustre price for {deployment}"
                         + (f" at {throughput:g} MB/s/TiB" if throughput is not None else " (perUnitStorageThroughput unset)"))
