@@ -215,8 +215,9 @@ def price_lambda(r: CostResource, ctx: PricingContext) -> Priced:
         in_tier = max(0.0, min(gb_seconds, ceiling if ceiling is not None else gb_seconds) - low)
         if in_tier > 0 or tier == 1:
             span = f"above {low:,.0f}" if ceiling is None else f"{low:,.0f}-{ceiling:,.0f}"
-            lines.append(service_line(("lambda", key), LAMBDA, f"{architecture} compute at {memory_gb * 1024:g} MB "
-                               f"(GB-seconds {span})", in_tier, assumption))
+            tiered = "" if tier == 1 and in_tier == gb_seconds else f" (GB-seconds {span})"
+            lines.append(service_line(("lambda", key), LAMBDA, f"{architecture} compute at {memory_gb * 1024:g} MB"
+                                      f"{tiered}", in_tier, assumption))
         low = ceiling if ceiling is not None else low
     return Priced(lines=lines)
 
