@@ -9,7 +9,7 @@ from aifinops.core.service_prices import has_price, service_price, service_quant
 from .compute import _known_str, _number, hours_of
 from .context import PricingContext
 from .model import DYNAMODB, ELASTICACHE, FIREHOSE, RDS, Priced, PriceLine, free, needs_usage, unpriced
-from .services import service_line
+from .services import service_line, usage_priced
 from .view import CostResource
 
 RDS_CLUSTER = "aws:rds/cluster:Cluster"
@@ -172,14 +172,9 @@ def price_rds_cluster(r: CostResource, ctx: PricingContext) -> Priced:
 
 
 def price_firehose(r: CostResource, ctx: PricingContext) -> Priced:
-    usage = ctx.usage_for(r)
-    rate = service_price("firehose", "ingestion").usd
-    if "monthlyIngestedGb" not in usage:
-        return needs_usage(f"charged per GB ingested (${rate:g}, each record rounded up to 5 KB): set "
-                           f"monthlyIngestedGb in the usage file")
-    return Priced(lines=[service_line(("firehose", "ingestion"), FIREHOSE, "data ingested",
-                                      float(usage["monthlyIngestedGb"]),
-                                      "usage file; records of 5 KB or more assumed (smaller ones are rounded up)")])
+    return usage_priced(r, ctx, "monthlyIngestedGb", ("firehose", "ingestion"), FIREHOSE, "data ingested",
+                        "charged per GB ingested, each record rounded up to 5 KB",
+                        assumption="usage file; records of 5 KB or more assumed (smaller ones are rounded up)")
 
 
 PRICERS = {

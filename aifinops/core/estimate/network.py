@@ -10,7 +10,7 @@ from ..values import as_list
 from .compute import hours_of
 from .context import PricingContext
 from .model import API_GATEWAY, CLOUDFRONT, DATA_TRANSFER, ROUTE53, VPC, Priced, PriceLine, free, needs_usage, unpriced
-from .services import service_line
+from .services import optional_usage_line, service_line, usage_priced
 from .view import CostResource
 
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
@@ -52,14 +52,9 @@ def price_vpc_endpoint(r: CostResource, ctx: PricingContext) -> Priced:
     hours, assumption = hours_of(usage, "the endpoint")
     lines = [service_line(("vpc", "interfaceEndpoint"), VPC, f"interface endpoint in {zones} AZs", zones * hours,
                           f"{zones} subnets x {hours:g} h ({assumption})")]
-    note = ""
-    if "monthlyProcessedGb" in usage:
-        lines.append(service_line(("vpc", "interfaceEndpointData"), VPC, "data processed",
-                                  float(usage["monthlyProcessedGb"]), "usage file"))
-    else:
-        rate = service_price("vpc", "interfaceEndpointData").usd
-        note = f"needs usage: data processed not priced: set monthlyProcessedGb (${rate:g} per GB)"
-    return Priced(lines=lines, note=note)
+    data, note = optional_usage_line(usage, "monthlyProcessedGb", ("vpc", "interfaceEndpointData"), VPC,
+                                     "data processed")
+    return Priced(lines=lines + data, note=note)
 
 
 def price_distribution(r: CostResource, ctx: PricingContext) -> Priced:
@@ -99,27 +94,15 @@ def price_api(r: CostResource, ctx: PricingContext) -> Priced:
 
 
 def _requests(r: CostResource, ctx: PricingContext, key: str, what: str) -> Priced:
-    usage = ctx.usage_for(r)
-    rate = service_price("apigateway", key).usd
-    if "monthlyRequestsMillions" not in usage:
-        return needs_usage(f"charged per request (${rate:g} per million {what} requests): set "
-                           f"monthlyRequestsMillions in the usage file")
-    return Priced(lines=[service_line(("apigateway", key), API_GATEWAY, f"{what} requests",
-                                      float(usage["monthlyRequestsMillions"]), "usage file")])
+    return usage_priced(r, ctx, "monthlyRequestsMillions", ("apigateway", key), API_GATEWAY, f"{what} requests",
+                        f"charged per {what} request")
 
 
 def price_zone(r: CostResource, ctx: PricingContext) -> Priced:
-    usage = ctx.usage_for(r)
-    lines = [service_line(("route53", "hostedZone"), ROUTE53, "hosted zone", 1, "first 25 zones' rate")]
-    note = ""
-    if "monthlyQueriesMillions" in usage:
-        lines.append(service_line(("route53", "queries"), ROUTE53, "standard queries",
-                                  float(usage["monthlyQueriesMillions"]), "usage file"))
-    else:
-        rate = service_price("route53", "queries").usd
-        note = (f"needs usage: queries not priced: set monthlyQueriesMillions (${rate:g} per million; alias queries "
-                f"to AWS resources are free)")
-    return Priced(lines=lines, note=note)
+    queries, note = optional_usage_line(ctx.usage_for(r), "monthlyQueriesMillions", ("route53", "queries"), ROUTE53,
+                                        "standard queries")
+    return Priced(lines=[service_line(("route53", "hostedZone"), ROUTE53, "hosted zone", 1, "first 25 zones' rate")]
+                  + queries, note=note + ("; alias queries to AWS resources are free" if note else ""))
 
 
 PRICERS = {

@@ -22,7 +22,6 @@ from ..values import as_list, is_unknown
 from .compute import _number, hours_of
 from .context import PricingContext
 from .model import SAGEMAKER, Priced, PriceLine, free, needs_usage, unpriced
-from .usage_keys import JOB_KINDS
 from .view import CostResource
 
 ENDPOINT = "aws:sagemaker/endpoint:Endpoint"

@@ -54,6 +54,28 @@ def service_line(service_key: tuple[str, str], billing_service: str, description
                      assumption)
 
 
+def usage_priced(r: CostResource, ctx: PricingContext, usage_key: str, price_key: tuple[str, str],
+                 billing_service: str, description: str, what: str, per: float = 1.0,
+                 assumption: str = "usage file") -> Priced:
+    """One line from one usage key (divided by `per` into the price's unit), or needs-usage with the rate."""
+    usage = ctx.usage_for(r)
+    if usage_key not in usage:
+        price = service_price(*price_key)
+        return needs_usage(f"{what} (${price.usd:g} per {price.unit}): set {usage_key} in the usage file")
+    return Priced(lines=[service_line(price_key, billing_service, description, float(usage[usage_key]) / per,
+                                      assumption)])
+
+
+def optional_usage_line(usage: dict[str, Any], usage_key: str, price_key: tuple[str, str], billing_service: str,
+                        description: str, per: float = 1.0) -> tuple[list[PriceLine], str]:
+    """The usage-priced part of a resource that is priced anyway: its line, or a note saying it needs usage."""
+    if usage_key in usage:
+        return [service_line(price_key, billing_service, description, float(usage[usage_key]) / per,
+                             "usage file")], ""
+    price = service_price(*price_key)
+    return [], f"needs usage: {description} not priced: set {usage_key} in the usage file (${price.usd:g} per {price.unit})"
+
+
 def price_web_acl(r: CostResource, ctx: PricingContext) -> Priced:
     rules = [rule for rule in as_list(r.get("rules")) if isinstance(rule, dict)]
     lines = [service_line(("waf", "webAcl"), WAF, "web ACL", 1),
@@ -240,14 +262,10 @@ def price_load_balancer(r: CostResource, ctx: PricingContext) -> Priced:
 def price_nat_gateway(r: CostResource, ctx: PricingContext) -> Priced:
     usage = ctx.usage_for(r)
     hours, assumption = hours_of(usage, "the gateway")
-    lines = [service_line(("vpc", "natGateway"), EC2_OTHER, "NAT gateway", hours, assumption)]
-    priced = Priced(lines=lines)
-    if "monthlyProcessedGb" in usage:
-        lines.append(service_line(("vpc", "natGatewayData"), EC2_OTHER, "data processed", usage["monthlyProcessedGb"], "usage file"))
-    else:
-        rate = service_price("vpc", "natGatewayData").usd
-        priced.note = f"needs usage: data processed not priced: set monthlyProcessedGb in the usage file (${rate:g} per GB)"
-    return priced
+    data, note = optional_usage_line(usage, "monthlyProcessedGb", ("vpc", "natGatewayData"), EC2_OTHER,
+                                     "data processed")
+    return Priced(lines=[service_line(("vpc", "natGateway"), EC2_OTHER, "NAT gateway", hours, assumption)] + data,
+                  note=note)
 
 
 def price_eip(r: CostResource, ctx: PricingContext) -> Priced:
@@ -292,14 +310,9 @@ def price_eks_cluster(r: CostResource, ctx: PricingContext) -> Priced:
 
 
 def price_secret(r: CostResource, ctx: PricingContext) -> Priced:
-    usage = ctx.usage_for(r)
-    lines = [service_line(("secretsmanager", "secret"), SECRETS_MANAGER, "secret", 1)]
-    if "monthlyApiCalls" in usage:
-        lines.append(service_line(("secretsmanager", "apiCalls"), SECRETS_MANAGER, "API calls",
-                                  float(usage["monthlyApiCalls"]) / 1e4, "usage file"))
-        return Priced(lines=lines)
-    rate = service_price("secretsmanager", "apiCalls").usd
-    return Priced(lines=lines, note=f"needs usage: API calls not priced: set monthlyApiCalls (${rate:g} per 10,000)")
+    calls, note = optional_usage_line(ctx.usage_for(r), "monthlyApiCalls", ("secretsmanager", "apiCalls"),
+                                      SECRETS_MANAGER, "API calls", per=1e4)
+    return Priced(lines=[service_line(("secretsmanager", "secret"), SECRETS_MANAGER, "secret", 1)] + calls, note=note)
 
 
 def _has_data_events(r: CostResource) -> bool:
@@ -311,15 +324,10 @@ def _has_data_events(r: CostResource) -> bool:
 
 
 def price_trail(r: CostResource, ctx: PricingContext) -> Priced:
-    usage = ctx.usage_for(r)
     if not _has_data_events(r):
         return free("the first copy of management events is free (an additional trail pays $2.00 per 100,000)")
-    rate = service_price("cloudtrail", "dataEvents").usd
-    if "monthlyDataEvents" not in usage:
-        return needs_usage(f"data events are charged per event (${rate:g} per 100,000): set monthlyDataEvents in "
-                           f"the usage file")
-    return Priced(lines=[service_line(("cloudtrail", "dataEvents"), CLOUDTRAIL, "data events",
-                                      float(usage["monthlyDataEvents"]) / 1e5, "usage file")])
+    return usage_priced(r, ctx, "monthlyDataEvents", ("cloudtrail", "dataEvents"), CLOUDTRAIL, "data events",
+                        "data events are charged per event", per=1e5)
 
 
 def price_state_machine(r: CostResource, ctx: PricingContext) -> Priced:
@@ -336,30 +344,21 @@ def price_state_machine(r: CostResource, ctx: PricingContext) -> Priced:
             service_line(("stepfunctions", "expressDuration"), STEP_FUNCTIONS, "express duration at 64 MB",
                          invocations * seconds * 64 / 1024,
                          f"{seconds:g} s per execution" + ("" if "averageDurationMs" in usage else " (assumed)"))])
-    if "monthlyStateTransitions" not in usage:
-        return needs_usage("standard workflows are charged per state transition ($0.025 per 1,000): set "
-                           "monthlyStateTransitions in the usage file")
-    return Priced(lines=[service_line(("stepfunctions", "standard"), STEP_FUNCTIONS, "state transitions",
-                                      float(usage["monthlyStateTransitions"]) / 1000,
-                                      "usage file; the account's free 4,000 a month not deducted")])
+    return usage_priced(r, ctx, "monthlyStateTransitions", ("stepfunctions", "standard"), STEP_FUNCTIONS,
+                        "state transitions", "standard workflows are charged per state transition", per=1000,
+                        assumption="usage file; the account's free 4,000 a month not deducted")
 
 
 def price_event_bus(r: CostResource, ctx: PricingContext) -> Priced:
-    usage = ctx.usage_for(r)
-    if "monthlyEventsMillions" not in usage:
-        return needs_usage("custom events are charged per million published ($1.00): set monthlyEventsMillions in "
-                           "the usage file (AWS service events are free)")
-    return Priced(lines=[service_line(("eventbridge", "customEvents"), EVENTBRIDGE, "custom events published",
-                                      float(usage["monthlyEventsMillions"]), "usage file")])
+    return usage_priced(r, ctx, "monthlyEventsMillions", ("eventbridge", "customEvents"), EVENTBRIDGE,
+                        "custom events published", "custom events are charged per event published (AWS service "
+                        "events are free)")
 
 
 def price_schedule(r: CostResource, ctx: PricingContext) -> Priced:
-    usage = ctx.usage_for(r)
-    if "monthlyInvocations" not in usage:
-        return needs_usage("EventBridge Scheduler is charged per million invocations ($1.00, the first 14 million a "
-                           "month free account-wide): set monthlyInvocations in the usage file")
-    return Priced(lines=[service_line(("eventbridge", "schedulerInvocations"), EVENTBRIDGE, "scheduler invocations",
-                                      float(usage["monthlyInvocations"]) / 1e6, "usage file; free tier not deducted")])
+    return usage_priced(r, ctx, "monthlyInvocations", ("eventbridge", "schedulerInvocations"), EVENTBRIDGE,
+                        "scheduler invocations", "EventBridge Scheduler is charged per invocation", per=1e6,
+                        assumption="usage file; free tier not deducted")
 
 
 # Types that AWS charges nothing for by themselves, and why (so the report can say so).

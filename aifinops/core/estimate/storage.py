@@ -16,7 +16,7 @@ from ..values import as_list
 from .compute import _number
 from .context import PricingContext
 from .compute import hours_of
-from .services import service_line
+from .services import service_line, usage_priced
 from .model import BACKUP, EC2_OTHER, ECR, EFS, FSX, S3, Priced, PriceLine, free, needs_usage, unpriced
 from .view import CostResource
 
@@ -302,12 +302,8 @@ def price_lustre(r: CostResource, ctx: PricingContext) -> Priced:
 
 
 def price_ecr_repository(r: CostResource, ctx: PricingContext) -> Priced:
-    usage = ctx.usage_for(r)
-    rate = service_price("ecr", "storage").usd
-    if "storageGb" not in usage:
-        return needs_usage(f"image storage is usage-based (${rate:g}/GB-month): set storageGb for '{r.name}' in the "
-                           f"usage file (a lifecycle policy bounds it)")
-    return Priced(lines=[service_line(("ecr", "storage"), ECR, "image storage", float(usage["storageGb"]), "usage file")])
+    return usage_priced(r, ctx, "storageGb", ("ecr", "storage"), ECR, "image storage",
+                        f"image storage of '{r.name}' is usage-based (a lifecycle policy bounds it)")
 
 
 def price_snapshot(r: CostResource, ctx: PricingContext) -> Priced:
