@@ -23,8 +23,8 @@ from aifinops.core.catalog import DEFAULT_REGION, regional_price_file
 from .core.errors import AifinopsError
 
 PRICING_REGION = "us-east-1"  # the Price List API's own endpoint
-SOURCE = ("AWS Price List API (AmazonEC2; {region}; Linux; Shared tenancy; preInstalledSw NA; capacitystatus Used), "
-          "OnDemand and Reserved USD per hour")
+SOURCE = ("AWS Price List API (AmazonEC2; {region}; Linux; preInstalledSw NA; capacitystatus Used; Shared tenancy, "
+          "Dedicated in dedicatedOnDemandUsdPerHour), OnDemand and Reserved USD per hour")
 TENANCIES = {"shared": "Shared", "dedicated": "Dedicated"}
 HOURS_PER_YEAR = 8760
 # Where each tenancy's prices sit in a table.

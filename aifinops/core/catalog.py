@@ -2,7 +2,8 @@
 
 Specs come from AWS's DescribeInstanceTypes records as shipped by moto (regenerate with
 `python -m aifinops.catalog_specs`), plus a small supplement for older types moto lacks. Prices come
-from a vendored table with its source and as-of date (refresh with `aifinops catalog refresh`).
+from a vendored us-east-1 table with its source and as-of date (refresh with `aifinops catalog refresh`),
+and from per-region tables that `aifinops catalog refresh --region R` writes next to it.
 Components, policy packs and the cost estimate all ask this module; none of them guesses from names.
 """
 from __future__ import annotations
