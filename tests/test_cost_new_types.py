@@ -179,7 +179,10 @@ import pulumi_aws as aws
 key = {{"hash_key": "id", "attributes": [{{"name": "id", "type": "S"}}]}}
 aws.dynamodb.Table("features", billing_mode="PAY_PER_REQUEST", **key)
 aws.dynamodb.Table("fresh", billing_mode="PAY_PER_REQUEST", **key)
-aws.dynamodb.Table("provisioned", billing_mode="PROVISIONED", read_capacity=100, write_capacity=50, **key)
+aws.dynamodb.Table("provisioned", billing_mode="PROVISIONED", read_capacity=100, write_capacity=50,
+    hash_key="id", attributes=[{{"name": "id", "type": "S"}}, {{"name": "user", "type": "S"}}],
+    global_secondary_indexes=[{{"name": "by-user", "hash_key": "user", "projection_type": "ALL",
+                               "read_capacity": 10, "write_capacity": 5}}])
 aws.elasticache.Cluster("cache", engine="redis", node_type="cache.r6g.large", num_cache_nodes=1)
 aws.elasticache.ReplicationGroup("group", description="d", node_type="cache.t4g.medium", num_cache_clusters=2)
 aws.elasticache.ServerlessCache("valkey", engine="valkey", name="valkey")
@@ -202,9 +205,10 @@ def test_data_types(preview):
     result = run(preview, DATA, usage)
     # DynamoDB on demand: 10 M writes x $0.625 + 100 M reads x $0.125 + 50 GB x $0.25 = $31.25
     assert by_name(result, "features").monthly_usd == pytest.approx(31.25)
-    # provisioned: 50 WCU x 730 h x $0.00065 = $23.725 + 100 RCU x 730 x $0.00013 = $9.49; storage needs usage
+    # provisioned: 50 WCU x 730 h x $0.00065 = $23.725 + 100 RCU x 730 x $0.00013 = $9.49; its index's
+    # 5 WCU = $2.3725 and 10 RCU = $0.949; storage needs usage
     provisioned = by_name(result, "provisioned")
-    assert provisioned.monthly_usd == pytest.approx(33.215) and "storageGb" in provisioned.note
+    assert provisioned.monthly_usd == pytest.approx(33.215 + 2.3725 + 0.949) and "storageGb" in provisioned.note
     # ElastiCache: 730 x $0.206 = $150.38; 2 nodes x 730 x $0.065 = $94.90
     assert by_name(result, "cache").monthly_usd == pytest.approx(150.38)
     assert by_name(result, "group").monthly_usd == pytest.approx(94.9)

@@ -130,7 +130,8 @@ aws.autoscaling.Group("serve", min_size=3, max_size=3, launch_template={"id": te
 def test_reserved_coverage_by_family_with_a_discount_percent(preview):
     usage = {"discounts": {"commitments": [{"kind": "reserved", "family": "g5", "instances": 2, "term": "1yr",
                                             "payment": "noUpfront", "discountPercent": 40}]}}
-    serve = by_name(run_in(preview, GROUP, "us-east-1", usage), "serve")
+    result = run_in(preview, GROUP, "us-east-1", usage)
+    serve = by_name(result, "serve")
     on_demand, reserved = serve.lines
     # 3 x 730 x $1.006 = $2,203.14 list; 2 instances x 730 h covered at 40% off: -1,460 h x $0.4024 = -$587.504
     assert on_demand.monthly_usd == pytest.approx(2203.14)
@@ -138,6 +139,7 @@ def test_reserved_coverage_by_family_with_a_discount_percent(preview):
     assert "reserved instances (1yr, No Upfront, standard)" in reserved.description
     assert serve.monthly_usd == pytest.approx(2203.14 - 587.504)
     assert serve.naive_monthly_usd == pytest.approx(2203.14)  # the naive equivalent pays list price
+    assert "-$0.4024" in render_table(result) and "-$587.50" in render_table(result)
 
 
 def test_reserved_coverage_at_the_tables_reservation_price(preview, price_tables):

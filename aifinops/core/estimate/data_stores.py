@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 from aifinops.core.service_prices import has_price, service_price, service_quantity
 
+from ..values import as_list
 from .compute import _known_str, _number, hours_of
 from .context import PricingContext
 from .model import DYNAMODB, ELASTICACHE, FIREHOSE, RDS, Priced, PriceLine, free, needs_usage, unpriced
@@ -34,10 +35,17 @@ def price_dynamodb_table(r: CostResource, ctx: PricingContext) -> Priced:
         if reads is None or writes is None:
             return unpriced("provisioned table: readCapacity and writeCapacity not set or unknown")
         hours, assumption = hours_of(usage, "the table")
-        lines += [service_line(("dynamodb", "provisionedWrite"), DYNAMODB, f"{writes:g} write capacity units",
-                               writes * hours, assumption),
-                  service_line(("dynamodb", "provisionedRead"), DYNAMODB, f"{reads:g} read capacity units",
-                               reads * hours, assumption)]
+        # A global secondary index of a provisioned table has capacity of its own.
+        for index in [None] + [i for i in as_list(r.get("globalSecondaryIndexes")) if isinstance(i, dict)]:
+            holder = r.props if index is None else index
+            where = "" if index is None else f" (index {index.get('name')})"
+            index_writes, index_reads = _number(holder.get("writeCapacity")), _number(holder.get("readCapacity"))
+            if index_writes is None or index_reads is None:
+                return unpriced(f"provisioned table: capacity of index {index.get('name')} not set or unknown")
+            lines += [service_line(("dynamodb", "provisionedWrite"), DYNAMODB,
+                                   f"{index_writes:g} write capacity units{where}", index_writes * hours, assumption),
+                      service_line(("dynamodb", "provisionedRead"), DYNAMODB,
+                                   f"{index_reads:g} read capacity units{where}", index_reads * hours, assumption)]
     if "storageGb" in usage:
         lines.append(service_line(("dynamodb", "storage"), DYNAMODB, "storage", float(usage["storageGb"]),
                                   "usage file; the account's free 25 GB not deducted"))
