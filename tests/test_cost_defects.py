@@ -97,6 +97,7 @@ aws.ec2.Instance("b", instance_type="g5.xlarge", ami="ami-1", tenancy="dedicated
     assert a.lines[0].unit_usd == 1.107 and "dedicated tenancy" in a.lines[0].description
     assert a.monthly_usd == pytest.approx(808.11 + 0.8 + 1460.0)
     assert b.monthly_usd == pytest.approx(808.11 + 0.8)
+    assert "dedicated-instances" in a.lines[-1].source
 
 
 def test_nat_gateway_says_data_processing_needs_usage(preview):

@@ -56,6 +56,7 @@ class PriceTable:
     dedicated: dict[str, float] = field(default_factory=dict)
     reserved: dict[str, dict[str, float]] = field(default_factory=dict)
     dedicated_region_fee: Optional[float] = None
+    dedicated_region_fee_source: str = ""
 
     def on_demand_usd(self, instance_type: str, tenancy: str = "default") -> Optional[float]:
         prices = self.dedicated if tenancy == "dedicated" else self.on_demand
@@ -107,7 +108,7 @@ def regional_price_table(region: str) -> Optional[PriceTable]:
     return PriceTable(raw["source"], raw["asOf"], raw["region"], dict(raw["onDemandUsdPerHour"]),
                       float(raw.get("defaultSpotDiscount", 0.6)), dict(raw.get("spotDiscountByFamily", {})),
                       dict(raw.get("dedicatedOnDemandUsdPerHour", {})), dict(raw.get("reservedUsdPerHour", {})),
-                      raw.get("dedicatedPerRegionFeeUsdPerHour"))
+                      raw.get("dedicatedPerRegionFeeUsdPerHour"), str(raw.get("dedicatedPerRegionFeeSource", "")))
 
 
 def price_table(region: str = DEFAULT_REGION) -> PriceTable:

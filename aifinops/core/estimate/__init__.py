@@ -4,8 +4,10 @@
     result = estimate([CostResource(...), ...], parse_usage(raw, "costUsage"))
     result.monthly_usd, result.naive_monthly_usd, result.by_tag("CostCenter"), result.to_json()
 
-Prices: `aifinops.core.catalog` (EC2, with spot discounts), `aifinops.core.lifecycle` (S3 classes) and
-`aifinops.core.service_prices` (the rest), each line with its source and as-of date.
+Prices: `aifinops.core.catalog` (EC2 per region, with spot discounts, Dedicated and reserved rates),
+`aifinops.core.lifecycle` (S3 classes) and `aifinops.core.service_prices` (the rest, us-east-1), each line
+with its source and as-of date. A region without its own EC2 table is priced at us-east-1 and the estimate
+says so (`warnings`, `regionPricing`). The usage file's `discounts` (discounts.py) add negative lines.
 """
 from __future__ import annotations
 

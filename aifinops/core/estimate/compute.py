@@ -117,14 +117,14 @@ def unpriced_types(ctx: PricingContext, instance_types: Sequence[Optional[str]],
 
 
 def dedicated_fee_lines(ctx: PricingContext, tenancy: str, hours: float) -> list[PriceLine]:
-    """AWS's per-region Dedicated fee, on the first dedicated resource priced in the stack (it is charged once)."""
-    fee = ctx.ec2.dedicated_region_fee
-    if tenancy != "dedicated" or fee is None or ctx.dedicated_fee_charged:
+    """AWS's per-region Dedicated fee, on the first dedicated resource priced in a region (it is charged once)."""
+    table = ctx.ec2
+    if tenancy != "dedicated" or table.dedicated_region_fee is None or ctx.region in ctx.dedicated_fee_regions:
         return []
-    ctx.dedicated_fee_charged = True
-    return [_ec2_line(ctx, "Dedicated per-region fee", hours, float(fee),
-                      f"{hours:g} h; charged once per account and region while any dedicated instance runs",
-                      unit="hours")]
+    ctx.dedicated_fee_regions.add(ctx.region)
+    return [PriceLine("Dedicated per-region fee", hours, "hours", float(table.dedicated_region_fee), EC2_COMPUTE,
+                      table.dedicated_region_fee_source or table.source, table.as_of,
+                      f"{hours:g} h; charged once per account and region while any dedicated instance runs")]
 
 
 # -- what an instance is launched with -------------------------------------------------------------

@@ -20,7 +20,7 @@ class PricingContext:
         self.usage = usage
         self.default_region = default_region
         self.region = default_region  # the region of the resource being priced (see `enter`)
-        self.dedicated_fee_charged = False  # AWS's per-region Dedicated fee is charged once per region
+        self.dedicated_fee_regions: set[str] = set()  # AWS's Dedicated fee is charged once per region
         self.by_urn = {r.urn: r for r in self.resources}
         self._by_type: dict[str, list[CostResource]] = {}
         for resource in self.resources:
