@@ -64,5 +64,6 @@ def cost_tag_keys(graph: ResourceGraph) -> list[str]:
 
 
 def estimate_graph(graph: ResourceGraph, usage_file: Optional[Path] = None) -> Estimate:
+    region = graph.config.get("aws:region")
     return estimate(cost_views(graph), stack_usage(graph, usage_file), stack=graph.stack,
-                    cost_tag_keys=cost_tag_keys(graph))
+                    cost_tag_keys=cost_tag_keys(graph), region=region if isinstance(region, str) else None)

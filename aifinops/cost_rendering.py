@@ -17,10 +17,10 @@ def usd(value: float) -> str:
 
 
 def unit_usd(value: float) -> str:
-    """A unit price with the digits it needs: $0.30, $1.006, $0.00099."""
-    text = f"{value:,.6f}".rstrip("0")
+    """A unit price with the digits it needs: $0.30, $1.006, $0.00099 (a discount line's as -$0.4024)."""
+    text = f"{abs(value):,.6f}".rstrip("0")
     whole, _, decimals = text.partition(".")
-    return f"${whole}.{decimals.ljust(2, '0')}"
+    return f"{'-' if value < 0 else ''}${whole}.{decimals.ljust(2, '0')}"
 
 
 def quantity(value: float) -> str:

@@ -32,6 +32,33 @@ def write_project(root: Path, program: str, config: Optional[dict[str, Any]] = N
 
 
 @pytest.fixture
+def price_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """price_tables(region, **fields): a copy of the vendored data dir with `region`'s EC2 table written.
+
+    The table starts as the vendored us-east-1 one with `fields` replaced, as `aifinops catalog refresh`
+    would leave it; the estimate reads it for that region until the test ends.
+    """
+    import shutil
+
+    from aifinops.core import catalog
+
+    data = tmp_path / "price-data"
+    shutil.copytree(catalog.DATA_DIR, data)
+    monkeypatch.setattr(catalog, "DATA_DIR", data)
+    catalog.regional_price_table.cache_clear()
+
+    def write(region: str, **fields: Any) -> Path:
+        table = {**json.loads((data / "ec2_prices.json").read_text()), "region": region, **fields}
+        path = catalog.regional_price_file(region)
+        path.write_text(json.dumps(table))
+        catalog.regional_price_table.cache_clear()
+        return path
+
+    yield write
+    catalog.regional_price_table.cache_clear()
+
+
+@pytest.fixture
 def preview(tmp_path: Path) -> Callable[..., ResourceGraph]:
     """preview(program_source, config=None, **kw) -> ResourceGraph, run in-process with the offline engine.
 

@@ -168,13 +168,14 @@ def test_bucket_without_usage_needs_usage_and_is_not_counted(preview):
 def test_unpriced_resources_are_listed_never_zero(preview):
     program = """
 import pulumi_aws as aws
-aws.rds.Instance("db", instance_class="db.r5.large", engine="postgres", allocated_storage=20)
+aws.redshift.Cluster("db", cluster_identifier="db", node_type="ra3.xlplus", master_username="u",
+                     manage_master_password=True)
 aws.ec2.Instance("odd", instance_type="x2gd.large", ami="ami-1")
 aws.iam.Role("role", assume_role_policy="{}")
 """
     result = run(preview, program)
     db, odd, role = by_name(result, "db"), by_name(result, "odd"), by_name(result, "role")
-    assert db.status == UNPRICED and "no price model for aws:rds/instance:Instance" in db.note
+    assert db.status == UNPRICED and "no price model for aws:redshift/cluster:Cluster" in db.note
     assert odd.status == UNPRICED and "x2gd.large" in odd.note and "catalog refresh" in odd.note
     assert role.status == FREE
     assert result.monthly_usd == 0 and not result.priced

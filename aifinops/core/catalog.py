@@ -2,13 +2,14 @@
 
 Specs come from AWS's DescribeInstanceTypes records as shipped by moto (regenerate with
 `python -m aifinops.catalog_specs`), plus a small supplement for older types moto lacks. Prices come
-from a vendored table with its source and as-of date (refresh with `aifinops catalog refresh`).
+from a vendored us-east-1 table with its source and as-of date (refresh with `aifinops catalog refresh`),
+and from per-region tables that `aifinops catalog refresh --region R` writes next to it.
 Components, policy packs and the cost estimate all ask this module; none of them guesses from names.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -56,6 +57,22 @@ class PriceTable:
     on_demand: dict[str, float]
     default_spot_discount: float
     spot_discount_by_family: dict[str, float]
+    # Dedicated Instance prices, and reservation effective hourly prices keyed "1yr/standard/No Upfront".
+    dedicated: dict[str, float] = field(default_factory=dict)
+    reserved: dict[str, dict[str, float]] = field(default_factory=dict)
+    dedicated_region_fee: Optional[float] = None
+    dedicated_region_fee_source: str = ""
+
+    def on_demand_usd(self, instance_type: str, tenancy: str = "default") -> Optional[float]:
+        prices = self.dedicated if tenancy == "dedicated" else self.on_demand
+        return prices.get(normalize_instance_type(instance_type))
+
+    def spot_discount(self, instance_type: str) -> float:
+        family = normalize_instance_type(instance_type).split(".", 1)[0]
+        return self.spot_discount_by_family.get(family, self.default_spot_discount)
+
+    def reserved_usd(self, instance_type: str, term: str) -> Optional[float]:
+        return self.reserved.get(normalize_instance_type(instance_type), {}).get(term)
 
 
 def normalize_instance_type(instance_type: str) -> str:
@@ -77,11 +94,36 @@ def _specs() -> dict[str, AcceleratorSpec]:
     return specs
 
 
-@lru_cache(maxsize=1)
-def price_table() -> PriceTable:
-    raw = _load("ec2_prices.json")
+DEFAULT_REGION = "us-east-1"  # the vendored tables' region
+
+
+def regional_price_file(region: str) -> Path:
+    """Where `aifinops catalog refresh --region R` keeps a region's EC2 table (the vendored one for us-east-1)."""
+    return DATA_DIR / ("ec2_prices.json" if region == DEFAULT_REGION else f"ec2_prices.{region}.json")
+
+
+@lru_cache(maxsize=None)
+def regional_price_table(region: str) -> Optional[PriceTable]:
+    """The EC2 table of `region`, or None when no table has been filled for it."""
+    path = regional_price_file(region)
+    if not path.exists():
+        return None
+    raw = json.loads(path.read_text())
+    if raw.get("region") != region:
+        return None
     return PriceTable(raw["source"], raw["asOf"], raw["region"], dict(raw["onDemandUsdPerHour"]),
-                      float(raw["defaultSpotDiscount"]), dict(raw["spotDiscountByFamily"]))
+                      float(raw.get("defaultSpotDiscount", 0.6)), dict(raw.get("spotDiscountByFamily", {})),
+                      dict(raw.get("dedicatedOnDemandUsdPerHour", {})), dict(raw.get("reservedUsdPerHour", {})),
+                      raw.get("dedicatedPerRegionFeeUsdPerHour"), str(raw.get("dedicatedPerRegionFeeSource", "")))
+
+
+def price_table(region: str = DEFAULT_REGION) -> PriceTable:
+    """The EC2 table of `region`, falling back to the vendored us-east-1 table."""
+    table = regional_price_table(region)
+    if table is None:
+        table = regional_price_table(DEFAULT_REGION)
+    assert table is not None, "the vendored us-east-1 EC2 price table is missing"
+    return table
 
 
 def _load(filename: str) -> dict[str, Any]:
@@ -102,15 +144,13 @@ def is_accelerated(instance_type: str) -> bool:
 
 
 def on_demand_price(instance_type: str) -> Optional[float]:
-    """USD per hour on demand in the table's region, or None when the table has no price."""
-    return price_table().on_demand.get(normalize_instance_type(instance_type))
+    """USD per hour on demand in the vendored table's region, or None when the table has no price."""
+    return price_table().on_demand_usd(instance_type)
 
 
 def spot_discount(instance_type: str) -> float:
     """The typical fraction below on-demand that spot costs for this type's family."""
-    table = price_table()
-    family = normalize_instance_type(instance_type).split(".", 1)[0]
-    return table.spot_discount_by_family.get(family, table.default_spot_discount)
+    return price_table().spot_discount(instance_type)
 
 
 def approval_problem(value: str, approved: Iterable[str], is_family: bool = False, where: str = "") -> str:

@@ -46,7 +46,8 @@ def service_price(service: str, key: str) -> ServicePrice:
     if entry is None or key not in entry["prices"] or "usd" not in entry["prices"][key]:
         raise KeyError(f"no price {service}/{key} in aifinops/core/data/service_prices.json")
     raw = entry["prices"][key]
-    return ServicePrice(service, key, float(raw["usd"]), str(raw["unit"]), str(entry["source"]), str(table["asOf"]))
+    as_of = str(entry.get("asOf", table["asOf"]))  # a service entered later carries its own date
+    return ServicePrice(service, key, float(raw["usd"]), str(raw["unit"]), str(entry["source"]), as_of)
 
 
 def has_price(service: str, key: str) -> bool:
@@ -57,3 +58,8 @@ def has_price(service: str, key: str) -> bool:
 def service_quantity(service: str, key: str) -> float:
     """A pricing quantity that is not a price (a free allowance, metrics per instance)."""
     return float(_table()["services"][service]["prices"][key]["quantity"])
+
+
+def service_dates(service: str, key: str) -> dict[str, str]:
+    """A dated mapping that is not a price (EKS versions -> end of standard support)."""
+    return {str(k): str(v) for k, v in _table()["services"][service]["prices"][key]["dates"].items()}

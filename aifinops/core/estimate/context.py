@@ -14,9 +14,13 @@ _REFERENCE_PROPS = ("id", "arn", "name", "bucket")
 
 
 class PricingContext:
-    def __init__(self, resources: Iterable[CostResource], usage: Usage) -> None:
+    def __init__(self, resources: Iterable[CostResource], usage: Usage,
+                 default_region: str = catalog.DEFAULT_REGION) -> None:
         self.resources = list(resources)
         self.usage = usage
+        self.default_region = default_region
+        self.region = default_region  # the region of the resource being priced (see `enter`)
+        self.dedicated_fee_regions: set[str] = set()  # AWS's Dedicated fee is charged once per region
         self.by_urn = {r.urn: r for r in self.resources}
         self._by_type: dict[str, list[CostResource]] = {}
         for resource in self.resources:
@@ -34,6 +38,20 @@ class PricingContext:
             if template is not None:
                 return template
         return None
+
+    def region_of(self, resource: CostResource) -> str:
+        """Where the resource deploys: its provider's region, else the stack's (`aws:region`)."""
+        region = resource.provider_props.get("region")
+        return region if isinstance(region, str) and region and not is_unknown(region) else self.default_region
+
+    def enter(self, resource: CostResource) -> None:
+        """Price what follows in the resource's region."""
+        self.region = self.region_of(resource)
+
+    @property
+    def ec2(self) -> catalog.PriceTable:
+        """The EC2 table of the current region (us-east-1's when that region has none; the estimate says so)."""
+        return catalog.price_table(self.region)
 
     def tags_of(self, resource: CostResource) -> dict[str, str]:
         """The tags AWS bills the resource's cost under (for a group: what its instances carry)."""
@@ -54,7 +72,7 @@ class PricingContext:
         for key in (normalized, family):
             if key in self.usage.spot_discounts:
                 return self.usage.spot_discounts[key]
-        return catalog.spot_discount(normalized)
+        return self.ec2.spot_discount(normalized)
 
     def of_type(self, *type_tokens: str) -> list[CostResource]:
         return [r for token in type_tokens for r in self._by_type.get(token, [])]

@@ -31,7 +31,22 @@ ELB = "Amazon Elastic Load Balancing"
 VPC = "Amazon Virtual Private Cloud"
 EKS = "Amazon Elastic Container Service for Kubernetes"
 CONFIG = "AWS Config"
+SAGEMAKER = "Amazon SageMaker"
+EFS = "Amazon Elastic File System"
+FSX = "Amazon FSx"
+ECR = "Amazon EC2 Container Registry (ECR)"
+DATA_TRANSFER = "AWS Data Transfer"
+CLOUDFRONT = "Amazon CloudFront"
+API_GATEWAY = "Amazon API Gateway"
+ROUTE53 = "Amazon Route 53"
 DYNAMODB = "Amazon DynamoDB"
+ELASTICACHE = "Amazon ElastiCache"
+RDS = "Amazon Relational Database Service"
+FIREHOSE = "Amazon Kinesis Firehose"
+SECRETS_MANAGER = "AWS Secrets Manager"
+CLOUDTRAIL = "AWS CloudTrail"
+STEP_FUNCTIONS = "AWS Step Functions"
+EVENTBRIDGE = "Amazon EventBridge"
 
 
 @dataclass
@@ -44,6 +59,7 @@ class PriceLine:
     source: str
     as_of: str
     assumption: str = ""
+    instance_type: str = ""  # set on EC2 on-demand instance-hours, which reservations and Savings Plans cover
 
     @property
     def monthly_usd(self) -> float:
@@ -123,6 +139,7 @@ class Estimate:
     cost_tag_keys: list[str]
     warnings: list[str] = field(default_factory=list)
     usage_source: str = ""
+    region_pricing: list[dict[str, str]] = field(default_factory=list)  # which tables priced each region
 
     @property
     def priced(self) -> list[ResourceCost]:
@@ -178,7 +195,7 @@ class Estimate:
             "stack": self.stack, "region": self.region, "currency": "USD",
             "monthlyUsd": round(self.monthly_usd, 2), "naiveMonthlyUsd": round(self.naive_monthly_usd, 2),
             "savingsUsd": round(self.savings_usd, 2), "savingsPercent": round(self.savings_percent, 1),
-            "usageSource": self.usage_source, "warnings": self.warnings,
+            "usageSource": self.usage_source, "warnings": self.warnings, "regionPricing": self.region_pricing,
             "byComponent": [{"component": c.name, "type": c.type, "monthlyUsd": round(c.monthly_usd, 2),
                              "naiveMonthlyUsd": round(c.naive_monthly_usd, 2)} for c in self.by_component()],
             "byTag": {key: {value: round(total, 2) for value, total in self.by_tag(key).items()}

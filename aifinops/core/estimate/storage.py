@@ -10,12 +10,13 @@ import re
 from typing import Any, Optional
 
 from aifinops.core import lifecycle
-from aifinops.core.service_prices import DAYS_PER_MONTH, service_price
+from aifinops.core.service_prices import DAYS_PER_MONTH, HOURS_PER_MONTH, has_price, service_price
 
 from ..values import as_list
-from .compute import _number
+from .compute import _number, hours_of
 from .context import PricingContext
-from .model import BACKUP, S3, Priced, PriceLine, free, needs_usage
+from .model import BACKUP, EC2_OTHER, ECR, EFS, FSX, S3, Priced, PriceLine, free, needs_usage, unpriced
+from .services import service_line, usage_priced
 from .view import CostResource
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
@@ -243,7 +244,95 @@ def price_backup_plan(r: CostResource, ctx: PricingContext) -> Priced:
     return Priced(lines=lines, naive_lines=naive)
 
 
+# -- file systems, registries and snapshots ----------------------------------------------------------
+EBS_VOLUME = "aws:ebs/volume:Volume"
+
+
+def price_efs(r: CostResource, ctx: PricingContext) -> Priced:
+    """Storage by class (usage: storageGb, infrequentAccessPercent), plus the throughput mode's own charges."""
+    usage = ctx.usage_for(r)
+    one_zone = bool(r.get("availabilityZoneName"))
+    mode = r.get("throughputMode") or "bursting"
+    if "storageGb" not in usage:
+        rate = service_price("efs", "storage.oneZone" if one_zone else "storage.standard").usd
+        return needs_usage(f"storage is usage-based (${rate:g}/GB-month {'One Zone' if one_zone else 'Standard'}): "
+                           f"set storageGb (and infrequentAccessPercent) for '{r.name}' in the usage file")
+    stored = float(usage["storageGb"])
+    cold = stored * float(usage.get("infrequentAccessPercent", 0)) / 100
+    lines = [service_line(("efs", "storage.oneZone" if one_zone else "storage.standard"), EFS,
+                           "One Zone storage" if one_zone else "Standard storage", stored - cold, "usage file")]
+    if cold:
+        lines.append(service_line(("efs", "storage.ia"), EFS, "Infrequent Access storage", cold,
+                                   "usage file (infrequentAccessPercent)"))
+    notes = []
+    if mode == "elastic":
+        for key, price_key, what in (("monthlyReadGb", "elastic.read", "Elastic throughput reads"),
+                                     ("monthlyWriteGb", "elastic.write", "Elastic throughput writes")):
+            if key in usage:
+                lines.append(service_line(("efs", price_key), EFS, what, float(usage[key]), "usage file"))
+            else:
+                notes.append(f"{what} not priced: set {key}")
+    elif mode == "provisioned":
+        mibps = _number(r.get("provisionedThroughputInMibps"))
+        if mibps is None:
+            return unpriced("provisioned throughput mode without a known provisionedThroughputInMibps")
+        lines.append(service_line(("efs", "provisioned"), EFS, f"{mibps:g} MB/s provisioned throughput", mibps,
+                                   "charged in full: the baseline that storage earns in bursting mode is not deducted"))
+    return Priced(lines=lines, note="; ".join(f"needs usage: {n}" for n in notes))
+
+
+def price_lustre(r: CostResource, ctx: PricingContext) -> Priced:
+    deployment = r.get("deploymentType") or "SCRATCH_1"
+    capacity = _number(r.get("storageCapacity"))
+    if capacity is None:
+        return unpriced("storageCapacity not set or unknown")
+    throughput = _number(r.get("perUnitStorageThroughput"))
+    persistent = deployment.startswith("PERSISTENT")
+    if persistent and throughput is None:
+        return unpriced(f"{deployment}: perUnitStorageThroughput not set or unknown (the price depends on it)")
+    key = f"lustre.{deployment}" + (f".{throughput:g}" if persistent else "")
+    if not has_price("fsx", key):
+        return unpriced(f"no FSx for Lustre price for {deployment}"
+                        + (f" at {throughput:g} MB/s/TiB" if throughput is not None else " (perUnitStorageThroughput unset)"))
+    tier = f" at {throughput:g} MB/s/TiB" if deployment.startswith("PERSISTENT") else ""
+    hours, assumption = hours_of(ctx.usage_for(r), "the file system")
+    return Priced(lines=[service_line(("fsx", key), FSX, f"{capacity:g} GB {deployment}{tier}",
+                                       capacity * hours / HOURS_PER_MONTH, f"{assumption}; billed on provisioned capacity")])
+
+
+def price_ecr_repository(r: CostResource, ctx: PricingContext) -> Priced:
+    return usage_priced(r, ctx, "storageGb", ("ecr", "storage"), ECR, "image storage",
+                        f"image storage of '{r.name}' is usage-based (a lifecycle policy bounds it)")
+
+
+def price_snapshot(r: CostResource, ctx: PricingContext) -> Priced:
+    usage = ctx.usage_for(r)
+    tier = "archive" if r.get("storageTier") == "archive" else "standard"
+    if "storageGb" in usage:
+        size, why = float(usage["storageGb"]), "usage file"
+    else:
+        volume = ctx.linked(r, "volumeId", r.get("volumeId"), EBS_VOLUME)
+        size = _number(volume.get("size")) if volume is not None else None
+        if size is None:
+            rate = service_price("ebs", f"snapshot.{tier}").usd
+            return needs_usage(f"snapshot size unknown (${rate:g}/GB-month): set storageGb in the usage file")
+        why = (f"the whole {size:g} GB of volume {volume.name}: an upper bound, a first snapshot stores only "
+               f"written blocks (set storageGb)")
+    return Priced(lines=[service_line(("ebs", f"snapshot.{tier}"), EC2_OTHER, f"{tier} snapshot", size, why)])
+
+
 PRICERS = {
     **{token: price_bucket for token in BUCKET_TYPES},
     BACKUP_PLAN: price_backup_plan,
+    "aws:efs/fileSystem:FileSystem": price_efs,
+    "aws:fsx/lustreFileSystem:LustreFileSystem": price_lustre,
+    "aws:ecr/repository:Repository": price_ecr_repository,
+    "aws:ebs/snapshot:Snapshot": price_snapshot,
+}
+FREE_TYPES = {
+    "aws:efs/mountTarget:MountTarget": "mount targets are free",
+    "aws:efs/accessPoint:AccessPoint": "access points are free",
+    "aws:efs/backupPolicy:BackupPolicy": "priced on AWS Backup",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": "lifecycle policies are free",
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": "repository policies are free",
 }

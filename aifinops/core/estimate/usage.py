@@ -6,6 +6,10 @@ spotDiscounts:            # fraction below on-demand, by instance family or type
   p4d: 0.6
 defaults:                 # usage for every resource of a type
   aws:wafv2/webAcl:WebAcl: {monthlyRequestsMillions: 20}
+discounts:                # reserved / Savings Plans coverage and an enterprise discount (see discounts.py)
+  enterpriseDiscountPercent: 5
+sagemakerJobs:            # training, processing and Studio instance-hours (see sagemaker.py)
+  nightly-finetune: {kind: training, instanceType: ml.p4d.24xlarge, monthlyHours: 40, managedSpot: true}
 resources:                # usage for one resource, by its name (as `aifinops cost` lists it) or URN
   trainer-fleet: {instances: 8, monthlyHours: 200}
   datasets:
@@ -24,6 +28,9 @@ from typing import Any, Mapping, Optional
 
 import jsonschema
 import yaml
+
+from .discounts import DISCOUNTS_SCHEMA, Discounts
+from .usage_keys import JOBS_SCHEMA, SERVICE_USAGE_KEYS
 
 _NUMBER = {"type": "number", "minimum": 0}
 _DATA_KEYS = {
@@ -48,6 +55,9 @@ RESOURCE_USAGE_KEYS: dict[str, dict[str, Any]] = {
     # AWS Config rules, conformance packs and recorders; DynamoDB on-demand tables
     "monthlyEvaluations": _NUMBER, "monthlyConfigurationItems": _NUMBER,
     "monthlyReadRequestsMillions": _NUMBER, "monthlyWriteRequestsMillions": _NUMBER,
+    # SQS and SNS payloads (each 64 KB chunk is billed as a request); magnetic EBS I/O
+    "averageMessageKb": {"type": "number", "exclusiveMinimum": 0}, "monthlyIoRequestsMillions": _NUMBER,
+    **SERVICE_USAGE_KEYS,
 }
 _RESOURCE_USAGE = {"type": "object", "properties": RESOURCE_USAGE_KEYS, "additionalProperties": False}
 USAGE_SCHEMA: dict[str, Any] = {
@@ -58,6 +68,8 @@ USAGE_SCHEMA: dict[str, Any] = {
             "type": "number", "minimum": 0, "exclusiveMaximum": 1}},
         "defaults": {"type": "object", "additionalProperties": _RESOURCE_USAGE},
         "resources": {"type": "object", "additionalProperties": _RESOURCE_USAGE},
+        "discounts": DISCOUNTS_SCHEMA,
+        "sagemakerJobs": JOBS_SCHEMA,
     },
     "additionalProperties": False,
 }
@@ -73,6 +85,8 @@ class Usage:
     defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     spot_discounts: dict[str, float] = field(default_factory=dict)
     source: str = ""  # where it came from, for the report
+    discounts: Discounts = field(default_factory=lambda: Discounts([]))
+    sagemaker_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # usage-only line items
 
     def for_resource(self, type_token: str, name: str, urn: str) -> dict[str, Any]:
         """The type's defaults overlaid with this resource's own entry (by URN, else by name)."""
@@ -99,7 +113,8 @@ def parse_usage(raw: Any, source: str) -> Usage:
     return Usage(resources={str(k): dict(v) for k, v in (raw.get("resources") or {}).items()},
                  defaults={str(k): dict(v) for k, v in (raw.get("defaults") or {}).items()},
                  spot_discounts={str(k): float(v) for k, v in (raw.get("spotDiscounts") or {}).items()},
-                 source=source)
+                 source=source, discounts=Discounts.from_usage(raw.get("discounts"), source),
+                 sagemaker_jobs={str(k): dict(v) for k, v in (raw.get("sagemakerJobs") or {}).items()})
 
 
 def load_usage_file(path: Path) -> Usage:
