@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from .core import catalog
-from .core.cur_views import DASHBOARD_VIEWS, ViewParameters, gpus_per_instance, render, tag_key_spellings
+from .core.cur_views import DASHBOARD_VIEWS, ViewParameters, render, tag_key_spellings
 from .core.errors import AifinopsError
 from .spend_forecast import Forecast, forecast_spend
 
@@ -21,15 +20,6 @@ ViewRunner = Callable[[str, str], list[dict[str, Any]]]  # (view, SQL) -> rows
 
 class TagNotFoundError(AifinopsError):
     """The --tag filter matched no line item."""
-
-
-def catalog_gpu_counts() -> dict[str, int]:
-    counts = {}
-    for instance_type in catalog.accelerated_types():
-        spec = catalog.lookup(instance_type)
-        if spec is not None and spec.kind == "gpu":
-            counts[instance_type] = spec.count
-    return gpus_per_instance(counts)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from aifinops.core.tags import DEFAULT_REQUIRED_TAGS
 from .aws_options import AwsError, add_aws_arguments, aws_clients, aws_errors, log_actions
 from .core.errors import EXIT_OK, AifinopsError
 from .cur_duckdb import open_local_cur
-from .cur_report import CurReport, build_report, catalog_gpu_counts
+from .cur_report import CurReport, build_report
 from .cur_rendering import render_html, render_markdown, render_text
 from .project import load_project
 
@@ -135,7 +135,7 @@ def cur_report_command(args: argparse.Namespace) -> int:
             window=cur_views.Window.days(start, end), tag_filter=args.tag, model_tag=args.model_tag,
             run_tag=args.run_tag, group_tag=args.group_by,
             required_tags=tuple(args.required_tags or DEFAULT_REQUIRED_TAGS), cost_basis=args.cost_basis,
-            gpus_per_instance=catalog_gpu_counts())
+            gpus_per_instance=cur_views.catalog_gpus_per_instance())
     except ValueError as error:
         raise AifinopsError(f"report: {error}") from error
     invocations = None

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Mapping, Optional, Sequence
 
+from . import catalog
+
 DUCKDB = "duckdb"
 ATHENA = "athena"
 DIALECTS = (DUCKDB, ATHENA)
@@ -310,3 +312,10 @@ def gpus_per_instance(specs: Mapping[str, int]) -> dict[str, int]:
             table[instance_type] = count
             table[f"ml.{instance_type}"] = count
     return table
+
+
+def catalog_gpus_per_instance() -> dict[str, int]:
+    """GPUs per instance for every GPU type in the catalog (Trainium and Inferentia count no GPU-hours)."""
+    counts = {t: spec.count for t in catalog.accelerated_types()
+              if (spec := catalog.lookup(t)) is not None and spec.kind == "gpu"}
+    return gpus_per_instance(counts)
