@@ -18,7 +18,7 @@ from aifinops.automation.aws_clients import AwsClients
 from aifinops.cli import main
 from aifinops.core import cur_views
 from tests.automation.moto_helpers import ACCOUNT_ID, REGION
-from tests.cur_parquet import sample_lines, write_export
+from tests.cur_parquet import day_of, sample_lines, tag_of, write_export
 
 MOTO_API = "http://motoapi.amazonaws.com"
 START, END = date(2026, 11, 1), date(2026, 11, 21)
@@ -168,10 +168,8 @@ def test_cost_per_thousand_inferences_from_cloudwatch_invocations(moto: AwsClien
     assert main(["report", "--cur", str(tmp_path), "--invocations", "--region", REGION, "--from", "2026-11-01",
                  "--to", "2026-11-08", "--json"]) == 0
     got = {r["modelVersion"]: r for r in json.loads(capsys.readouterr().out)["costPerThousandInferences"]}
-    serving = {m: sum(r["line_item_unblended_cost"] for r in rows
-                      if r["line_item_product_code"] == "AmazonSageMaker" and r["resource_tags"]
-                      and next(iter(v for k, v in r["resource_tags"].items() if k.lower().endswith("modelversion")))
-                      == m and r["line_item_usage_start_date"] < datetime(2026, 11, 8)) for m in invocations}
+    serving = {m: sum(r["line_item_unblended_cost"] for r in rows if tag_of(r, "ModelVersion") == m
+                      and not tag_of(r, "TrainingRun") and day_of(r) < date(2026, 11, 8)) for m in invocations}
     for model, count in invocations.items():
         assert got[model]["invocations"] == int(count)
         assert got[model]["costPerThousand"] == pytest.approx(serving[model] / count * 1000, abs=1e-4)
