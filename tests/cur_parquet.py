@@ -184,12 +184,17 @@ def hourly_table(period: str, resources: int, seed: int = 1) -> pa.Table:
         "product_region_code": pa.array(np.full(count, "us-east-1")),
         "pricing_term": pa.array(np.where(spot, "Spot", "OnDemand")),
         "pricing_unit": pa.array(np.full(count, "Hrs")),
-        "resource_tags": pa.MapArray.from_arrays(offsets, tag_keys, pa.array(tag_values)),
+        "resource_tags": pa.MapArray.from_arrays(offsets, _flat(tag_keys), _flat(pa.array(tag_values))),
     }
     for name, kind_name in COLUMNS:
         if name not in columns:
             columns[name] = pa.nulls(count, ARROW_TYPES[kind_name])
     return pa.Table.from_pydict({name: columns[name] for name, _ in COLUMNS}, schema=SCHEMA)
+
+
+def _flat(values: "pa.Array | pa.ChunkedArray") -> pa.Array:
+    """pyarrow builds large string arrays in chunks; a map needs one array."""
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def tag_of(row: dict[str, Any], key: str) -> str:

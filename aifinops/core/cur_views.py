@@ -218,12 +218,28 @@ def cost_expression(basis: str) -> str:
         ELSE line_item_unblended_cost END"""
 
 
-def _lines(params: ViewParameters, dialect: str, *, filtered: bool = True) -> str:
-    """The CTE every view reads: one row per line item in the window, with the tags it needs."""
+# The tag columns each view reads: the CTE computes only those (map lookups are most of a view's work).
+VIEW_TAGS: dict[str, tuple[str, ...]] = {
+    "daily_cost_by_product": (), "cost_by_model_version": ("model_version", "training_run"),
+    "cost_by_training_run": ("model_version", "training_run"), "untagged_spend": ("required",),
+    "inference_cost_by_model": ("model_version", "training_run"), "cost_by_tag": ("group_value",),
+    "tag_values": ("group_value",),
+}
+
+
+def _lines(view: str, params: ViewParameters, dialect: str) -> str:
+    """The CTE every view reads: one row per line item in the window, with the tags the view needs."""
     group_tag = params.group_tag or (params.tag_filter[0] if params.tag_filter else "Project")
-    extra = [f"{tag_value(key, dialect)} AS required_{index}" for index, key in enumerate(params.required_tags)]
+    tag_columns = {"model_version": [(params.model_tag, "model_version")],
+                   "training_run": [(params.run_tag, "training_run")],
+                   "group_value": [(group_tag, "group_value")],
+                   "required": [(key, f"required_{index}") for index, key in enumerate(params.required_tags)]}
+    tags = "".join(f",\n    {tag_value(key, dialect)} AS {alias}"
+                   for kind in VIEW_TAGS[view] for key, alias in tag_columns[kind])
     where = params.window.where()
-    if filtered and params.tag_filter is not None:
+    # Filtered spend is tagged by definition, so the untagged view ignores the filter; tag_values lists
+    # what the filter's key holds.
+    if params.tag_filter is not None and view not in ("untagged_spend", "tag_values"):
         where += f"\n    AND {tag_value(params.tag_filter[0], dialect)} = {quote(params.tag_filter[1])}"
     return f"""WITH lines AS (
   SELECT
@@ -235,11 +251,7 @@ def _lines(params: ViewParameters, dialect: str, *, filtered: bool = True) -> st
     coalesce(pricing_term, '') AS pricing_term,
     coalesce(line_item_usage_type, '') AS usage_type,
     coalesce(line_item_usage_amount, 0) AS usage_amount,
-    {cost_expression(params.cost_basis)} AS cost,
-    {tag_value(params.model_tag, dialect)} AS model_version,
-    {tag_value(params.run_tag, dialect)} AS training_run,
-    {tag_value(group_tag, dialect)} AS group_value,
-    {(',' + chr(10) + '    ').join(extra)}
+    {cost_expression(params.cost_basis)} AS cost{tags}
   FROM {params.table}
   WHERE {where}
 )"""
@@ -265,7 +277,7 @@ def render(view: str, params: ViewParameters, dialect: str) -> str:
   coalesce(sum(CASE WHEN line_item_type IN ({taggable}) THEN cost ELSE 0 END), 0) AS taggable_cost,
   coalesce(sum(cost), 0) AS total_cost
 FROM lines""" for index, key in enumerate(params.required_tags)]
-        return _lines(params, dialect, filtered=False) + "\n" + "\nUNION ALL\n".join(parts) + "\nORDER BY tag_key"
+        return _lines(view, params, dialect) + "\n" + "\nUNION ALL\n".join(parts) + "\nORDER BY tag_key"
     body = {
         "daily_cost_by_product": """SELECT usage_date, product_code, sum(cost) AS cost
 FROM lines
@@ -301,7 +313,7 @@ GROUP BY group_value
 ORDER BY cost DESC, tag_value
 LIMIT 20""",
     }[view]
-    return _lines(params, dialect, filtered=view != "tag_values") + "\n" + body
+    return _lines(view, params, dialect) + "\n" + body
 
 
 def gpus_per_instance(specs: Mapping[str, int]) -> dict[str, int]:
