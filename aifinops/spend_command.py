@@ -128,7 +128,7 @@ def cur_report_command(args: argparse.Namespace) -> int:
         raise AifinopsError(f"--from/--to: expected --from before --to, got {start} to {end}")
     if args.athena and not (args.workgroup and args.database):
         raise AifinopsError("--athena: expected --workgroup W and --database D (CostDataExport's outputs)")
-    budgets = list(args.budget) + (stack_budgets(args.cwd, args.stack) if args.stack else [])
+    budgets = list(args.budget) + (stack_budgets(args.cwd, args.stack, args.tag) if args.stack else [])
     try:
         params = cur_views.ViewParameters(
             table=cur_views.athena_table(args.database, args.table) if args.athena else cur_views.TABLE_NAME,
@@ -193,13 +193,14 @@ def _athena_report(clients: AwsClients, args: argparse.Namespace, params: cur_vi
     return report
 
 
-def stack_budgets(cwd: Path, stack: str) -> list[tuple[str, float]]:
-    """(name, USD) of the stack's monthly costBudgets entries."""
+def stack_budgets(cwd: Path, stack: str, tag: Optional[tuple[str, str]]) -> list[tuple[str, float]]:
+    """(name, USD) of the stack's monthly costBudgets entries that cover the reported spend: those without
+    tag filters, or whose filter is the --tag."""
     project = load_project(cwd)
     config = project.load_stack(project.select_stack(stack))
     raw = config.values.get(f"{project.name}:costBudgets")
     entries = json.loads(raw) if raw else []
-    budgets = []
+    budgets, skipped = [], []
     for index, entry in enumerate(entries if isinstance(entries, list) else []):
         if not isinstance(entry, dict) or entry.get("timeUnit", "MONTHLY") != "MONTHLY":
             continue
@@ -207,7 +208,14 @@ def stack_budgets(cwd: Path, stack: str) -> list[tuple[str, float]]:
         if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount <= 0:
             raise AifinopsError(f"--stack {stack}: costBudgets[{index}].amountUsd: expected a positive number, "
                                 f"got {amount!r}")
-        budgets.append((str(entry.get("name", f"budget-{index}")), float(amount)))
+        name = str(entry.get("name", f"budget-{index}"))
+        filters = entry.get("tagFilters") or {}
+        if filters and (tag is None or dict(filters) != {tag[0]: tag[1]}):
+            skipped.append(f"{name} ({', '.join(f'{k}={v}' for k, v in filters.items())})")
+            continue
+        budgets.append((name, float(amount)))
     if not budgets:
-        raise AifinopsError(f"--stack {stack}: {config.path} has no monthly costBudgets to compare the forecast with")
+        hint = f"; these filter other spend: {', '.join(skipped)} (give the matching --tag)" if skipped else ""
+        raise AifinopsError(f"--stack {stack}: {config.path} has no monthly costBudgets for this spend to compare "
+                            f"the forecast with{hint}")
     return budgets

@@ -208,3 +208,10 @@ def tag_of(row: dict[str, Any], key: str) -> str:
 
 def day_of(row: dict[str, Any]) -> date:
     return row["line_item_usage_start_date"].date()
+
+
+if __name__ == "__main__":  # python -m tests.cur_parquet DIR: a sample export to try `aifinops report --cur` on
+    import sys
+
+    written = write_export(Path(sys.argv[1] if len(sys.argv) > 1 else "out/cur"), sample_lines())
+    print(f"wrote {len(written)} Parquet files under {written[0].parent.parent}")

@@ -13,6 +13,7 @@ import pytest
 
 from aifinops.cli import main
 from aifinops.core.errors import EXIT_ERROR, EXIT_OK
+from tests.conftest import REPO_ROOT
 from tests.cur_parquet import SCHEMA, day_of, sample_lines, tag_of, write_export
 from tests.test_cost_command import CHROMIUM_FLAGS, chromium
 
@@ -73,6 +74,12 @@ def test_forecast_is_compared_with_the_stacks_budgets(export, capsys, tmp_path):
     data = report_json(capsys, "--cur", str(export), *WINDOW, "--stack", "dev", "--cwd", str(tmp_path))
     status = {(b["budget"], b["month"]): b["status"] for b in data["forecast"]["budgets"]}
     assert status[("tiny", "2026-11")] == "overrun likely" and status[("huge", "2026-12")] == "within budget"
+
+
+def test_stack_budgets_for_other_spend_are_not_compared(export, capsys):
+    # data-platform's only budget filters Project=foundation-models, which this spend is not.
+    assert main(["report", "--cur", str(export), *WINDOW, "--stack", "data-platform", "--cwd", str(REPO_ROOT)]) == 2
+    assert "these filter other spend: foundation-models-storage (Project=foundation-models)" in capsys.readouterr().err
 
 
 def test_cost_per_thousand_inferences_needs_invocations(export, capsys):
