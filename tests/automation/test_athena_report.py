@@ -17,7 +17,7 @@ from aifinops.automation.athena_queries import AthenaQueryError, parse_results, 
 from aifinops.automation.aws_clients import AwsClients
 from aifinops.cli import main
 from aifinops.core import cur_views
-from tests.automation.moto_helpers import ACCOUNT_ID, REGION
+from tests.automation.moto_helpers import ACCOUNT_ID, REGION, serving_endpoint
 from tests.cur_parquet import day_of, sample_lines, tag_of, write_export
 
 MOTO_API = "http://motoapi.amazonaws.com"
@@ -152,19 +152,8 @@ def test_cost_per_thousand_inferences_from_cloudwatch_invocations(moto: AwsClien
     rows = sample_lines(periods=("2026-11",))
     write_export(tmp_path, rows)
     invocations = {"v1": 250_000.0, "v2": 40_000.0}
-    sagemaker, cloudwatch = moto.client("sagemaker"), moto.client("cloudwatch")
     for model, count in invocations.items():
-        sagemaker.create_model(ModelName=model, ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/serving",
-                               PrimaryContainer={"Image": "serving:latest"})
-        sagemaker.create_endpoint_config(EndpointConfigName=model, ProductionVariants=[{
-            "VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}])
-        sagemaker.create_endpoint(EndpointName=f"{model}-live", EndpointConfigName=model,
-                                  Tags=[{"Key": "ModelVersion", "Value": model}])
-        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=[{
-            "MetricName": "Invocations", "Value": count / 2, "Unit": "None",
-            "Timestamp": datetime(2026, 11, day, 12, tzinfo=timezone.utc),
-            "Dimensions": [{"Name": "EndpointName", "Value": f"{model}-live"},
-                           {"Name": "VariantName", "Value": "AllTraffic"}]} for day in (3, 4)])
+        serving_endpoint(moto, model, [(datetime(2026, 11, day, 12, tzinfo=timezone.utc), count / 2) for day in (3, 4)])
     assert main(["report", "--cur", str(tmp_path), "--invocations", "--region", REGION, "--from", "2026-11-01",
                  "--to", "2026-11-08", "--json"]) == 0
     got = {r["modelVersion"]: r for r in json.loads(capsys.readouterr().out)["costPerThousandInferences"]}
