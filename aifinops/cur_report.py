@@ -16,6 +16,7 @@ from .core.errors import AifinopsError
 from .spend_forecast import Forecast, forecast_spend
 
 ViewRunner = Callable[[str, str], list[dict[str, Any]]]  # (view, SQL) -> rows
+InvocationReader = Callable[[Sequence[str]], Mapping[str, float]]  # model versions -> invocations
 
 
 class TagNotFoundError(AifinopsError):
@@ -96,9 +97,9 @@ def untagged_share(row: Mapping[str, Any]) -> float:
 
 
 def build_report(run: ViewRunner, params: ViewParameters, dialect: str, source: str, start: date, end: date, *,
-                 group_by: bool = False, invocations: Optional[Mapping[str, float]] = None,
+                 group_by: bool = False, read_invocations: Optional[InvocationReader] = None,
                  budgets: Sequence[tuple[str, float]] = (), forecast: bool = True) -> CurReport:
-    """Run the dashboard views; `invocations` (model version -> count) gives the per-1,000 cost."""
+    """Run the dashboard views; `read_invocations` (model versions -> counts) gives the per-1,000 cost."""
     rows = {view: run(view, render(view, params, dialect)) for view in DASHBOARD_VIEWS}
     if params.tag_filter is not None and not rows["daily_cost_by_product"]:
         raise TagNotFoundError(tag_not_found_message(run, params, dialect, start, end))
@@ -108,6 +109,9 @@ def build_report(run: ViewRunner, params: ViewParameters, dialect: str, source: 
             notes.append(f"no line item in the window carries the tag {tag!r} (is it activated as a cost-allocation "
                          f"tag?)")
     inference = []
+    invocations = None
+    if read_invocations is not None:
+        invocations = read_invocations([row["model_version"] for row in rows["inference_cost_by_model"]])
     for row in rows["inference_cost_by_model"]:
         count = None if invocations is None else invocations.get(row["model_version"], 0.0)
         per_thousand = row["cost"] / count * 1000 if count else None

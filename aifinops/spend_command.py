@@ -7,11 +7,12 @@ import json
 import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from aifinops.automation.athena_queries import AthenaQueryError, run_query
 from aifinops.automation.aws_clients import AwsClients
-from aifinops.automation.spend_summary import DEFAULT_METRIC, Window, invocations_by_model, weekly_summary
+from aifinops.automation.spend_summary import (DEFAULT_METRIC, Window, invocations_by_model, metric_sums_by_dimension,
+                                               weekly_summary)
 from aifinops.core import cur_views
 from aifinops.core.tags import DEFAULT_REQUIRED_TAGS
 
@@ -65,7 +66,11 @@ def register(subparsers: Any) -> None:
                                                       "(stacks/Pulumi.<STACK>.yaml of the project in --cwd)")
     cur.add_argument("--cwd", type=Path, default=Path("."), help="the Pulumi project for --stack (default: .)")
     cur.add_argument("--invocations", action="store_true",
-                     help="read SageMaker Invocations from CloudWatch for the cost per 1,000 inferences")
+                     help="read invocations from CloudWatch for the cost per 1,000 inferences (default: SageMaker "
+                          "Invocations of the endpoints tagged with the model tag)")
+    cur.add_argument("--invocations-metric", nargs=2, metavar=("NAMESPACE", "METRIC"),
+                     help="count invocations with this CloudWatch metric instead, summed per model version over a "
+                          "dimension named like the model tag (e.g. LLM/Serving Requests)")
     parser.set_defaults(handler=run)
 
 
@@ -138,25 +143,37 @@ def cur_report_command(args: argparse.Namespace) -> int:
             gpus_per_instance=cur_views.catalog_gpus_per_instance())
     except ValueError as error:
         raise AifinopsError(f"report: {error}") from error
-    invocations = None
+    read_invocations: Optional[Callable[[Sequence[str]], dict[str, float]]] = None
+    errors: list[str] = []
+    if args.invocations_metric:
+        args.invocations = True
     if args.athena or args.invocations:
         clients = aws_clients(args)
         log_actions(args.debug)
     if args.invocations:
-        errors: list[str] = []
-        with aws_errors("reading invocations from CloudWatch"):
-            invocations = invocations_by_model(clients, Window(start, end), args.model_tag, errors)
+        window = Window(start, end)
+
+        def from_cloudwatch(models: Sequence[str]) -> dict[str, float]:
+            with aws_errors("reading invocations from CloudWatch"):
+                if args.invocations_metric:
+                    return metric_sums_by_dimension(clients, window, tuple(args.invocations_metric), args.model_tag,
+                                                    models)
+                return invocations_by_model(clients, window, args.model_tag, errors)
+
+        read_invocations = from_cloudwatch
+
     if args.athena:
-        report = _athena_report(clients, args, params, start, end, invocations, budgets)
+        report = _athena_report(clients, args, params, start, end, read_invocations, budgets)
     else:
         local = open_local_cur(args.cur)
         try:
             report = build_report(lambda view, sql: local.query(sql), params, cur_views.DUCKDB,
                                   f"{args.cur} (DuckDB, {len(local.files)} Parquet file(s))", start, end,
-                                  group_by=args.group_by is not None, invocations=invocations, budgets=budgets)
+                                  group_by=args.group_by is not None, read_invocations=read_invocations,
+                                  budgets=budgets)
         finally:
             local.close()
-    if args.invocations and errors:
+    if errors:
         report.notes += [f"invocations not counted: {e}" for e in errors]
     if args.html is not None:
         try:
@@ -172,7 +189,8 @@ def cur_report_command(args: argparse.Namespace) -> int:
 
 
 def _athena_report(clients: AwsClients, args: argparse.Namespace, params: cur_views.ViewParameters, start: date,
-                   end: date, invocations: Optional[dict[str, float]], budgets: list[tuple[str, float]]) -> CurReport:
+                   end: date, read_invocations: Optional[Callable[[Sequence[str]], dict[str, float]]],
+                   budgets: list[tuple[str, float]]) -> CurReport:
     athena = clients.client("athena")
     scanned = [0]
 
@@ -188,7 +206,8 @@ def _athena_report(clients: AwsClients, args: argparse.Namespace, params: cur_vi
     with aws_errors("running the CUR views on Athena"):
         report = build_report(run_view, params, cur_views.ATHENA,
                               f"Athena {args.workgroup}/{args.database}.{args.table}", start, end,
-                              group_by=args.group_by is not None, invocations=invocations, budgets=budgets)
+                              group_by=args.group_by is not None, read_invocations=read_invocations,
+                              budgets=budgets)
     report.bytes_scanned = scanned[0]
     return report
 

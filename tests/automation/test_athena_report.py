@@ -162,3 +162,18 @@ def test_cost_per_thousand_inferences_from_cloudwatch_invocations(moto: AwsClien
     for model, count in invocations.items():
         assert got[model]["invocations"] == int(count)
         assert got[model]["costPerThousand"] == pytest.approx(serving[model] / count * 1000, abs=1e-4)
+
+
+def test_cost_per_thousand_inferences_from_a_metric_the_user_names(moto: AwsClients, tmp_path, capsys) -> None:
+    rows = sample_lines(periods=("2026-11",))
+    write_export(tmp_path, rows)
+    moto.client("cloudwatch").put_metric_data(Namespace="LLM/Serving", MetricData=[{
+        "MetricName": "Requests", "Value": 1000.0, "Unit": "Count", "Timestamp": datetime(2026, 11, 2, 8, tzinfo=timezone.utc),
+        "Dimensions": [{"Name": "ModelVersion", "Value": "v2"}]}])
+    assert main(["report", "--cur", str(tmp_path), "--invocations-metric", "LLM/Serving", "Requests", "--region", REGION,
+                 "--from", "2026-11-01", "--to", "2026-11-08", "--json"]) == 0
+    got = {r["modelVersion"]: r for r in json.loads(capsys.readouterr().out)["costPerThousandInferences"]}
+    serving_v2 = sum(r["line_item_unblended_cost"] for r in rows if tag_of(r, "ModelVersion") == "v2"
+                     and not tag_of(r, "TrainingRun") and day_of(r) < date(2026, 11, 8))
+    assert got["v2"]["invocations"] == 1000 and got["v2"]["costPerThousand"] == pytest.approx(serving_v2, abs=1e-4)
+    assert got["v1"]["invocations"] == 0 and got["v1"]["costPerThousand"] is None
