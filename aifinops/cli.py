@@ -15,6 +15,7 @@ COMMAND_MODULES = {
     "catalog": "aifinops.catalog_command",
     "audit": "aifinops.audit_command",
     "report": "aifinops.spend_command",
+    "policy": "aifinops.policy_command",
 }
 
 

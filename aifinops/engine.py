@@ -234,10 +234,18 @@ class RecordingMonitor(MockMonitor):
             if not uri:
                 continue
             path = unquote(urlparse(uri).path)
-            if path.startswith(self.program_dir + os.sep):
+            if is_program_file(path, self.program_dir):
                 return SourcePosition(os.path.relpath(path, self.project_root).replace(os.sep, "/"), frame.pc.line)
         parent = self.graph.get(request.parent)  # resources made in callbacks: fall back to the parent's
         return parent.source if parent else None
+
+
+_INSTALLED_PACKAGES = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+
+
+def is_program_file(path: str, program_dir: str) -> bool:
+    """A file of the user's program: under its directory, and not in a virtualenv kept there."""
+    return path.startswith(program_dir + os.sep) and not any(part in path for part in _INSTALLED_PACKAGES)
 
 
 def _program_stack_trace(program_dir: str) -> source_pb2.StackTrace:
@@ -246,7 +254,6 @@ def _program_stack_trace(program_dir: str) -> source_pb2.StackTrace:
     Stands in for the SDK's _get_stack_trace, which formats every frame of the stack (file URIs and
     source lines) for every resource; the monitor only ever reads the program's own frames.
     """
-    prefix = program_dir + os.sep
     frames = []
     frame = sys._getframe(1)
     # Like the SDK, start above the third __init__ (Resource, Custom/ComponentResource, the concrete
@@ -257,7 +264,7 @@ def _program_stack_trace(program_dir: str) -> source_pb2.StackTrace:
         frame = frame.f_back
     while frame is not None:
         filename = frame.f_code.co_filename
-        if filename.startswith(prefix):
+        if is_program_file(filename, program_dir):
             position = source_pb2.SourcePosition(uri=Path(filename).as_uri(), line=frame.f_lineno)
             frames.append(source_pb2.StackFrame(pc=position))
         frame = frame.f_back
@@ -281,7 +288,7 @@ def _fast_program_run(program_dir: str):
     finally:
         runtime_resource._get_stack_trace = original_stack_trace
         # The graph keeps most of these objects alive; freezing them spares the collector one long
-        # full scan (~15% of a preview) when it resumes. Cycles among them are reclaimed on unfreeze().
+        # full scan (~15% of a preview) when it resumes. The next run unfreezes them (see run_program).
         gc.freeze()
         if collector_was_enabled:
             gc.enable()
@@ -289,6 +296,11 @@ def _fast_program_run(program_dir: str):
 
 def run_program(project: Project, stack: StackConfig, debug: bool = False) -> ResourceGraph:
     """Run the project's program for `stack` under mocks and return what it registered."""
+    # What an earlier run in this process froze is garbage now, unless its graph is still held: let the
+    # collector reclaim it, or memory grows with every run (tests, benchmarks, a long-lived caller).
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
     blinded_config = {k: (BLINDED if k in stack.secret_keys else _decode_config_value(v))
                       for k, v in stack.values.items()}
     graph = ResourceGraph(project.name, stack.name, blinded_config, program_dir=str(project.main))
@@ -331,7 +343,7 @@ def _program_error(error: BaseException, stack: StackConfig, mocks: CloudMocks, 
                             f"'{mocks.unanswered_invokes[0]}'")
     where = ""
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        if frame.filename.startswith(program_dir + os.sep):
+        if is_program_file(frame.filename, program_dir):
             where = f" at {os.path.relpath(frame.filename, root)}:{frame.lineno}"
             break
     message = str(error) if not isinstance(error, pulumi.RunError) else error.args[0]

@@ -1,7 +1,8 @@
 """How `aifinops preview` runs policy packs: which packs, with which config, and how long to wait.
 
-With no `--policy-pack`, every pack in policies/ runs, and each `--policy-pack-config` file applies to all
-of them (a policy name belongs to one pack). With `--policy-pack`, the config files pair with the packs
+With no `--policy-pack`, the packs in the project's own `policies/` folder run (each subfolder with a
+PulumiPolicy.yaml), or, when the project has none, the packs built into the installed aifinops; each
+`--policy-pack-config` file applies to all of them (a policy name belongs to one pack). With `--policy-pack`, the config files pair with the packs
 in order, as in `pulumi preview`, and their numbers must match.
 """
 from __future__ import annotations
@@ -27,11 +28,15 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not run policy packs (a plain preview)")
 
 
+PROJECT_PACKS_DIR = "policies"
+
+
 def selected_pack_dirs(args: argparse.Namespace) -> list[Path]:
-    if not args.policy_pack:
-        return policies.pack_dirs()
     base = Path(args.cwd)
-    return [(base / directory).resolve() for directory in args.policy_pack]
+    if args.policy_pack:
+        return [(base / directory).resolve() for directory in args.policy_pack]
+    project_packs = sorted(path.parent.resolve() for path in (base / PROJECT_PACKS_DIR).glob("*/PulumiPolicy.yaml"))
+    return project_packs or policies.pack_dirs()
 
 
 def run_policy_packs(graph: ResourceGraph, args: argparse.Namespace) -> Optional[PolicyRun]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .checkov.command import add_checkov_arguments, finish_checkov_scan, start_checkov_scan
 from .cost_section import add_cost_arguments, preview_cost_section
-from .engine import run_program
+from .program_host import run_stack_program
 from .graph import ResourceGraph
 from .policy_check import add_policy_arguments, run_policy_packs
 from .preview_output import render_text
@@ -47,7 +47,7 @@ def load_graph(args: argparse.Namespace) -> tuple[ResourceGraph, float]:
     project = load_project(args.cwd)
     stack = project.load_stack(project.select_stack(args.stack))
     started = time.perf_counter()
-    graph = run_program(project, stack, debug=args.debug)
+    graph = run_stack_program(project, stack, debug=args.debug)
     return graph, time.perf_counter() - started
 
 

@@ -12,6 +12,8 @@ import yaml
 from .core.errors import ProjectError
 
 SECURE_PLACEHOLDER = "[secure value: not decrypted offline]"
+TOOLCHAINS = ("pip", "uv")  # the Python toolchains whose virtualenv layout the preview knows
+UV_DEFAULT_VIRTUALENV = ".venv"  # where uv puts a project's virtualenv when Pulumi.yaml names none
 _PROJECT_CONFIG_SCHEMA_KEYS = {"type", "default", "description", "secret", "items", "value"}
 
 
@@ -32,6 +34,16 @@ class Project:
     stack_config_dir: Path
     config_defaults: dict[str, str]
     secret_defaults: list[str]
+    # The virtualenv the program runs in (runtime.options.virtualenv, relative to the project), or None:
+    # then the program runs in the interpreter that runs aifinops.
+    virtualenv: Optional[Path] = None
+
+    @property
+    def python(self) -> Optional[Path]:
+        """The interpreter of the project's virtualenv, as the Pulumi CLI would run the program."""
+        if self.virtualenv is None:
+            return None
+        return self.virtualenv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
     def stack_names(self) -> list[str]:
         if not self.stack_config_dir.is_dir():
@@ -102,7 +114,29 @@ def load_project(cwd: str | os.PathLike[str]) -> Project:
         raise ProjectError(f"{path}: key 'main' points at {main}, which does not exist")
     stack_config_dir = root / str(document.get("stackConfigDir") or ".")
     defaults, secret_defaults = _project_config(path, name, document.get("config") or {})
-    return Project(root, name, runtime_name, main, stack_config_dir, defaults, secret_defaults)
+    virtualenv = _virtualenv(path, root, runtime)
+    return Project(root, name, runtime_name, main, stack_config_dir, defaults, secret_defaults, virtualenv)
+
+
+def _virtualenv(path: Path, root: Path, runtime: Any) -> Optional[Path]:
+    """runtime.options.virtualenv (toolchain pip, the default) or uv's project virtualenv (toolchain uv)."""
+    options = runtime.get("options") if isinstance(runtime, dict) else None
+    if options is None:
+        return None
+    if not isinstance(options, dict):
+        raise ProjectError(f"{path}: 'runtime.options' must be a mapping, got {type(options).__name__}")
+    toolchain = options.get("toolchain", "pip")
+    if toolchain not in TOOLCHAINS:
+        raise ProjectError(f"{path}: runtime.options.toolchain is {toolchain!r}; the offline preview runs programs "
+                           f"with toolchain {' or '.join(TOOLCHAINS)} (or none)")
+    virtualenv = options.get("virtualenv")
+    if virtualenv is None and toolchain == "uv":
+        virtualenv = UV_DEFAULT_VIRTUALENV
+    if virtualenv is None:
+        return None
+    if not isinstance(virtualenv, str) or not virtualenv:
+        raise ProjectError(f"{path}: runtime.options.virtualenv must be a directory name, got {virtualenv!r}")
+    return (root / virtualenv).absolute()
 
 
 def _project_config(path: Path, project: str, raw: Any) -> tuple[dict[str, str], list[str]]:

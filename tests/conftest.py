@@ -19,10 +19,12 @@ DEFAULT_COST_TAGS = {"CostCenter": "ml", "Project": "test", "Environment": "dev"
 
 def write_project(root: Path, program: str, config: Optional[dict[str, Any]] = None, *,
                   project: str = "testproj", stack: str = "dev") -> Path:
-    """A project in `root` whose stacks/__main__.py is `program` and whose stack config is `config`."""
+    """A project in `root` whose stacks/__main__.py is `program` and whose stack config is `config`.
+
+    It names no virtualenv, so the program runs in the interpreter running the tests."""
     (root / "stacks").mkdir(parents=True, exist_ok=True)
     (root / "Pulumi.yaml").write_text(yaml.safe_dump(
-        {"name": project, "runtime": {"name": "python", "options": {"virtualenv": ".venv"}},
+        {"name": project, "runtime": "python",
          "main": "stacks/", "stackConfigDir": "stacks"}))
     (root / "stacks" / "__main__.py").write_text(textwrap.dedent(program))
     (root / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config or {}}))

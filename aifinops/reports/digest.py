@@ -36,4 +36,7 @@ def preview_document(report: Report) -> dict[str, Any]:
     document = preview_digest(report.graph, report.duration_seconds,
                               [diagnostic(report, f) for f in report.findings])
     document["policyViolations"] = [policy_violation(report, f) for f in report.of_kind(ToolKind.POLICY_PACK)]
+    # Our extension: which packs ran, so a PR check can tell "no violations" from "no packs".
+    document["policyPacks"] = [{"name": tool.name, "version": tool.version} for tool in report.tools.values()
+                               if tool.kind == ToolKind.POLICY_PACK]
     return document

@@ -1,0 +1,35 @@
+"""Builds and serves an aifinops policy pack: the whole of a pack's `__main__.py`.
+
+The packs in this package and the ones `aifinops policy new` writes into a user's repository both call
+`serve()`, as awsguard's users instantiate its pack: the policies live in this library and a pack
+directory is three small files (PulumiPolicy.yaml, requirements.txt, __main__.py).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Mapping, Optional
+
+from pulumi_policy import EnforcementLevel, PolicyPack
+
+# Pack kind -> (module with PACK_NAME and POLICIES, description).
+PACKS = {
+    "cost": ("aifinops.policies.cost",
+             "Cost-allocation tags on every taggable AWS resource and approved GPU instance types only."),
+    "security": ("aifinops.policies.security",
+                 "Security baseline: encrypted S3 and EBS, S3 public access blocked, IMDSv2, no public GPU hosts."),
+}
+
+
+def serve(kind: str, name: Optional[str] = None, initial_config: Optional[Mapping[str, Any]] = None,
+          enforcement_level: EnforcementLevel = EnforcementLevel.MANDATORY) -> None:
+    """Serve the `kind` pack ("cost" or "security") over the Analyzer protocol; never returns.
+
+    name: default the built-in pack's name (aifinops-cost, aifinops-security); initial_config: the policy
+    config the pack starts with (`--policy-pack-config` still wins), e.g.
+    {"approved-gpu-instance-types": {"approvedInstanceTypes": ["g5.xlarge"]}}."""
+    if kind not in PACKS:
+        raise ValueError(f"kind: expected one of {', '.join(PACKS)}, got {kind!r}")
+    module_name, description = PACKS[kind]
+    module = importlib.import_module(module_name)
+    PolicyPack(name=name or module.PACK_NAME, policies=module.POLICIES, enforcement_level=enforcement_level,
+               initial_config=dict(initial_config) if initial_config else None, description=description)
