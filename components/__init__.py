@@ -18,6 +18,7 @@ _EXPORTS = {
     "CostAllocationTags": "cost_allocation_tags", "CostAllocationTagsArgs": "cost_allocation_tags",
     "CostAnomalyAlerts": "cost_anomaly_alerts", "CostAnomalyAlertsArgs": "cost_anomaly_alerts",
     "CostBudget": "cost_budget", "CostBudgetArgs": "cost_budget",
+    "CostDataExport": "cost_data_export", "CostDataExportArgs": "cost_data_export",
     "GpuFleet": "gpu_fleet", "GpuFleetArgs": "gpu_fleet", "ReservedBaseline": "gpu_fleet",
     "ScheduledScaling": "gpu_fleet", "TargetTracking": "gpu_fleet", "office_hours": "gpu_fleet",
     "GpuInference": "gpu_inference", "GpuInferenceArgs": "gpu_inference", "InferenceAutoscaling": "gpu_inference",
