@@ -114,7 +114,7 @@ PALETTE = ("#2f6fde", "#e8833a", "#3aa67a", "#c94f7c", "#8a63d2", "#d4b13f", "#4
 NAIVE_COLOUR, WRITTEN_COLOUR = "#b8bfc9", "#2f6fde"
 
 
-def _bar_chart(chart_id: str, title: str, rows: list[tuple[str, float]], colour_by_row: bool = True) -> str:
+def bar_chart(chart_id: str, title: str, rows: list[tuple[str, float]], colour_by_row: bool = True) -> str:
     """A horizontal bar chart as inline SVG, one bar per (label, USD)."""
     bar, gap, label_width, chart_width = 22, 8, 220, 460
     top = max((value for _, value in rows), default=0.0) or 1.0
@@ -161,7 +161,7 @@ def _naive_chart(estimate: Estimate) -> str:
     return "".join(parts)
 
 
-_STYLE = """
+STYLE = """
 body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#1d2330;background:#fff}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px}
 .totals{display:flex;gap:24px;margin:16px 0}.totals div{background:#f2f5fa;padding:10px 16px;border-radius:6px}
@@ -174,7 +174,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap} tr.r
 """
 
 # Marks the page once the browser has laid the charts out: tests read it back from the DOM.
-_RENDER_CHECK = """
+RENDER_CHECK = """
 window.addEventListener('load', function () {
   var bars = document.querySelectorAll('svg rect.bar'), drawn = 0;
   bars.forEach(function (b) { if (b.getBBox().width > 0) drawn++; });
@@ -188,12 +188,12 @@ def render_html(estimate: Estimate) -> str:
     numbers = _source_numbers(estimate)
     esc = html.escape
     charts = [_naive_chart(estimate),
-              _bar_chart("chart-component", "Monthly cost by component",
+              bar_chart("chart-component", "Monthly cost by component",
                          [(c.name, c.monthly_usd) for c in estimate.by_component()])]
     for key in estimate.cost_tag_keys:
         totals = estimate.by_tag(key)
         if totals:
-            charts.append(_bar_chart(f"chart-tag-{esc(key)}", f"Monthly cost by {key}", list(totals.items())))
+            charts.append(bar_chart(f"chart-tag-{esc(key)}", f"Monthly cost by {key}", list(totals.items())))
     rows = []
     for component, resources in _grouped(estimate).items():
         for resource in resources:
@@ -211,7 +211,7 @@ def render_html(estimate: Estimate) -> str:
     sources = "".join(f"<li>[{n}] {esc(source)}, as of {esc(as_of)}</li>" for (source, as_of), n in numbers.items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Cost estimate: {esc(estimate.stack)}</title>
-<style>{_STYLE}</style></head>
+<style>{STYLE}</style></head>
 <body>
 <h1>Monthly cost estimate: {esc(estimate.stack)}</h1>
 <div class="note">USD, {esc(estimate.region)} list prices; generated offline by aifinops</div>
@@ -225,7 +225,7 @@ def render_html(estimate: Estimate) -> str:
 <th>Naive</th><th>Source</th></tr></thead><tbody>{''.join(rows)}</tbody></table>
 {listed}
 <h2>Sources</h2><ul>{sources}</ul>
-<script>{_RENDER_CHECK}</script>
+<script>{RENDER_CHECK}</script>
 </body></html>
 """
 

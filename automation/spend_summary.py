@@ -139,6 +139,26 @@ def invocations_by_model(clients: AwsClients, window: Window, model_tag: str, er
     return dict(counts)
 
 
+def metric_sums_by_dimension(clients: AwsClients, window: Window, metric: tuple[str, str], dimension: str,
+                             values: Sequence[str]) -> dict[str, float]:
+    """value -> the Sum of a metric the user publishes per model version (dimension `dimension` = value)."""
+    counts: dict[str, float] = defaultdict(float)
+    start, end = window.bounds()
+    values = list(values)
+    for offset in range(0, len(values), 500):
+        batch = values[offset:offset + 500]
+        queries = [{"Id": f"m{index}", "ReturnData": True, "MetricStat": {
+            "Metric": {"Namespace": metric[0], "MetricName": metric[1],
+                       "Dimensions": [{"Name": dimension, "Value": value}]},
+            "Period": DAY_SECONDS, "Stat": "Sum"}} for index, value in enumerate(batch)]
+        pages = clients.client("cloudwatch").get_paginator("get_metric_data").paginate(
+            MetricDataQueries=queries, StartTime=start, EndTime=end)
+        for page in pages:
+            for result in page.get("MetricDataResults", []):
+                counts[batch[int(result["Id"][1:])]] += sum(result.get("Values", []))
+    return {value: counts.get(value, 0.0) for value in values}
+
+
 @dataclass(frozen=True)
 class IdleStop:
     arn: str

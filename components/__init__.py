@@ -19,6 +19,7 @@ _EXPORTS = {
     "CostAnomalyAlerts": "cost_anomaly_alerts", "CostAnomalyAlertsArgs": "cost_anomaly_alerts",
     "CostBudget": "cost_budget", "CostBudgetArgs": "cost_budget",
     "DdosCostResponse": "ddos_cost_response", "DdosCostResponseArgs": "ddos_cost_response",
+    "CostDataExport": "cost_data_export", "CostDataExportArgs": "cost_data_export",
     "GpuFleet": "gpu_fleet", "GpuFleetArgs": "gpu_fleet", "ReservedBaseline": "gpu_fleet",
     "ScheduledScaling": "gpu_fleet", "TargetTracking": "gpu_fleet", "office_hours": "gpu_fleet",
     "GpuInference": "gpu_inference", "GpuInferenceArgs": "gpu_inference", "InferenceAutoscaling": "gpu_inference",

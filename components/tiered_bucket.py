@@ -97,6 +97,9 @@ class TieredBucketArgs:
     - force_destroy: default False; the bucket cannot be deleted while it holds objects.
     - tags: extra tags for the bucket (and its replica), e.g. DataClass and Backup; cost tags come from the
       stack's cost-tag transform.
+    - policy_statements: extra bucket-policy statements (IAM JSON as dicts; values may be Outputs), next to
+      the TLS-only deny; a statement without a Resource applies to the bucket and its objects. Default none.
+      S3 keeps one policy per bucket, so a component that needs a service to write here passes them.
     """
 
     bucket_name: Optional[str] = None
@@ -114,6 +117,7 @@ class TieredBucketArgs:
     average_object_mb: float = 64.0
     force_destroy: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
+    policy_statements: Sequence[Mapping[str, Any]] = ()
 
 
 def validate_bucket_name(argument: str, value: Any) -> Optional[str]:
@@ -167,13 +171,22 @@ def housekeeping_rule(versioned: bool, noncurrent_days: int, versions_to_keep: O
     return rule
 
 
-def tls_only_policy(bucket_arn: str) -> str:
-    """Deny every request that does not use TLS."""
+def tls_only_policy(bucket_arn: str, statements: Sequence[Mapping[str, Any]] = ()) -> str:
+    """Deny every request that does not use TLS; then the extra statements."""
+    resources = [bucket_arn, f"{bucket_arn}/*"]
     return json.dumps({"Version": "2012-10-17", "Statement": [{
         "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Resource": resources,
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }]})
+    }, *({"Resource": resources, **statement} for statement in statements)]})
+
+
+def validate_policy_statements(argument: str, value: Any) -> list[Mapping[str, Any]]:
+    if isinstance(value, (str, Mapping)) or not isinstance(value, Sequence) or not all(
+            isinstance(s, Mapping) and s.get("Effect") in ("Allow", "Deny") and "Action" in s for s in value):
+        raise ValueError(f"{argument}: expected a list of IAM policy statements (dicts with Effect and Action), "
+                         f"got {value!r}")
+    return list(value)
 
 
 def encryption_rule(kms_key_arn: Optional[pulumi.Input[str]]) -> dict[str, Any]:
@@ -191,7 +204,8 @@ class _SecureBucket:
 
 def secure_bucket(name: str, *, bucket_name: Optional[str], region: Optional[str],
                   kms_key_arn: Optional[pulumi.Input[str]], versioned: bool, rules: list[dict[str, Any]],
-                  force_destroy: bool, tags: Mapping[str, str], parent: pulumi.Resource) -> _SecureBucket:
+                  force_destroy: bool, tags: Mapping[str, str], parent: pulumi.Resource,
+                  policy_statements: Sequence[Mapping[str, Any]] = ()) -> _SecureBucket:
     """A bucket with encryption, public access block, owner-enforced ownership, TLS-only policy, lifecycle."""
     opts = pulumi.ResourceOptions(parent=parent)
     bucket = aws.s3.Bucket(name, bucket=bucket_name, region=region, force_destroy=force_destroy,
@@ -208,7 +222,8 @@ def secure_bucket(name: str, *, bucket_name: Optional[str], region: Optional[str
     aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=bucket.id, region=region,
                                    rule={"object_ownership": "BucketOwnerEnforced"}, opts=opts)
     # S3 rejects a bucket policy written while the public access block is still being applied.
-    aws.s3.BucketPolicy(f"{name}-tls-only", bucket=bucket.id, region=region, policy=bucket.arn.apply(tls_only_policy),
+    aws.s3.BucketPolicy(f"{name}-tls-only", bucket=bucket.id, region=region, policy=pulumi.Output.all(
+        bucket.arn, pulumi.Output.from_input(list(policy_statements))).apply(lambda v: tls_only_policy(*v)),
                         opts=pulumi.ResourceOptions(parent=parent, depends_on=[public_access]))
     # Rules on non-current versions need versioning in place first.
     aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=bucket.id, region=region, rules=rules,
@@ -303,6 +318,7 @@ class TieredBucket(pulumi.ComponentResource):
         object_mb = positive_number("average_object_mb", args.average_object_mb, "MB")
         flag("force_destroy", args.force_destroy)
         tags = validate_tags("tags", args.tags)
+        statements = validate_policy_statements("policy_statements", args.policy_statements)
         warnings = lifecycle.cost_warnings(rules, ingest, object_mb)
         replica_rules: list[LifecycleRule] = []
         if replication is not None:
@@ -315,7 +331,8 @@ class TieredBucket(pulumi.ComponentResource):
         housekeeping = housekeeping_rule(args.versioning, noncurrent_days, keep, abort_days)
         primary = secure_bucket(name, bucket_name=bucket_name, region=None, kms_key_arn=args.kms_key_arn,
                                 versioned=args.versioning, rules=[*lifecycle_rule_inputs(rules), housekeeping],
-                                force_destroy=args.force_destroy, tags=tags, parent=self)
+                                force_destroy=args.force_destroy, tags=tags, parent=self,
+                                policy_statements=statements)
         bucket = primary.bucket
         child = pulumi.ResourceOptions(parent=self)
         if logs is not None:

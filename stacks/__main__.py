@@ -13,6 +13,7 @@ from aifinops.components.cost_allocation_tags import CostAllocationTags, CostAll
 from aifinops.components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs
 from aifinops.components.cost_budget import CostBudget, CostBudgetArgs
 from aifinops.components.ddos_cost_response import DdosCostResponse, DdosCostResponseArgs
+from aifinops.components.cost_data_export import CostDataExport, CostDataExportArgs
 from aifinops.components.gpu_fleet import GpuFleet, GpuFleetArgs
 from aifinops.components.gpu_inference import GpuInference, GpuInferenceArgs
 from aifinops.components.gpu_instance import GpuInstance, GpuInstanceArgs
@@ -137,6 +138,14 @@ for i, item in enumerate(entries("sagemakerEndpoints")):
 for i, item in enumerate(entries("costAllocationTags")):
     built[item["name"]] = CostAllocationTags(item["name"], build_args(CostAllocationTagsArgs, settings(item),
                                                                       f"costAllocationTags[{i}]"))
+
+# The cost data lake: CUR 2.0 into S3, a Glue table, an Athena workgroup with the AI cost views.
+for i, item in enumerate(entries("costDataExports")):
+    built[item["name"]] = lake = CostDataExport(item["name"], build_args(CostDataExportArgs, settings(item),
+                                                                         f"costDataExports[{i}]"))
+    pulumi.export(f"{item['name']}DataLocation", lake.data_location)
+    pulumi.export(f"{item['name']}Workgroup", lake.workgroup_name)
+    pulumi.export(f"{item['name']}Database", lake.database_name)
 
 for i, item in enumerate(entries("costBudgets")):
     raw = settings(item)

@@ -9,7 +9,7 @@ import pytest
 
 from aifinops.core import lifecycle
 from aifinops.core.errors import ProgramError
-from tests.conftest import REPO_ROOT, example_stack_config, run_example_stack, tagged_config
+from tests.conftest import REPO_ROOT, example_stack_config, only, run_example_stack, tagged_config
 
 STACK = "data-platform"
 OUR_POLICIES = {"s3-lifecycle-required", "s3-versioning-with-noncurrent-expiry", "backup-coverage"}
@@ -27,7 +27,7 @@ def by_name(graph, type_token: str) -> dict:
 
 def test_dataset_and_checkpoint_buckets_with_their_tiers(stack_run):
     graph, warnings = stack_run
-    assert set(by_name(graph, "aifinops:storage:TieredBucket")) == {"datasets", "checkpoints"}
+    assert set(by_name(graph, "aifinops:storage:TieredBucket")) == {"datasets", "checkpoints", "cost-lake-data"}
     configs = by_name(graph, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
     datasets = lifecycle.rules_from_inputs(configs["datasets-lifecycle"].inputs["rules"])
     assert datasets == [lifecycle.LifecycleRule("training-data")]
@@ -48,13 +48,27 @@ def test_backup_plan_selects_exactly_the_data_buckets(stack_run):
     wanted = {(t["key"], t["value"]) for t in selection.inputs["selectionTags"]}
     buckets = by_name(graph, "aws:s3/bucket:Bucket")
     selected = {name for name, b in buckets.items() if wanted & set(b.inputs["tags"].items())}
-    assert selected == {"datasets", "checkpoints"}  # not the replica, which is a copy already
+    # not the replica, which is a copy already, nor the CUR bucket (AWS can re-export billing data)
+    assert selected == {"datasets", "checkpoints"}
     assert all(b.inputs["tags"]["CostCenter"] == "ml-platform" for b in buckets.values())
     plan = graph.of_type("aws:backup/plan:Plan")[0]
     daily = next(r for r in plan.inputs["rules"] if r["ruleName"] == "daily")
     assert daily["enableContinuousBackup"] is True
     lock = graph.of_type("aws:backup/vaultLockConfiguration:VaultLockConfiguration")[0].inputs
     assert (lock["minRetentionDays"], lock["maxRetentionDays"]) == (7, 400) and "changeableForDays" not in lock
+
+
+def test_the_cost_data_lake_exports_cur_into_its_bucket_with_the_seed_query(stack_run):
+    graph, _ = stack_run
+    export = only(graph, "aws:bcmdata/export:Export").inputs["export"]
+    bucket = by_name(graph, "aws:s3/bucket:Bucket")["cost-lake-data"]
+    assert export["destinationConfigurations"][0]["s3Destinations"][0]["s3Bucket"] == bucket.outputs["bucket"]
+    workgroup = only(graph, "aws:athena/workgroup:Workgroup").inputs
+    assert workgroup["name"] == "cost-lake-cur"
+    seed = by_name(graph, "aws:athena/namedQuery:NamedQuery")["cost-lake-daily-cost-by-product"].inputs["query"]
+    assert "= 'LLM-FineTune'" in seed and "GROUP BY usage_date, product_code" in seed
+    activated = {r.inputs["tagKey"] for r in graph.of_type("aws:costexplorer/costAllocationTag:CostAllocationTag")}
+    assert {"ModelVersion", "TrainingRun", "Project"} <= activated
 
 
 def test_the_policy_packs_pass_it(stack_run, policy_packs):
@@ -78,7 +92,8 @@ def test_aifinops_preview_passes_the_packs_on_it():
     assert result.returncode == 0, result.stderr
     digest = json.loads(result.stdout)
     types = [step["newState"]["type"] for step in digest["steps"]]
-    assert types.count("aws:s3/bucket:Bucket") == 3 and "aws:backup/selection:Selection" in types
+    assert types.count("aws:s3/bucket:Bucket") == 4 and "aws:backup/selection:Selection" in types
+    assert "aws:bcmdata/export:Export" in types and "aws:athena/workgroup:Workgroup" in types
 
 
 @pytest.mark.parametrize("section, entry, message", [

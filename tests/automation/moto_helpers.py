@@ -94,3 +94,21 @@ def budget_notification_event(budget_name: str, topic_arn: str, alert_type: str 
                 "Timestamp": "2026-11-27T09:00:00.000Z", "SignatureVersion": "1", "Signature": "EXAMPLE",
                 "SigningCertUrl": "EXAMPLE", "UnsubscribeUrl": "EXAMPLE", "MessageAttributes": {}},
     }]}
+
+
+def serving_endpoint(clients: AwsClients, model: str, invocations: Sequence[tuple[datetime, float]],
+                     tag_key: str = "ModelVersion") -> str:
+    """A SageMaker endpoint `<model>-live` tagged with its model version, and its Invocations in CloudWatch
+    (one datapoint per (time, count)), as SageMaker publishes them per endpoint and variant."""
+    sagemaker, cloudwatch = clients.client("sagemaker"), clients.client("cloudwatch")
+    sagemaker.create_model(ModelName=model, ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/serving",
+                           PrimaryContainer={"Image": "serving:latest"})
+    sagemaker.create_endpoint_config(EndpointConfigName=model, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}])
+    endpoint = f"{model}-live"
+    sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=model, Tags=[{"Key": tag_key, "Value": model}])
+    cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=[{
+        "MetricName": "Invocations", "Unit": "None", "Value": float(count), "Timestamp": at,
+        "Dimensions": [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}],
+    } for at, count in invocations])
+    return endpoint

@@ -18,7 +18,8 @@ from aifinops.automation.spend_summary import Window, cost_by, invocations_by_mo
 from aifinops.cli import main
 from aifinops.core import catalog
 from aifinops.core.automation_settings import STOPPED_AT_TAG, ReaperSettings
-from tests.automation.moto_helpers import ACCOUNT_ID, REGION, instance_tags, launch, put_gpu_utilisation
+from tests.automation.moto_helpers import (ACCOUNT_ID, REGION, instance_tags, launch, put_gpu_utilisation,
+                                          serving_endpoint)
 
 MOTO_API = "http://motoapi.amazonaws.com"
 # Two days ahead, so that the reaper's stop (30 hours before the week's end) comes after moto's launch.
@@ -70,19 +71,10 @@ def inject(results: list[dict[str, Any]], api: str = MOTO_API) -> None:
 
 def serving_endpoints(clients: AwsClients) -> None:
     """One SageMaker endpoint per model version, tagged with it, and its daily invocations in CloudWatch."""
-    sagemaker, cloudwatch = clients.client("sagemaker"), clients.client("cloudwatch")
     for model, daily in INVOCATIONS.items():
-        sagemaker.create_model(ModelName=model, ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/serving",
-                               PrimaryContainer={"Image": "serving:latest"})
-        sagemaker.create_endpoint_config(EndpointConfigName=model, ProductionVariants=[{
-            "VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}])
-        sagemaker.create_endpoint(EndpointName=f"{model}-live", EndpointConfigName=model,
-                                  Tags=[{"Key": "ModelVersion", "Value": model}])
-        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=[{
-            "MetricName": "Invocations", "Unit": "None", "Value": float(count),
-            "Dimensions": [{"Name": "EndpointName", "Value": f"{model}-live"}, {"Name": "VariantName", "Value": "AllTraffic"}],
-            "Timestamp": datetime.combine(WEEK_END - timedelta(days=day + 1), datetime.min.time(), timezone.utc) + timedelta(hours=12),
-        } for day, count in enumerate(daily)])
+        serving_endpoint(clients, model, [
+            (datetime.combine(WEEK_END - timedelta(days=day + 1), datetime.min.time(), timezone.utc)
+             + timedelta(hours=12), count) for day, count in enumerate(daily)])
 
 
 def test_weekly_summary_from_injected_cost_explorer_results(moto: AwsClients) -> None:

@@ -416,6 +416,12 @@ FREE_TYPES: dict[str, str] = {
     "aws:costexplorer/anomalyMonitor:AnomalyMonitor": "Cost Anomaly Detection is free",
     "aws:costexplorer/anomalySubscription:AnomalySubscription": "Cost Anomaly Detection is free",
     "aws:costexplorer/costAllocationTag:CostAllocationTag": "activating cost allocation tags is free",
+    "aws:bcmdata/export:Export": "Data Exports delivers CUR 2.0 free: its storage is priced on the bucket",
+    "aws:glue/catalogDatabase:CatalogDatabase": "the Glue Data Catalog's first million objects are free",
+    "aws:glue/catalogTable:CatalogTable": "the Glue Data Catalog's first million objects are free",
+    "aws:athena/workgroup:Workgroup": "the workgroup is free; each query is billed per TB scanned ($5/TB in "
+                                      "us-east-1), up to the workgroup's per-query cutoff",
+    "aws:athena/namedQuery:NamedQuery": "saved queries are free; running one is billed on the workgroup",
     "aws:shield/protection:Protection": "included in the Shield Advanced subscription",
     "aws:shield/protectionGroup:ProtectionGroup": "included in the Shield Advanced subscription",
     "aws:shield/protectionHealthCheckAssociation:ProtectionHealthCheckAssociation": "included in Shield Advanced",
