@@ -309,7 +309,7 @@ def price_config_evaluations(r: CostResource, ctx: PricingContext) -> Priced:
     if "monthlyEvaluations" not in usage:
         return needs_usage("charged per rule evaluation ($0.001): set monthlyEvaluations in the usage file (about "
                            "one per resource created or changed in the rule's scope, per rule)")
-    return Priced(lines=[_line(("config", key), CONFIG, "rule evaluations", usage["monthlyEvaluations"], "usage file")])
+    return Priced(lines=[service_line(("config", key), CONFIG, "rule evaluations", usage["monthlyEvaluations"], "usage file")])
 
 
 def price_config_recorder(r: CostResource, ctx: PricingContext) -> Priced:
@@ -317,7 +317,7 @@ def price_config_recorder(r: CostResource, ctx: PricingContext) -> Priced:
     if "monthlyConfigurationItems" not in usage:
         return needs_usage("charged per configuration item recorded ($0.003): set monthlyConfigurationItems in the "
                            "usage file (one per change to a recorded resource)")
-    return Priced(lines=[_line(("config", "configurationItem"), CONFIG, "configuration items",
+    return Priced(lines=[service_line(("config", "configurationItem"), CONFIG, "configuration items",
                                usage["monthlyConfigurationItems"], "usage file")])
 
 
