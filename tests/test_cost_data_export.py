@@ -2,6 +2,7 @@
 Athena workgroup and named views, tag activation, the us-east-1 rule, and every validation error."""
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -11,6 +12,14 @@ from aifinops.core import cur_views
 from aifinops.core.errors import ProgramError
 from aifinops.core.lifecycle import rules_from_inputs
 from tests.conftest import only, tagged_config
+
+
+@pytest.fixture
+def preview(preview):
+    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
+    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
+    return functools.partial(preview, mock_outputs=True)
+
 
 LAKE = """
 from aifinops.components.cost_data_export import CostDataExport, CostDataExportArgs

@@ -2,6 +2,7 @@
 that can change only non-essential auto scaling groups and endpoints and delete nothing."""
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -9,6 +10,14 @@ import pytest
 from aifinops.components.ddos_cost_response import DdosCostResponse, DdosCostResponseArgs
 from aifinops.core.automation_settings import PREVIOUS_CAPACITY_TAG, SOURCE_ATTRIBUTE, DdosResponseSettings, from_env
 from tests.conftest import only, tagged_config
+
+
+@pytest.fixture
+def preview(preview):
+    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
+    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
+    return functools.partial(preview, mock_outputs=True)
+
 
 EIP = "arn:aws:ec2:us-east-1:123456789012:eip-allocation/eipalloc-0123456789abcdef0"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:edge-ddos"

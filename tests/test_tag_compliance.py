@@ -3,6 +3,7 @@ recorder, the auto-tagging Lambda (event pattern, settings, least privilege, map
 Organizations tag policy, and every validation error."""
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -21,6 +22,14 @@ from aifinops.core.automation_settings import AUTO_TAGGED_EVENTS, AutoTaggingSet
 from aifinops.core.required_tags import REQUIRED_COST_TAGS_PROPERTIES, REQUIRED_TAGS_RESOURCE_TYPES, RequiredTags
 from aifinops.policies.cost import required_cost_tags
 from tests.conftest import only, tagged_config
+
+
+@pytest.fixture
+def preview(preview):
+    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
+    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
+    return functools.partial(preview, mock_outputs=True)
+
 
 SEVEN = ("CostCenter", "Project", "Environment", "Team", "Owner", "Application", "DataClass")
 IMPORTS = """
