@@ -37,7 +37,7 @@ def cost_views(graph: ResourceGraph) -> list[CostResource]:
             props=plain({**reveal(resource.inputs), **reveal(resource.outputs)} if resource.custom
                         else reveal(resource.outputs)),
             provider_props=plain(reveal(provider.inputs)) if provider is not None else {},
-            property_dependencies=resource.property_dependencies))
+            property_dependencies=resource.property_dependencies, remote=resource.remote))
     return views
 
 

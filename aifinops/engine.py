@@ -69,7 +69,14 @@ def plain(value: Any) -> Any:
     if type(value).__name__ == "Unknown":
         return UNKNOWN
     if isinstance(value, (pulumi.Asset, pulumi.Archive)):
-        return {"asset": type(value).__name__, "path": getattr(value, "path", None)}
+        # What the engine keeps of an asset: its kind and what it holds (path, text, uri, or nested assets).
+        recorded = {"asset": type(value).__name__}
+        for field in ("path", "text", "uri"):
+            if isinstance(getattr(value, field, None), str):
+                recorded[field] = getattr(value, field)
+        if isinstance(getattr(value, "assets", None), dict):
+            recorded["assets"] = {name: plain(item) for name, item in value.assets.items()}
+        return recorded
     return str(value)
 
 

@@ -6,9 +6,15 @@ plausible answers; any other invoke is an error that names its token.
 """
 from __future__ import annotations
 
+import collections.abc
 import hashlib
+import importlib
+import inspect
 import json
 import re
+import typing
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pulumi
@@ -186,13 +192,17 @@ class CloudMocks(pulumi.runtime.Mocks):
 
     # -- invokes --------------------------------------------------------------------------------
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        region = self._region_for(args.provider or None)
         handler = _INVOKES.get(args.token)
-        if handler is None:
+        if handler is not None:
+            return handler(args.args, region)
+        result_class = sdk_result_class(args.token)
+        if result_class is None:
             self.unanswered_invokes.append(args.token)
             raise UnansweredInvoke(
-                f"the offline preview has no answer for invoke '{args.token}'; "
-                f"supported invokes: {', '.join(sorted(_INVOKES))}")
-        return handler(args.args, self._region_for(args.provider or None))
+                f"the offline preview has no answer for invoke '{args.token}': it is not a pulumi-aws function "
+                f"with a result type, nor one of {', '.join(sorted(_INVOKES))}")
+        return _sdk_shaped_result(args.token, result_class, dict(args.args), region)
 
 
 def _caller_identity(_: dict, __: str) -> dict:
@@ -276,3 +286,78 @@ _INVOKES: dict[str, Callable[[dict, str], dict]] = {
     "aws:ec2/getSubnets:getSubnets": _subnets,
     "aws:iam/getPolicyDocument:getPolicyDocument": _policy_document,
 }
+
+
+
+# -- any other pulumi-aws invoke: answered from the SDK's own result type ---------------------------------
+@lru_cache(maxsize=1)
+def _invoke_modules() -> dict[str, str]:
+    """invoke token -> the pulumi_aws module that calls it, read from the SDK's source once."""
+    import pulumi_aws
+
+    root = Path(pulumi_aws.__file__).parent
+    modules = {}
+    for path in [*root.glob("get_*.py"), *root.glob("*/get_*.py")]:
+        for token in re.findall(r"invoke\('(aws:[^']+)'", path.read_text()):
+            relative = path.relative_to(root).with_suffix("")
+            modules[token] = "pulumi_aws." + ".".join(relative.parts)
+    return modules
+
+
+@lru_cache(maxsize=None)
+def sdk_result_class(token: str) -> Optional[type]:
+    """The `Get...Result` output type of a pulumi-aws invoke, or None when the token is not one."""
+    module_name = _invoke_modules().get(token)
+    if module_name is None:
+        return None
+    module = importlib.import_module(module_name)
+    function = token.rsplit(":", 1)[-1]
+    return getattr(module, function[0].upper() + function[1:] + "Result", None)
+
+
+def sdk_invoke_count() -> tuple[int, int]:
+    """(pulumi-aws invoke functions, how many of them have a result type the preview answers from)."""
+    tokens = _invoke_modules()
+    return len(tokens), sum(1 for token in tokens if sdk_result_class(token) is not None)
+
+
+def _sdk_shaped_result(token: str, result_class: type, args: dict, region: str) -> dict:
+    """Every field of the result type: the arguments echoed, an id and an ARN shaped for the service, and
+    for the rest a value of the declared type (an empty list or map, zero, false; None where optional)."""
+    module = token.split(":")[1].split("/")[0]
+    name = next((args[k] for k in ("name", "bucket", "functionName", "clusterName") if isinstance(args.get(k), str)),
+                None) or f"{module}-{_digest(token + json.dumps(args, sort_keys=True, default=str), 8)}"
+    result: dict[str, Any] = {}
+    for prop in vars(result_class).values():
+        if not isinstance(prop, property):
+            continue
+        wire = getattr(prop.fget, "_pulumi_name", None)
+        if not wire:
+            continue
+        if wire in args:
+            result[wire] = args[wire]
+        elif wire == "id":
+            result[wire] = name
+        elif wire == "arn":
+            service = "elasticfilesystem" if module == "efs" else module
+            result[wire] = f"arn:aws:{service}:{'' if service in _GLOBAL_SERVICES else region}:{ACCOUNT_ID}:{name}"
+        else:
+            result[wire] = _empty_of(inspect.signature(prop.fget).return_annotation, wire, name)
+    return result
+
+
+def _empty_of(annotation: Any, wire: str, name: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union:
+        return None  # Optional[...]: not set
+    if annotation is str:
+        return f"{name}-{_kebab(wire)}"
+    if annotation is bool:
+        return False
+    if annotation in (int, float):
+        return annotation(0)
+    if origin in (list, collections.abc.Sequence) or annotation in (list,):
+        return []
+    if origin in (dict, collections.abc.Mapping):
+        return {}
+    return {}  # a nested output type

@@ -1,8 +1,10 @@
 """Renders a preview as pulumi preview does: a tree for people, a PreviewDigest for tools."""
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable
 
+from .core.values import is_unknown
 from .engine import blind
 from .graph import Resource, ResourceGraph
 
@@ -38,17 +40,46 @@ def tree_lines(graph: ResourceGraph) -> list[str]:
 
 
 def render_text(graph: ResourceGraph, duration_seconds: float, sections: Iterable[str] = ()) -> str:
-    """`sections`: lines printed after the resource tree, where pulumi prints policy violations."""
+    """`sections`: lines printed after the resource tree, where pulumi prints policies. A preview prints no
+    duration (the CLI prints one only after an update)."""
     count = len(steps_resources(graph))
     lines = [f"Previewing update ({graph.stack}):", "", *tree_lines(graph), "", *diagnostic_lines(graph), *sections]
     if graph.stack_outputs:
         lines.append("Outputs:")
-        width = max(len(k) for k in graph.stack_outputs) + 1
-        for key, value in graph.stack_outputs.items():
-            lines.append(f"    {key + ':':<{width}} {blind(value)!r}")
+        width = max(len(k) for k in graph.stack_outputs)
+        for key in sorted(graph.stack_outputs):
+            lines.append(f"    {key:<{width}}: {pulumi_value(blind(graph.stack_outputs[key]), 4)}")
         lines.append("")
-    lines += ["Resources:", f"    + {count} to create", "", f"Duration: {duration_seconds:.1f}s"]
+    lines += ["Resources:", f"    + {count} to create", ""]
     return "\n".join(lines)
+
+
+def pulumi_value(value: Any, indent: int) -> str:
+    """A value as the CLI prints outputs: strings quoted, unknowns `output<string>`, nested maps and lists
+    one entry a line."""
+    if is_unknown(value):
+        return "output<string>"
+    if value == "[secret]":
+        return "[secret]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    pad = " " * (indent + 4)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        width = max(len(k) for k in value)
+        body = [f"{pad}{k:<{width}}: {pulumi_value(value[k], indent + 4)}" for k in sorted(value)]
+        return "{\n" + "\n".join(body) + "\n" + " " * indent + "}"
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        body = [f"{pad}[{i}]: {pulumi_value(item, indent + 4)}" for i, item in enumerate(value)]
+        return "[\n" + "\n".join(body) + "\n" + " " * indent + "]"
+    return str(value)
 
 
 def diagnostic_lines(graph: ResourceGraph) -> list[str]:
@@ -71,30 +102,96 @@ def diagnostic_lines(graph: ResourceGraph) -> list[str]:
 
 
 def steps_resources(graph: ResourceGraph) -> list[Resource]:
-    """What pulumi preview counts and lists as steps: everything but default providers."""
-    return [r for r in graph if not (r.is_provider and r.name.startswith("default"))]
+    """What pulumi preview counts and lists as steps, in a stable order: everything but the engine's default
+    providers (internal, never shown), parents before children and dependencies before dependents."""
+    shown = [r for r in graph if not (r.is_provider and r.name.startswith("default"))]
+    return stable_step_order(shown)
+
+
+def stable_step_order(resources: list[Resource]) -> list[Resource]:
+    """Registration order, made the same on every run: the SDK registers resources from concurrent tasks,
+    so two runs can differ where nothing orders them. A topological order over parents, dependencies and
+    providers, with ties broken by the program line that made each resource and then its URN."""
+    by_urn = {r.urn: r for r in resources}
+    before: dict[str, set[str]] = {r.urn: set() for r in resources}
+    for resource in resources:
+        provider = resource.provider_urn
+        for urn in {resource.parent, provider, *resource.dependencies}:
+            if urn in by_urn and urn != resource.urn:
+                before[resource.urn].add(urn)
+
+    def key(resource: Resource) -> tuple:
+        source = resource.source
+        return (source.file, source.line) if source else ("", 0), resource.urn
+
+    ready = sorted((r for r in resources if not before[r.urn]), key=key)
+    waiting = {urn: set(deps) for urn, deps in before.items() if deps}
+    dependents: dict[str, list[str]] = {}
+    for urn, deps in waiting.items():
+        for dep in deps:
+            dependents.setdefault(dep, []).append(urn)
+    ordered: list[Resource] = []
+    while ready:
+        resource = ready.pop(0)
+        ordered.append(resource)
+        released = []
+        for urn in dependents.get(resource.urn, []):
+            waiting[urn].discard(resource.urn)
+            if not waiting[urn]:
+                del waiting[urn]
+                released.append(by_urn[urn])
+        if released:
+            ready = sorted(ready + released, key=key)
+    # A dependency cycle cannot come from a program; keep any leftovers rather than drop them.
+    return ordered + sorted((by_urn[urn] for urn in waiting), key=key)
+
+
+# ResourceV3 names of the options a program can set, as `pulumi preview --json` writes them in newState.
+_STATE_OPTIONS = {"additionalSecretOutputs": "additionalSecretOutputs", "aliases": "aliases",
+                  "customTimeouts": "customTimeouts", "ignoreChanges": "ignoreChanges",
+                  "replaceOnChanges": "replaceOnChanges", "retainOnDelete": "retainOnDelete",
+                  "deletedWith": "deletedWith", "importId": "importID"}
+
+
+def _config_string(value: Any) -> str:
+    """`config` in the digest is a map of strings, as the CLI hands config to programs."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def new_state(resource: Resource) -> dict[str, Any]:
+    """apitype.ResourceV3 as json.go writes it: empty fields omitted (all but urn, custom and type)."""
+    state: dict[str, Any] = {"urn": resource.urn, "custom": resource.custom}
+    if resource.custom and resource.id:
+        state["id"] = resource.id
+    state["type"] = resource.type
+    optional = {"inputs": blind(resource.inputs), "outputs": blind(resource.outputs), "parent": resource.parent,
+                "protect": resource.protect, "external": resource.read, "dependencies": resource.dependencies,
+                "provider": resource.provider,
+                "propertyDependencies": {k: v for k, v in resource.property_dependencies.items() if v}}
+    optional.update({name: resource.options.get(key) for key, name in _STATE_OPTIONS.items()})
+    if resource.source is not None:
+        optional["sourcePosition"] = f"project:///{resource.source.file}#{resource.source.line}"
+    state.update({key: value for key, value in optional.items() if value not in (None, "", False, [], {})})
+    return state
 
 
 def preview_digest(graph: ResourceGraph, duration_seconds: float,
                    diagnostics: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
-    """The `pulumi preview --json` document (PreviewDigest), secrets blinded."""
+    """The `pulumi preview --json` document (PreviewDigest, pkg/display/json.go), secrets blinded."""
     steps = []
-    for resource in graph:
-        new_state = {
-            "urn": resource.urn, "custom": resource.custom, "type": resource.type,
-            "inputs": blind(resource.inputs), "outputs": blind(resource.outputs),
-            "parent": resource.parent, "provider": resource.provider,
-            "dependencies": resource.dependencies, "propertyDependencies": resource.property_dependencies,
-        }
-        if resource.custom and resource.id:
-            new_state["id"] = resource.id
-        if resource.protect:
-            new_state["protect"] = True
-        steps.append({"op": "create", "urn": resource.urn, "provider": resource.provider, "newState": new_state})
-    return {
-        "config": graph.config,
-        "steps": steps,
-        "diagnostics": [*graph.diagnostics, *diagnostics],
-        "duration": int(duration_seconds * 1e9),
-        "changeSummary": {"create": len(steps_resources(graph))},
-    }
+    summary: dict[str, int] = {}
+    for resource in steps_resources(graph):
+        op = "read" if resource.read else "create"
+        step: dict[str, Any] = {"op": op, "urn": resource.urn}
+        if resource.provider:
+            step["provider"] = resource.provider
+        step["newState"] = new_state(resource)
+        step["detailedDiff"] = None  # no omitempty in json.go: null for a create
+        steps.append(step)
+        summary[op] = summary.get(op, 0) + 1
+    document: dict[str, Any] = {"config": {key: _config_string(value) for key, value in graph.config.items()},
+                                "steps": steps,
+                                "diagnostics": [{k: v for k, v in d.items() if v}
+                                                for d in [*graph.diagnostics, *diagnostics]],
+                                "duration": int(duration_seconds * 1e9), "changeSummary": summary}
+    return {key: value for key, value in document.items() if value not in ({}, [], 0)}

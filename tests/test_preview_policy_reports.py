@@ -39,15 +39,16 @@ def test_mandatory_violation_exits_1_and_prints_like_the_cli(project, capsys):
     root = project(VIOLATING)
     assert main(["preview", "-C", str(root)]) == 1
     out = capsys.readouterr().out
-    tree, rest = out.split("Policy Violations:\n")
+    tree, rest = out.split("Policies:\n")
     assert "aws:s3:Bucket" in tree
-    assert "    [mandatory]  aifinops-cost v0.0.1  required-cost-tags  (aws:s3/bucket:Bucket: data)\n" \
-           "    Every taggable AWS resource carries the required cost-allocation tags, with non-empty values.\n" \
-           "    missing required tags CostCenter, Project, Environment" in rest
-    assert "    at stacks/__main__.py:3\n" in rest
-    assert "[mandatory]  aifinops-cost v0.0.1  approved-gpu-instance-types  (aws:ec2/instance:Instance: gpu)" in rest
-    assert "Policy Packs run:" in rest and "aifinops-security" in rest
-    assert rest.index("Policy Packs run:") < rest.index("Resources:")
+    assert "    ❌ aifinops-cost@v0.0.1\n" in rest and "    ✅ aifinops-security@v0.0.1\n" not in rest
+    assert "        - [mandatory] [severity: high]  required-cost-tags  (aws:s3/bucket:Bucket: data)\n" \
+           "          Every taggable AWS resource carries the required cost-allocation tags, with non-empty values.\n" \
+           "          missing required tags CostCenter, Project, Environment" in rest
+    assert "          at stacks/__main__.py:3\n" in rest
+    assert "- [mandatory] [severity: high]  approved-gpu-instance-types  (aws:ec2/instance:Instance: gpu)" in rest
+    assert "aifinops-security@v0.0.1" in rest
+    assert rest.index("aifinops-security@v0.0.1") < rest.index("Resources:")
 
 
 def test_advisory_violations_are_printed_and_exit_0(project, tmp_path, capsys):
@@ -56,12 +57,14 @@ def test_advisory_violations_are_printed_and_exit_0(project, tmp_path, capsys):
     config.write_text(json.dumps({"all": "advisory"}))
     assert main(["preview", "-C", str(root), "--policy-pack-config", str(config)]) == 0
     out = capsys.readouterr().out
-    assert "[advisory]  aifinops-cost v0.0.1  required-cost-tags" in out and "[mandatory]" not in out
+    assert "- [advisory] [severity: high]  required-cost-tags" in out and "[mandatory]" not in out
+    assert "    ⚠️ aifinops-cost@v0.0.1" in out
 
 
 def test_no_findings_exits_0(project, capsys):
     assert main(["preview", "-C", str(project(QUIET))]) == 0
-    assert "Policy Violations:" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "    ✅ aifinops-cost@v0.0.1" in out and "- [" not in out
 
 
 def test_one_pack_with_its_config_and_counts_that_must_match(project, tmp_path, capsys):
@@ -71,7 +74,7 @@ def test_one_pack_with_its_config_and_counts_that_must_match(project, tmp_path, 
     cost = str(REPO_ROOT / "policies" / "cost")
     assert main(["preview", "-C", str(root), "--policy-pack", cost, "--policy-pack-config", str(config)]) == 1
     out = capsys.readouterr().out
-    assert "[advisory]  aifinops-cost v0.0.1  required-cost-tags" in out and "missing required tag Team" in out
+    assert "- [advisory] [severity: high]  required-cost-tags" in out and "missing required tag Team" in out
     assert "aifinops-security" not in out  # only the pack asked for
     assert main(["preview", "-C", str(root), "--policy-pack", cost, "--policy-pack", cost,
                  "--policy-pack-config", str(config)]) == 2
@@ -181,4 +184,4 @@ def test_the_installed_command_exits_1_on_a_mandatory_violation(project):
     completed = subprocess.run([str(Path(sys.executable).parent / "aifinops"), "preview", "-C", str(project(VIOLATING))],
                                capture_output=True, text=True, timeout=120)
     assert completed.returncode == 1, completed.stderr
-    assert "Policy Violations:" in completed.stdout
+    assert "❌ aifinops-cost@v0.0.1" in completed.stdout

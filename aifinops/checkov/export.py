@@ -108,6 +108,10 @@ def load_mapping(path: Path = MAPPING_FILE) -> Mapping:
     return Mapping(aws, kubernetes, not_mapped)
 
 
+REMOTE_COMPONENT_REASON = ("a remote (multi-language) component: a provider plugin creates its children, which the "
+                           "offline preview cannot run, so they are not scanned")
+
+
 def export_graph(graph: ResourceGraph, directory: Path, mapping: Optional[Mapping] = None) -> CheckovExport:
     """Write plan.json and k8s/*.yaml for the graph's cloud resources into `directory`."""
     mapping = mapping or load_mapping()
@@ -116,6 +120,9 @@ def export_graph(graph: ResourceGraph, directory: Path, mapping: Optional[Mappin
     result = CheckovExport(directory)
     aws_resources: list[tuple[Resource, AwsMapping]] = []
     kubernetes_resources: list[tuple[Resource, KubernetesMapping]] = []
+    for resource in graph:
+        if resource.remote:
+            result.not_scanned.append(NotScanned(resource.urn, resource.type, REMOTE_COMPONENT_REASON))
     for resource in graph.custom_resources():
         if resource.type in mapping.aws:
             aws_resources.append((resource, mapping.aws[resource.type]))

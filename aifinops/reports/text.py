@@ -1,7 +1,7 @@
 """Findings as the Pulumi CLI prints policy violations under a preview."""
 from __future__ import annotations
 
-from .model import Finding, Report, ToolKind
+from .model import Level, Finding, Report, ToolKind
 
 
 def finding_heading(report: Report, finding: Finding) -> str:
@@ -24,21 +24,31 @@ def finding_body(report: Report, finding: Finding) -> list[str]:
     return lines
 
 
+# The marks the CLI puts before each pack in its Policies section.
+PACK_FAILED, PACK_WARNED, PACK_PASSED = "❌", "⚠️", "✅"
+
+
+def policy_heading(finding: Finding, severity: str) -> str:
+    """`- [mandatory] [severity: high]  required-cost-tags  (aws:s3/bucket:Bucket: data)`, as the CLI prints it."""
+    label = finding.label or finding.level.value
+    return f"- [{label}]{f' [severity: {severity}]' if severity else ''}  {finding.rule_id}"
+
+
 def policy_sections(report: Report) -> list[str]:
-    """The 'Policy Violations:' and 'Policy Packs run:' blocks (empty when no pack ran)."""
+    """The CLI's `Policies:` section: each pack that ran with its verdict, then its violations."""
     packs = [t for t in report.tools.values() if t.kind == ToolKind.POLICY_PACK]
     if not packs:
         return []
-    lines: list[str] = []
+    lines = ["Policies:"]
     violations = report.of_kind(ToolKind.POLICY_PACK)
-    if violations:
-        lines.append("Policy Violations:")
-        for finding in violations:
-            lines.append("    " + finding_heading(report, finding))
-            lines += ["    " + line for line in finding_body(report, finding)]
-            lines.append("")
-    width = max(len("Name"), *(len(t.name) for t in packs)) + 2
-    lines += ["Policy Packs run:", f"    {'Name':<{width}}Version"]
-    lines += [f"    {t.name:<{width}}{t.version}" for t in packs]
+    for pack in packs:
+        found = [f for f in violations if f.tool == pack.name]
+        failed = any(f.level == Level.ERROR for f in found)
+        mark = PACK_FAILED if failed else PACK_WARNED if found else PACK_PASSED
+        lines.append(f"    {mark} {pack.name}@v{pack.version}")
+        for finding in found:
+            severity = finding.properties.get("severity", "")
+            lines.append(f"        {policy_heading(finding, severity)}  ({report.resource_label(finding)})")
+            lines += ["          " + line for line in finding_body(report, finding)]
     lines.append("")
     return lines

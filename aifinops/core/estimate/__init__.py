@@ -92,6 +92,13 @@ def estimate(resources: Iterable[CostResource], usage: Optional[Usage] = None, *
     costs: list[ResourceCost] = []
     regions: dict[str, str] = {}  # URN -> region priced in
     for resource in views:
+        if resource.remote:  # never a cheap success: what it creates is unknown offline
+            costs.append(ResourceCost(
+                urn=resource.urn, type=resource.type, name=resource.name, status=UNPRICED, lines=[], naive_lines=[],
+                note="a remote (multi-language) component: a provider plugin creates its children, which the "
+                     "offline preview cannot run, so they are not priced",
+                component=NO_COMPONENT, component_type="", tags={}))
+            continue
         if not resource.custom or resource.type.startswith(SKIPPED_PREFIXES):
             continue
         ctx.enter(resource)

@@ -22,6 +22,8 @@ class CostResource:
     props: Mapping[str, Any] = field(default_factory=dict)
     provider_props: Mapping[str, Any] = field(default_factory=dict)
     property_dependencies: Mapping[str, list[str]] = field(default_factory=dict)
+    # A multi-language component: a provider plugin creates its children, which no offline preview sees.
+    remote: bool = False
 
     @property
     def package(self) -> str:
