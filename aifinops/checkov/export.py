@@ -343,7 +343,7 @@ def _known_map(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_asset(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == {"asset", "path"}
+    return isinstance(value, dict) and "asset" in value and set(value) <= {"asset", "path", "text", "uri", "assets"}
 
 
 # --- Kubernetes manifests ------------------------------------------------------------------------
