@@ -383,3 +383,20 @@ PolicyPack("config-policy", [ResourceValidationPolicy(name="resource-validation"
         preamble + "foo: String length must be less than or equal to 3",
         preamble + "qux is required",
     ]
+
+
+def test_aifinops_preview_sends_stack_tags_from_the_flag_and_pulumi_yaml(tmp_path, capsys):
+    from aifinops.cli import main
+    from tests.conftest import write_project
+
+    root = write_project(tmp_path / "project", "import pulumi\npulumi.export('x', 1)\n")
+    (root / "Pulumi.yaml").write_text((root / "Pulumi.yaml").read_text() + "description: GPU training\n")
+    pack = write_pack(tmp_path / "tags", TAGS_PACK)
+    assert main(["preview", "-C", str(root), "--json", "--policy-pack", str(pack), "--stack-tag", "team=ml"]) == 0
+    digest = json.loads(capsys.readouterr().out)
+    (violation,) = digest["policyViolations"]
+    assert json.loads(violation["message"].split("\n", 1)[1]) == {
+        "team": "ml", "pulumi:project": "testproj", "pulumi:runtime": "python", "pulumi:description": "GPU training"}
+    with pytest.raises(SystemExit) as usage:  # argparse's usage error, exit 2
+        main(["preview", "-C", str(root), "--stack-tag", "team"])
+    assert usage.value.code == 2 and "--stack-tag 'team': expected KEY=VALUE" in capsys.readouterr().err
