@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+import yaml
+
 from aifinops import policies
 
 from .core.errors import PolicyPackError
@@ -26,6 +28,30 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"fail when a policy pack takes longer than this to answer (default {RPC_TIMEOUT_SECONDS:g})")
     parser.add_argument("--skip-policy-packs", action="store_true",
                         help="do not run policy packs (a plain preview)")
+    parser.add_argument("--stack-tag", action="append", default=[], type=stack_tag, metavar="KEY=VALUE",
+                        help="a stack tag the packs see (as set with `pulumi stack tag set`); repeatable. "
+                             "pulumi:project, pulumi:runtime and pulumi:description are added as the CLI does")
+
+
+def stack_tag(text: str) -> tuple[str, str]:
+    """--stack-tag KEY=VALUE; the pulumi: namespace is the CLI's own."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"--stack-tag {text!r}: expected KEY=VALUE")
+    if key.startswith("pulumi:"):
+        raise argparse.ArgumentTypeError(f"--stack-tag {text!r}: the pulumi: namespace is reserved for the tags "
+                                         f"the CLI sets itself")
+    return key.strip(), value
+
+
+def project_description(project_dir: Path) -> str:
+    """Pulumi.yaml's `description`, which the CLI sends as the pulumi:description stack tag."""
+    try:
+        document = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return ""  # the preview already read this file; a policy run does not fail on it twice
+    description = document.get("description") if isinstance(document, dict) else None
+    return str(description) if description else ""
 
 
 PROJECT_PACKS_DIR = "policies"
@@ -48,7 +74,9 @@ def run_policy_packs(graph: ResourceGraph, args: argparse.Namespace) -> Optional
         raise PolicyPackError('the number of "--policy-pack-config" flags must match the number of '
                               '"--policy-pack" flags')
     configs = [load_config_file(Path(args.cwd) / path) for path in args.policy_pack_config]
-    with PolicyPackSet(selected_pack_dirs(args), PackEnvironment.for_graph(graph), timeout=args.policy_timeout) as packs:
+    environment = PackEnvironment.for_graph(graph, dict(getattr(args, "stack_tag", []) or []),
+                                            project_description(Path(args.cwd)))
+    with PolicyPackSet(selected_pack_dirs(args), environment, timeout=args.policy_timeout) as packs:
         names = [pack.name for pack in packs.packs]
         if args.policy_pack:
             per_pack = {name: configs[i:i + 1] for i, name in enumerate(names)}

@@ -5,7 +5,9 @@ Each pack is its own process, started as the CLI starts a Python analyzer plugin
 PULUMI_PROJECT, PULUMI_STACK, PULUMI_DRY_RUN and PULUMI_ORGANIZATION set. The pack prints the port of
 its Analyzer gRPC server; this module then speaks the Analyzer protocol to it with the protobufs that
 ship in the pulumi package: GetAnalyzerInfo, ConfigureStack, Configure (schema defaults plus the user's
-config, validated), Analyze for every resource with its provider, AnalyzeStack with outputs.
+config, validated), then, as the engine's step generator does for each resource, Remediate through every
+pack in order (later packs and Analyze see the remediated inputs, which are written back to the graph),
+Analyze with its options and provider, and at the end AnalyzeStack with outputs.
 
 A pack that does not start, crashes, hangs or answers something that is not a valid Analyzer response
 raises PolicyPackError (exit 2): a policy check never passes because a pack went quiet. Processes are
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import dataclasses
 import json
 import os
 import queue
@@ -33,10 +36,10 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from .analyzer_requests import analyze_requests, analyze_stack_request
+from .analyzer_requests import analyze_request, analyze_stack_request, graph_value
 from .core.errors import PolicyPackError
 from .core.policy_config import PackInfo, PolicyInfo, PolicyPackConfig, PolicySettings, reconcile
-from .graph import ResourceGraph
+from .graph import Resource, ResourceGraph
 
 START_TIMEOUT_SECONDS = 60.0
 RPC_TIMEOUT_SECONDS = 60.0
@@ -64,11 +67,17 @@ class PackEnvironment:
     config: Mapping[str, str] = field(default_factory=dict)  # namespaced key -> string value
     organization: str = "organization"  # what the CLI passes for DIY backends
     dry_run: bool = True
+    tags: Mapping[str, str] = field(default_factory=dict)  # the stack's tags, sent in ConfigureStack
 
     @classmethod
-    def for_graph(cls, graph: ResourceGraph) -> "PackEnvironment":
+    def for_graph(cls, graph: ResourceGraph, stack_tags: Optional[Mapping[str, str]] = None,
+                  description: str = "") -> "PackEnvironment":
+        """`stack_tags`: the user's (`--stack-tag`); the CLI's own pulumi:* tags are added and win."""
         config = {key: value if isinstance(value, str) else json.dumps(value) for key, value in graph.config.items()}
-        return cls(graph.project, graph.stack, config)
+        tags = {**dict(stack_tags or {}), "pulumi:project": graph.project, "pulumi:runtime": "python"}
+        if description:
+            tags["pulumi:description"] = description
+        return cls(graph.project, graph.stack, config, tags=tags)
 
     def variables(self) -> dict[str, str]:
         return {"PULUMI_CONFIG": json.dumps(dict(self.config)), "PULUMI_PROJECT": self.project,
@@ -85,7 +94,7 @@ class PolicyViolation:
     policy: str
     description: str
     message: str  # as the pack sent it: the policy description, a newline, then the detail
-    enforcement_level: str  # advisory | mandatory
+    enforcement_level: str  # advisory | mandatory (the engine reports a remediate-level violation as mandatory)
     urn: str
     severity: str = ""  # the policy's severity: low | medium | high | critical, or ""
 
@@ -100,6 +109,22 @@ class PolicyViolation:
         return self.enforcement_level == "mandatory"
 
 
+@dataclass(frozen=True)
+class PolicyRemediation:
+    """A policy at level `remediate` that rewrote a resource's inputs before it was analyzed (the CLI
+    prints these as `[remediate]` events)."""
+
+    policy_pack: str
+    policy_pack_version: str
+    policy: str
+    description: str
+    urn: str
+    before: Mapping[str, Any]  # the inputs the policy was given
+    after: Mapping[str, Any]  # the inputs it returned, which every later pack and the graph see
+
+    enforcement_level = "remediate"
+
+
 @dataclass
 class PolicyRun:
     packs: list[PackInfo]
@@ -107,6 +132,7 @@ class PolicyRun:
     resources_analyzed: int
     duration_seconds: float
     config: dict[str, PolicyPackConfig] = field(default_factory=dict)  # pack name -> effective settings
+    remediations: list[PolicyRemediation] = field(default_factory=list)  # in the order they were applied
 
     @property
     def mandatory(self) -> list[PolicyViolation]:
@@ -124,16 +150,16 @@ _RUNNING: "weakref.WeakSet[PolicyPackProcess]" = weakref.WeakSet()
 atexit.register(lambda: [process.close() for process in list(_RUNNING)])
 
 
+def pack_version(pack_dir: Path) -> str:
+    """PulumiPolicy.yaml's `version`, which the CLI uses over the version the pack reports; "" if unset."""
+    version = _policy_project(pack_dir).get("version")
+    return "" if version is None else str(version)
+
+
 def pack_python(pack_dir: Path) -> str:
     """The interpreter the CLI would use for a Python pack: its PulumiPolicy.yaml virtualenv, if any."""
-    path = pack_dir / "PulumiPolicy.yaml"
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except OSError as error:
-        raise PolicyPackError(f"policy pack {pack_dir}: no PulumiPolicy.yaml ({error.strerror})") from error
-    except yaml.YAMLError as error:
-        raise PolicyPackError(f"policy pack {pack_dir}: PulumiPolicy.yaml is not valid YAML: {error}") from error
-    runtime = document.get("runtime") if isinstance(document, dict) else None
+    document = _policy_project(pack_dir)
+    runtime = document.get("runtime")
     name = runtime.get("name") if isinstance(runtime, dict) else runtime
     if name != "python":
         raise PolicyPackError(f"policy pack {pack_dir}: runtime is {name!r}; aifinops runs Python policy packs")
@@ -149,6 +175,17 @@ def pack_python(pack_dir: Path) -> str:
     return str(python)
 
 
+def _policy_project(pack_dir: Path) -> dict[str, Any]:
+    path = pack_dir / "PulumiPolicy.yaml"
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except OSError as error:
+        raise PolicyPackError(f"policy pack {pack_dir}: no PulumiPolicy.yaml ({error.strerror})") from error
+    except yaml.YAMLError as error:
+        raise PolicyPackError(f"policy pack {pack_dir}: PulumiPolicy.yaml is not valid YAML: {error}") from error
+    return document if isinstance(document, dict) else {}
+
+
 class PolicyPackProcess:
     """One running pack and its Analyzer client. Use through PolicyPackSet, which always closes it."""
 
@@ -157,6 +194,7 @@ class PolicyPackProcess:
         self.environment = environment
         self.timeout = timeout
         self.info: Optional[PackInfo] = None
+        self.project_version = ""  # PulumiPolicy.yaml's version, read at launch
         self._process: Optional[subprocess.Popen[bytes]] = None
         self._channel: Optional[grpc.Channel] = None
         self._stub: Optional[analyzer_pb2_grpc.AnalyzerStub] = None
@@ -174,6 +212,7 @@ class PolicyPackProcess:
     def launch(self) -> None:
         """Start the process (returns at once; `connect` waits for the port)."""
         command = [pack_python(self.directory), "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."]
+        self.project_version = pack_version(self.directory)
         env = {**os.environ, **self.environment.variables()}
         try:
             self._process = subprocess.Popen(command, cwd=self.directory, env=env, stdin=subprocess.DEVNULL,
@@ -250,7 +289,7 @@ class PolicyPackProcess:
         env = self.environment
         request = analyzer_pb2.AnalyzerStackConfigureRequest(
             stack=env.stack, project=env.project, organization=env.organization, dry_run=env.dry_run,
-            config=dict(env.config), tags={"pulumi:project": graph.project, "pulumi:runtime": "python"})
+            config=dict(env.config), tags=dict(env.tags) or {"pulumi:project": graph.project, "pulumi:runtime": "python"})
         self._call("ConfigureStack", lambda: self._stub.ConfigureStack(request, timeout=self.timeout))
 
     def configure(self, settings: PolicyPackConfig) -> None:
@@ -265,6 +304,16 @@ class PolicyPackProcess:
     def analyze(self, requests: Sequence[analyzer_pb2.AnalyzeRequest]) -> list[PolicyViolation]:
         """Analyze every resource, a few calls in flight at a time; violations in request order."""
         violations: list[PolicyViolation] = []
+        for request, response in self._windowed("Analyze", requests):
+            violations.extend(self._violations(response, request.urn, "Analyze"))
+        return violations
+
+    def remediate(self, requests: Sequence[analyzer_pb2.AnalyzeRequest]) -> list[tuple[str, Any]]:
+        """Remediate every resource: (urn, RemediateResponse) in request order."""
+        return [(request.urn, response) for request, response in self._windowed("Remediate", requests)]
+
+    def _windowed(self, method: str, requests: Sequence[analyzer_pb2.AnalyzeRequest]) -> list[tuple[Any, Any]]:
+        answers: list[tuple[Any, Any]] = []
         pending: collections.deque[tuple[analyzer_pb2.AnalyzeRequest, Any]] = collections.deque()
 
         def collect() -> None:
@@ -273,22 +322,25 @@ class PolicyPackProcess:
             in_flight = [r.urn for r, _ in pending]
             what = in_flight[0] if len(in_flight) == 1 else f"one of {len(in_flight)} resources in flight: " \
                 + ", ".join(in_flight)
-            response = self._call("Analyze", future.result, what)
+            response = self._call(method, future.result, what)
             pending.popleft()
-            violations.extend(self._violations(response, request.urn, "Analyze"))
+            answers.append((request, response))
 
         for request in requests:
-            pending.append((request, self._call("Analyze", lambda r=request: self._stub.Analyze.future(
+            pending.append((request, self._call(method, lambda r=request: getattr(self._stub, method).future(
                 r, timeout=self.timeout), request.urn)))
             if len(pending) >= ANALYZE_WINDOW:
                 collect()
         while pending:
             collect()
-        return violations
+        return answers
 
     def analyze_stack(self, request: analyzer_pb2.AnalyzeStackRequest, stack_urn: str) -> list[PolicyViolation]:
         response = self._call("AnalyzeStack", lambda: self._stub.AnalyzeStack(request, timeout=self.timeout))
-        return self._violations(response, stack_urn, "AnalyzeStack")
+        # A URN naming a resource of the stack is kept; any other is attributed to the stack, as the engine does.
+        in_stack = {resource.urn for resource in request.resources}
+        return [v if v.urn in in_stack else dataclasses.replace(v, urn=stack_urn)
+                for v in self._violations(response, stack_urn, "AnalyzeStack", keep_urn=True)]
 
     # -- checking what comes back -----------------------------------------------------------------
     def _pack_info(self, info: analyzer_pb2.AnalyzerInfo) -> PackInfo:
@@ -305,12 +357,16 @@ class PolicyPackProcess:
                 config_schema=schema or None, severity=_SEVERITIES.get(policy.severity, ""),
                 display_name=policy.displayName, remediation_steps=policy.remediation_steps, url=policy.url,
                 is_stack_policy=policy.policy_type == analyzer_pb2.POLICY_TYPE_STACK))
-        initial = {name: PolicySettings(_LEVELS.get(config.enforcementLevel, "") if config.enforcementLevel else "",
+        # An entry without a level carries the proto's zero value, ADVISORY, and the CLI applies it as such.
+        initial = {name: PolicySettings(_LEVELS.get(config.enforcementLevel, "advisory"),
                                         json_format.MessageToDict(config.properties))
                    for name, config in info.initialConfig.items()}
-        return PackInfo(info.name, info.version or "0.0.1", self.directory, info.description, tuple(policies), initial)
+        version = self.project_version or info.version or "0.0.1"
+        return PackInfo(info.name, version, self.directory, info.description, tuple(policies), initial)
 
-    def _violations(self, response: analyzer_pb2.AnalyzeResponse, urn: str, method: str) -> list[PolicyViolation]:
+    def _violations(self, response: analyzer_pb2.AnalyzeResponse, urn: str, method: str,
+                    keep_urn: bool = False) -> list[PolicyViolation]:
+        """Resource policies' violations carry the analyzed URN whatever the pack said (as the engine)."""
         assert self.info is not None
         result = []
         for diagnostic in response.diagnostics:
@@ -319,13 +375,42 @@ class PolicyPackProcess:
                 raise PolicyPackError(
                     f"policy pack {self.label} answered {method} of {urn} with a diagnostic for "
                     f"{'unknown policy ' + repr(diagnostic.policyName) if policy is None else 'an unknown level'}")
+            level = _LEVELS[diagnostic.enforcementLevel]
             result.append(PolicyViolation(
                 policy_pack=diagnostic.policyPackName or self.info.name,
-                policy_pack_version=diagnostic.policyPackVersion or self.info.version,
+                policy_pack_version=self.project_version or diagnostic.policyPackVersion or self.info.version,
                 policy=diagnostic.policyName, description=diagnostic.description or policy.description,
-                message=diagnostic.message, enforcement_level=_LEVELS[diagnostic.enforcementLevel],
-                urn=diagnostic.urn or urn, severity=_SEVERITIES.get(diagnostic.severity, "") or policy.severity))
+                message=diagnostic.message,
+                # A violation left after remediation (or from a stack policy, which cannot remediate) is mandatory.
+                enforcement_level="mandatory" if level == "remediate" else level,
+                urn=(diagnostic.urn or urn) if keep_urn else urn,
+                severity=_SEVERITIES.get(diagnostic.severity, "") or policy.severity))
         return result
+
+    def remediation_results(self, urn: str, response: Any, inputs: Mapping[str, Any]
+                            ) -> tuple[dict[str, Any], list[PolicyRemediation], list[PolicyViolation]]:
+        """Apply one RemediateResponse: the final inputs, the remediations, and the advisory diagnostics
+        the engine reports for a remediation that could not run (e.g. on an unknown value)."""
+        assert self.info is not None
+        remediations, violations = [], []
+        current = dict(inputs)
+        for remediation in response.remediations:
+            policy = self.info.policy(remediation.policyName)
+            if policy is None:
+                raise PolicyPackError(f"policy pack {self.label} answered Remediate of {urn} with a remediation "
+                                      f"for unknown policy {remediation.policyName!r}")
+            pack = remediation.policyPackName or self.info.name
+            version = self.project_version or remediation.policyPackVersion or self.info.version
+            description = remediation.description or policy.description
+            if remediation.diagnostic:
+                violations.append(PolicyViolation(pack, version, remediation.policyName, description,
+                                                  remediation.diagnostic, "advisory", urn, policy.severity))
+            elif remediation.HasField("properties"):
+                after = graph_value(json_format.MessageToDict(remediation.properties))
+                remediations.append(PolicyRemediation(pack, version, remediation.policyName, description, urn,
+                                                      before=current, after=after))
+                current = after
+        return current, remediations, violations
 
     # -- failures ---------------------------------------------------------------------------------
     def _call(self, method: str, call: Callable[[], Any], urn: str = "") -> Any:
@@ -425,22 +510,62 @@ class PolicyPackSet:
         """Run every pack over the graph. `configs`: pack name -> its config documents, applied in order."""
         started = time.perf_counter()
         effective = {p.info.name: reconcile(p.info, (configs or {}).get(p.info.name, ())) for p in self.processes}
-        requests = analyze_requests(graph)
-        stack_request = analyze_stack_request(graph)
         stack_urn = graph.root.urn if any(r.type == "pulumi:pulumi:Stack" for r in graph) else ""
+        requests: list[analyzer_pb2.AnalyzeRequest] = []
 
-        def run_one(process: PolicyPackProcess) -> list[PolicyViolation]:
+        def configure(process: PolicyPackProcess) -> None:
             process.configure_stack(graph)
             process.configure(effective[process.info.name])
+
+        def analyze(process: PolicyPackProcess) -> list[PolicyViolation]:
             return process.analyze(requests) + process.analyze_stack(stack_request, stack_urn)
 
         pool = ThreadPoolExecutor(max_workers=len(self.processes))
         try:
-            results = [future.result() for future in [pool.submit(run_one, p) for p in self.processes]]
+            for future in [pool.submit(configure, p) for p in self.processes]:
+                future.result()
+            remediations, remediation_violations = self._remediate(graph, effective)
+            requests = [analyze_request(graph, resource) for resource in graph]
+            stack_request = analyze_stack_request(graph)
+            results = [future.result() for future in [pool.submit(analyze, p) for p in self.processes]]
         except BaseException:
             self.close()  # unblocks the other packs' calls; a failed set is not reused
             raise
         finally:
             pool.shutdown(wait=True)
-        violations = [v for result in results for v in result]
-        return PolicyRun(self.packs, violations, len(requests), time.perf_counter() - started, effective)
+        violations = remediation_violations + [v for result in results for v in result]
+        return PolicyRun(self.packs, violations, len(requests), time.perf_counter() - started, effective,
+                         remediations)
+
+    def _remediate(self, graph: ResourceGraph, effective: Mapping[str, PolicyPackConfig]
+                   ) -> tuple[list[PolicyRemediation], list[PolicyViolation]]:
+        """The engine's first pass: each pack in turn may rewrite each resource's inputs; the next pack,
+        Analyze and every later reader of the graph see the result. A pack with no policy at level
+        `remediate` would answer nothing (the SDK runs only those), so it is not asked."""
+        remediations: list[PolicyRemediation] = []
+        violations: list[PolicyViolation] = []
+        for process in self.processes:
+            if not any(s.enforcement_level == "remediate" for s in effective[process.info.name].values()):
+                continue
+            resources = list(graph)
+            answers = process.remediate([analyze_request(graph, resource) for resource in resources])
+            for resource, (urn, response) in zip(resources, answers):
+                inputs, applied, diagnostics = process.remediation_results(urn, response, resource.inputs)
+                violations.extend(diagnostics)
+                if applied:
+                    remediations.extend(applied)
+                    _record_inputs(resource, inputs)
+        return remediations, violations
+
+
+def _record_inputs(resource: Resource, inputs: dict[str, Any]) -> None:
+    """Write remediated inputs to the graph; outputs that echoed an input follow it, as a preview's would."""
+    before = resource.inputs
+    for key in set(before) | set(inputs):
+        echoed = key not in resource.outputs or resource.outputs.get(key) == before.get(key)
+        if resource.custom and echoed and before.get(key) != inputs.get(key):
+            if key in inputs:
+                resource.outputs[key] = inputs[key]
+            else:
+                resource.outputs.pop(key, None)
+    resource.inputs = inputs

@@ -74,7 +74,7 @@ def test_a_bad_policy_config_is_reported_before_checkov_could_swallow_it(tmp_pat
     config = tmp_path / "policy-config.json"
     config.write_text(json.dumps({"required-cost-tags": {"requiredTags": "Owner"}}))
     exported, graph = one_topic(tmp_path)
-    with pytest.raises(PolicyPackError, match="requiredTags: 'Owner' is not of type 'array'"):
+    with pytest.raises(PolicyPackError, match="requiredTags: Invalid type. Expected: array, given: string"):
         PendingScan([graph], policy_config_files=[str(config)], checkov=Path("/nonexistent/checkov"))
 
 

@@ -85,7 +85,7 @@ def test_one_pack_with_its_config_and_counts_that_must_match(project, tmp_path, 
     ("{not json", "not valid JSON"),
     ('{"required-cost-tags": "sometimes"}', "'sometimes' is not a valid enforcement level"),
     ('{"required-cost-tags": {"requiredTags": "CostCenter"}}',
-     "required-cost-tags: requiredTags: 'CostCenter' is not of type 'array'"),
+     "error: validating policy config: aifinops-cost 0.0.1  required-cost-tags: requiredTags: Invalid type. Expected: array, given: string"),
 ])
 def test_invalid_policy_config_exits_2_with_a_clear_message(project, tmp_path, capsys, content, expected):
     config = tmp_path / "config.json"

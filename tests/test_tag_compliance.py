@@ -263,7 +263,7 @@ def test_too_many_allowed_values_for_one_rule_is_an_error_not_a_truncation():
 
 
 def test_a_policy_config_that_fails_the_policy_schema_is_refused():
-    with pytest.raises(ValueError, match=r"required-cost-tags: requiredTags: 'CostCenter' is not of type 'array'"):
+    with pytest.raises(ValueError, match=r"required-cost-tags: requiredTags: Invalid type\. Expected: array, given: string"):
         RequiredTags.from_policy_config({"required-cost-tags": {"requiredTags": "CostCenter"}})
 
 

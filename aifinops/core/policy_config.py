@@ -18,6 +18,11 @@ from .errors import PolicyPackError
 
 ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 ALL_POLICIES = "all"
+# Keys of a policy-config file that name no policy: the CLI skips them (a config file shared with ESC).
+IGNORED_CONFIG_KEYS = ("environments",)
+# JSON Schema type names as the CLI's validator (gojsonschema) reports a value's type.
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"),
+               (dict, "object"), (type(None), "null"))
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ def parse_config(document: Any, origin: str) -> PolicyPackConfig:
                               f"got {type(document).__name__}")
     config: PolicyPackConfig = {}
     for name, value in document.items():
+        if name in IGNORED_CONFIG_KEYS:
+            continue
         if isinstance(value, str):
             config[name] = PolicySettings(_level(value, name, origin))
         elif isinstance(value, Mapping):
@@ -107,10 +114,12 @@ def reconcile(pack: PackInfo, configs: Sequence[PolicyPackConfig] = ()) -> Polic
         result[policy.name] = PolicySettings(policy.enforcement_level, properties)
     for config in (pack.initial_config, *configs):
         result = _apply(result, config)
-    errors = [f"{policy.name}: {message}" for policy in pack.policies
+    # The CLI's wording: one "validating policy config: <pack> <version>  <policy>: <error>" line per error.
+    errors = [f"validating policy config: {pack.name} {pack.version}  {policy.name}: {message}"
+              for policy in sorted(pack.policies, key=lambda p: p.name)
               for message in _schema_errors(policy, result[policy.name].properties)]
     if errors:
-        raise PolicyPackError(f"policy pack {pack.name}: invalid policy config:\n  " + "\n  ".join(errors))
+        raise PolicyPackError("\n".join(errors))
     return result
 
 
@@ -138,8 +147,39 @@ def _schema_errors(policy: PolicyInfo, properties: Mapping[str, Any]) -> list[st
         schema["required"] = list(policy.config_schema["required"])
     validator = jsonschema.Draft7Validator(schema)
     messages = []
-    for error in sorted(validator.iter_errors(dict(properties)), key=lambda e: list(e.absolute_path)):
+    for error in sorted(validator.iter_errors(dict(properties)), key=lambda e: [str(p) for p in e.absolute_path]):
         where = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p))
                         for i, p in enumerate(error.absolute_path))
-        messages.append(f"{where}: {error.message}" if where else error.message)
-    return messages
+        message = _cli_message(error, where)
+        messages.append(f"{where}: {message}" if where and error.validator != "required" else message)
+    return sorted(messages)
+
+
+def _number(value: Any) -> Any:
+    """Schemas arrive over gRPC as protobuf Structs, whose numbers are all floats."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _json_type(value: Any) -> str:
+    return next(name for kind, name in _JSON_TYPES if isinstance(value, kind))
+
+
+def _cli_message(error: jsonschema.ValidationError, where: str) -> str:
+    """gojsonschema's description of the error, as the CLI prints it; jsonschema's for other keywords."""
+    field_name = where or "(root)"
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = "/".join(expected) if isinstance(expected, list) else expected
+        return f"Invalid type. Expected: {expected}, given: {_json_type(error.instance)}"
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return f"{missing} is required"
+    if error.validator == "maxLength":
+        return f"String length must be less than or equal to {_number(error.validator_value)}"
+    if error.validator == "minLength":
+        return f"String length must be greater than or equal to {_number(error.validator_value)}"
+    if error.validator == "enum":
+        return f"{field_name} must be one of the following: " + ", ".join(json.dumps(v) for v in error.validator_value)
+    if error.validator == "const":
+        return f"{field_name} does not match: {json.dumps(error.validator_value)}"
+    return error.message

@@ -132,5 +132,5 @@ aws.s3.Bucket("unknown-but-incomplete", tags={"CostCenter": src.public_dns})
 
 
 def test_invalid_required_tags_config(check_policies):
-    with pytest.raises(PolicyPackError, match=r"required-cost-tags: requiredTags\[0\]: '' should be non-empty"):
+    with pytest.raises(PolicyPackError, match=r"validating policy config: aifinops-cost \S+  required-cost-tags: requiredTags\[0\]: String length must be greater than or equal to 1"):
         check_policies('import pulumi_aws as aws\naws.s3.Bucket("b")\n', REGION, {POLICY: {"requiredTags": [""]}})
