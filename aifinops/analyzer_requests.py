@@ -159,8 +159,10 @@ def analyze_request(graph: ResourceGraph, resource: Resource) -> analyzer_pb2.An
 
 
 def analyze_requests(graph: ResourceGraph) -> list[analyzer_pb2.AnalyzeRequest]:
-    """One Analyze request per registered resource, in registration order (the engine's step order)."""
-    return [analyze_request(graph, resource) for resource in graph]
+    """One Analyze request per registered resource, in registration order (the engine's step order). The
+    engine analyzes the goal state of registrations only: reads (Resource.get, StackReference) reach the
+    packs in AnalyzeStack, with the rest of the stack."""
+    return [analyze_request(graph, resource) for resource in graph if not resource.read]
 
 
 def analyze_stack_request(graph: ResourceGraph) -> analyzer_pb2.AnalyzeStackRequest:

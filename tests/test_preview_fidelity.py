@@ -162,3 +162,16 @@ Cluster("main")
     estimate = digest["costEstimate"]
     remote = next(r for r in estimate["resources"] if r["name"] == "main")
     assert remote["status"] == "unpriced" and "remote" in remote["note"]
+
+
+def test_reads_are_not_analyzed_one_by_one_but_reach_the_stack_policies(real_world):
+    from aifinops.analyzer_requests import analyze_requests, analyze_stack_request
+    from aifinops.engine import run_program
+    from aifinops.project import load_project
+
+    project = load_project(real_world)
+    graph = run_program(project, project.load_stack("dev"))
+    analyzed = {request.urn for request in analyze_requests(graph)}
+    stacked = {resource.urn for resource in analyze_stack_request(graph).resources}
+    read = {r.urn for r in graph if r.read}
+    assert read and not read & analyzed and read <= stacked
