@@ -400,3 +400,19 @@ def test_aifinops_preview_sends_stack_tags_from_the_flag_and_pulumi_yaml(tmp_pat
     with pytest.raises(SystemExit) as usage:  # argparse's usage error, exit 2
         main(["preview", "-C", str(root), "--stack-tag", "team"])
     assert usage.value.code == 2 and "--stack-tag 'team': expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_a_remediation_is_reported_as_the_cli_prints_it(tmp_path, capsys):
+    from aifinops.cli import main
+    from tests.conftest import write_project
+
+    root = write_project(tmp_path / "project", BUCKET, {"aws:region": "us-east-1"})
+    pack = write_pack(tmp_path / "tagger", TAGGER)
+    assert main(["preview", "--cwd", str(root), "--policy-pack", str(pack)]) == 0
+    out = capsys.readouterr().out
+    assert "- [remediate]  add-owner  (aws:s3/bucketV2:BucketV2: data)" in out and "remediated: tags" in out
+    assert main(["preview", "--cwd", str(root), "--policy-pack", str(pack), "--json"]) == 0
+    digest = json.loads(capsys.readouterr().out)
+    assert [v["enforcementLevel"] for v in digest["policyViolations"] if v["policy"] == "add-owner"] == ["remediate"]
+    step = next(s for s in digest["steps"] if s["urn"].endswith("::data"))
+    assert step["newState"]["inputs"]["tags"] == {"Team": "ml", "Owner": "platform"}

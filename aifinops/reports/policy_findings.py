@@ -1,7 +1,7 @@
 """Policy packs as a report source: each pack is a tool, each policy a rule, each violation a finding."""
 from __future__ import annotations
 
-from aifinops.policy_runner import PolicyRun, PolicyViolation
+from aifinops.policy_runner import PolicyRemediation, PolicyRun, PolicyViolation
 
 from .model import Finding, Level, Report, Rule, Tool, ToolKind
 
@@ -25,6 +25,19 @@ def add_policy_run(report: Report, run: PolicyRun) -> None:
                             "policyType": "stack" if policy.is_stack_policy else "resource"}))
     for violation in run.violations:
         report.add(policy_finding(violation))
+    for remediation in getattr(run, "remediations", []):
+        report.add(remediation_finding(remediation))
+
+
+def remediation_finding(remediation: PolicyRemediation) -> Finding:
+    """A remediation is reported, never blocking: the CLI prints it as a `[remediate]` event."""
+    changed = sorted(key for key in {*remediation.before, *remediation.after}
+                     if remediation.before.get(key) != remediation.after.get(key))
+    return Finding(
+        tool=remediation.policy_pack, rule_id=remediation.policy, level=Level.NOTE,
+        message=f"remediated: {', '.join(changed) or 'no property changed'}", urn=remediation.urn, label="remediate",
+        properties={"policyPackVersion": remediation.policy_pack_version, "enforcementLevel": "remediate",
+                    "policyMessage": f"{remediation.description}\nremediated: {', '.join(changed)}"})
 
 
 def policy_finding(violation: PolicyViolation) -> Finding:
