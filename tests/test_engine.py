@@ -161,8 +161,8 @@ def test_exception_in_program_names_the_line(preview):
 
 def test_unanswered_invoke_names_the_token(preview):
     with pytest.raises(ProgramError) as error:
-        preview("import pulumi_aws as aws\naws.rds.get_engine_version(engine='postgres')\n")
-    assert "aws:rds/getEngineVersion:getEngineVersion" in str(error.value)
+        preview("import pulumi\npulumi.runtime.invoke('acme:index/getThing:getThing', {})\n")
+    assert "acme:index/getThing:getThing" in str(error.value)
 
 
 def test_policy_document_invoke_renders_iam_json(preview):
