@@ -42,7 +42,6 @@ from aifinops.core.required_tags import (
 from .automation_lambda import (
     AccountScope,
     FunctionSettings,
-    HandlerComponent,
     account_scope,
     declare_checkov_exceptions,
     deploy_handler,
