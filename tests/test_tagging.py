@@ -86,3 +86,13 @@ def test_required_tag_keys_are_configurable():
         tags.validate_cost_tags({"Environment": "dev"}, None)  # no requiredTags config: the defaults
     with pytest.raises(ValueError, match="requiredTags: expected a list of tag keys"):
         tags.validate_cost_tags({"Team": "x"}, "Team")
+
+
+def test_the_taggability_table_is_what_the_pinned_sdk_says():
+    """core/data/aws_tag_shapes.json is read from pulumi-aws's classes (python -m aifinops.taggable_types)."""
+    import json
+
+    from aifinops.taggable_types import read_tag_shapes
+
+    assert json.loads(tags.TAG_SHAPES_FILE.read_text()) == read_tag_shapes()
+    assert tags.is_known_aws_type("aws:s3/bucket:Bucket") and not tags.is_known_aws_type("aws:made/up:Thing")
