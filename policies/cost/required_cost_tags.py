@@ -12,7 +12,8 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
 from aifinops.core.required_tags import REQUIRED_COST_TAGS_POLICY, REQUIRED_COST_TAGS_PROPERTIES
-from aifinops.core.tags import ASG_TYPE, LAUNCH_TEMPLATE_TYPE, effective_tags, is_taggable
+from aifinops.core.tags import (ASG_TYPE, LAUNCH_TEMPLATE_TYPE, effective_tags, is_known_aws_type, is_taggable,
+                                tag_shapes_source)
 
 from ..config_schema import config_schema, setting
 from ..preview_values import UNKNOWN, is_unknown
@@ -29,7 +30,16 @@ def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> N
     allowed: dict[str, list[str]] = setting(args, SCHEMA, "allowedValues")
     stack = StackResources(args.resources)
     for resource in stack.resources:
-        if not resource.resource_type.startswith("aws:") or not is_taggable(resource.resource_type):
+        if not resource.resource_type.startswith("aws:"):
+            continue
+        if not is_known_aws_type(resource.resource_type):
+            # Fail closed: a type newer than the table cannot be said to need no tags.
+            report_violation(f"{resource.resource_type} is not in aifinops's table of AWS resource types "
+                             f"({tag_shapes_source()}), so whether it carries cost tags cannot be told; "
+                             f"update aifinops (or regenerate the table with python -m aifinops.taggable_types)",
+                             resource.urn)
+            continue
+        if not is_taggable(resource.resource_type):
             continue
         template = _launch_template_props(stack, resource)
         tags = effective_tags(resource.resource_type, stack.props(resource), stack.provider_props(resource), template)

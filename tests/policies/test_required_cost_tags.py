@@ -134,3 +134,11 @@ aws.s3.Bucket("unknown-but-incomplete", tags={"CostCenter": src.public_dns})
 def test_invalid_required_tags_config(check_policies):
     with pytest.raises(PolicyPackError, match=r"validating policy config: aifinops-cost \S+  required-cost-tags: requiredTags\[0\]: String length must be greater than or equal to 1"):
         check_policies('import pulumi_aws as aws\naws.s3.Bucket("b")\n', REGION, {POLICY: {"requiredTags": [""]}})
+
+
+def test_an_aws_type_the_table_does_not_know_fails_closed(check_policies):
+    program = 'import pulumi\npulumi.CustomResource("aws:newservice/widget:Widget", "w", {"size": 1})\n'
+    result = check_policies(program, REGION)
+    assert result.names(POLICY) == {"w"}
+    assert "aws:newservice/widget:Widget is not in aifinops's table of AWS resource types (pulumi-aws 7.51.1 " \
+           "resource classes)" in result.messages(POLICY)[0]
