@@ -489,6 +489,7 @@ def run_program(project: Project, stack: StackConfig, debug: bool = False, mock_
     finally:
         os.chdir(saved_cwd)
         sys.path[:] = saved_path
+    graph.put_in_stable_order()
     return graph
 
 

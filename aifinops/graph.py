@@ -6,6 +6,7 @@ the cost estimate and the reports all read it and never re-run the program.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
@@ -132,5 +133,46 @@ class ResourceGraph:
             graph.add(Resource(**raw, source=SourcePosition(**source) if source else None))
         return graph
 
+    def put_in_stable_order(self) -> None:
+        """Registration order, made the same on every run (see stable_order): every consumer, the packs'
+        Analyze calls, the estimate and the digest, then reads the stack in one reproducible order."""
+        self.resources = {r.urn: r for r in stable_order(list(self.resources.values()))}
+
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, default=str)
+
+
+def stable_order(resources: list[Resource]) -> list[Resource]:
+    """Registration order, made the same on every run: the SDK registers resources from concurrent tasks,
+    so two runs can differ where nothing orders them. A topological order over parents, dependencies and
+    providers, with ties broken by the program line that made each resource and then its URN."""
+    by_urn = {r.urn: r for r in resources}
+    before: dict[str, set[str]] = {r.urn: set() for r in resources}
+    for resource in resources:
+        provider = resource.provider_urn
+        for urn in {resource.parent, provider, *resource.dependencies}:
+            if urn in by_urn and urn != resource.urn:
+                before[resource.urn].add(urn)
+
+    def key(resource: Resource) -> tuple:
+        source = resource.source
+        return (source.file, source.line) if source else ("", 0), resource.urn
+
+    ready = [(key(r), r.urn) for r in resources if not before[r.urn]]
+    heapq.heapify(ready)  # a heap keeps this O(n log n) for large stacks
+    waiting = {urn: set(deps) for urn, deps in before.items() if deps}
+    dependents: dict[str, list[str]] = {}
+    for urn, deps in waiting.items():
+        for dep in deps:
+            dependents.setdefault(dep, []).append(urn)
+    ordered: list[Resource] = []
+    while ready:
+        _, urn = heapq.heappop(ready)
+        ordered.append(by_urn[urn])
+        for dependent in dependents.get(urn, []):
+            waiting[dependent].discard(urn)
+            if not waiting[dependent]:
+                del waiting[dependent]
+                heapq.heappush(ready, (key(by_urn[dependent]), dependent))
+    # A dependency cycle cannot come from a program; keep any leftovers rather than drop them.
+    return ordered + sorted((by_urn[urn] for urn in waiting), key=key)

@@ -102,48 +102,9 @@ def diagnostic_lines(graph: ResourceGraph) -> list[str]:
 
 
 def steps_resources(graph: ResourceGraph) -> list[Resource]:
-    """What pulumi preview counts and lists as steps, in a stable order: everything but the engine's default
-    providers (internal, never shown), parents before children and dependencies before dependents."""
-    shown = [r for r in graph if not (r.is_provider and r.name.startswith("default"))]
-    return stable_step_order(shown)
-
-
-def stable_step_order(resources: list[Resource]) -> list[Resource]:
-    """Registration order, made the same on every run: the SDK registers resources from concurrent tasks,
-    so two runs can differ where nothing orders them. A topological order over parents, dependencies and
-    providers, with ties broken by the program line that made each resource and then its URN."""
-    by_urn = {r.urn: r for r in resources}
-    before: dict[str, set[str]] = {r.urn: set() for r in resources}
-    for resource in resources:
-        provider = resource.provider_urn
-        for urn in {resource.parent, provider, *resource.dependencies}:
-            if urn in by_urn and urn != resource.urn:
-                before[resource.urn].add(urn)
-
-    def key(resource: Resource) -> tuple:
-        source = resource.source
-        return (source.file, source.line) if source else ("", 0), resource.urn
-
-    ready = sorted((r for r in resources if not before[r.urn]), key=key)
-    waiting = {urn: set(deps) for urn, deps in before.items() if deps}
-    dependents: dict[str, list[str]] = {}
-    for urn, deps in waiting.items():
-        for dep in deps:
-            dependents.setdefault(dep, []).append(urn)
-    ordered: list[Resource] = []
-    while ready:
-        resource = ready.pop(0)
-        ordered.append(resource)
-        released = []
-        for urn in dependents.get(resource.urn, []):
-            waiting[urn].discard(resource.urn)
-            if not waiting[urn]:
-                del waiting[urn]
-                released.append(by_urn[urn])
-        if released:
-            ready = sorted(ready + released, key=key)
-    # A dependency cycle cannot come from a program; keep any leftovers rather than drop them.
-    return ordered + sorted((by_urn[urn] for urn in waiting), key=key)
+    """What pulumi preview counts and lists as steps: everything but the engine's default providers (internal,
+    never shown), in the graph's order (see ResourceGraph.put_in_stable_order)."""
+    return [r for r in graph if not (r.is_provider and r.name.startswith("default"))]
 
 
 # ResourceV3 names of the options a program can set, as `pulumi preview --json` writes them in newState.
