@@ -59,13 +59,15 @@ def price_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..
 
 
 @pytest.fixture
-def preview(tmp_path: Path) -> Callable[..., ResourceGraph]:
+def preview(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[..., ResourceGraph]:
     """preview(program_source, config=None, **kw) -> ResourceGraph, run in-process with the offline engine.
 
-    As `aifinops preview`: ids and computed outputs unknown; `mock_outputs=True` as `--mock-outputs`."""
+    As `aifinops preview`: ids and computed outputs unknown; `mock_outputs=True` as `--mock-outputs`, the
+    default in a test module that sets PREVIEW_MOCK_OUTPUTS = True."""
+    module_default = getattr(request.module, "PREVIEW_MOCK_OUTPUTS", False)
 
     def run(program: str, config: Optional[dict[str, Any]] = None, *, stack: str = "dev",
-            project: str = "testproj", mock_outputs: bool = False) -> ResourceGraph:
+            project: str = "testproj", mock_outputs: bool = module_default) -> ResourceGraph:
         root = write_project(tmp_path / "project", program, config, project=project, stack=stack)
         loaded = load_project(root)
         return run_program(loaded, loaded.load_stack(stack), mock_outputs=mock_outputs)

@@ -1,7 +1,6 @@
 """BackupPlan: the default schedule, vault and key, lock, copies, selections, the role, and every bad argument."""
 from __future__ import annotations
 
-import functools
 import json
 
 import pytest
@@ -18,11 +17,9 @@ from aifinops.components.backup_plan import (
 from tests.conftest import only, tagged_config
 
 
-@pytest.fixture
-def preview(preview):
-    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
-    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
-    return functools.partial(preview, mock_outputs=True)
+# This module reads what components render from ids and ARNs (IAM and resource policies, references),
+# so the `preview` fixture gives AWS-shaped values here, as `aifinops preview --mock-outputs` does.
+PREVIEW_MOCK_OUTPUTS = True
 
 
 PROGRAM = """

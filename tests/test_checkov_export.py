@@ -1,12 +1,10 @@
 """The Terraform-plan and manifest export, read back as data (no checkov run here; see test_checkov_scan)."""
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from aifinops.checkov.export import KUBERNETES, PLAN_FILE, TERRAFORM, export_graph
@@ -14,11 +12,9 @@ from aifinops.graph import Resource, ResourceGraph
 from tests.conftest import tagged_config
 
 
-@pytest.fixture
-def preview(preview):
-    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
-    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
-    return functools.partial(preview, mock_outputs=True)
+# This module reads what components render from ids and ARNs (IAM and resource policies, references),
+# so the `preview` fixture gives AWS-shaped values here, as `aifinops preview --mock-outputs` does.
+PREVIEW_MOCK_OUTPUTS = True
 
 
 STORAGE = """

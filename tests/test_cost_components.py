@@ -1,7 +1,6 @@
 """CostBudget, CostAnomalyAlerts and CostAllocationTags: defaults, wiring and every validation error."""
 from __future__ import annotations
 
-import functools
 import json
 
 import pytest
@@ -12,11 +11,9 @@ from aifinops.components.cost_budget import BudgetAction, CostBudget, CostBudget
 from tests.conftest import tagged_config
 
 
-@pytest.fixture
-def preview(preview):
-    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
-    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
-    return functools.partial(preview, mock_outputs=True)
+# This module reads what components render from ids and ARNs (IAM and resource policies, references),
+# so the `preview` fixture gives AWS-shaped values here, as `aifinops preview --mock-outputs` does.
+PREVIEW_MOCK_OUTPUTS = True
 
 
 BUDGET = """

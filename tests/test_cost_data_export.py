@@ -2,7 +2,6 @@
 Athena workgroup and named views, tag activation, the us-east-1 rule, and every validation error."""
 from __future__ import annotations
 
-import functools
 import json
 
 import pytest
@@ -14,11 +13,9 @@ from aifinops.core.lifecycle import rules_from_inputs
 from tests.conftest import only, tagged_config
 
 
-@pytest.fixture
-def preview(preview):
-    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
-    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
-    return functools.partial(preview, mock_outputs=True)
+# This module reads what components render from ids and ARNs (IAM and resource policies, references),
+# so the `preview` fixture gives AWS-shaped values here, as `aifinops preview --mock-outputs` does.
+PREVIEW_MOCK_OUTPUTS = True
 
 
 LAKE = """

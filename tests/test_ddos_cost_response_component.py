@@ -2,7 +2,6 @@
 that can change only non-essential auto scaling groups and endpoints and delete nothing."""
 from __future__ import annotations
 
-import functools
 import json
 
 import pytest
@@ -12,11 +11,9 @@ from aifinops.core.automation_settings import PREVIOUS_CAPACITY_TAG, SOURCE_ATTR
 from tests.conftest import only, tagged_config
 
 
-@pytest.fixture
-def preview(preview):
-    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
-    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
-    return functools.partial(preview, mock_outputs=True)
+# This module reads what components render from ids and ARNs (IAM and resource policies, references),
+# so the `preview` fixture gives AWS-shaped values here, as `aifinops preview --mock-outputs` does.
+PREVIEW_MOCK_OUTPUTS = True
 
 
 EIP = "arn:aws:ec2:us-east-1:123456789012:eip-allocation/eipalloc-0123456789abcdef0"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import email
-import functools
 import json
 
 import pytest
@@ -23,11 +22,9 @@ from aifinops.core import catalog
 from tests.conftest import tagged_config, warnings_of
 
 
-@pytest.fixture
-def preview(preview):
-    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
-    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
-    return functools.partial(preview, mock_outputs=True)
+# This module reads what components render from ids and ARNs (IAM and resource policies, references),
+# so the `preview` fixture gives AWS-shaped values here, as `aifinops preview --mock-outputs` does.
+PREVIEW_MOCK_OUTPUTS = True
 
 
 PROGRAM = """

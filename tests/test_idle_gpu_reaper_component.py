@@ -2,7 +2,6 @@
 settings the handler will read, the Lambda archive, and every validation error."""
 from __future__ import annotations
 
-import functools
 import json
 import subprocess
 import sys
@@ -18,11 +17,9 @@ from aifinops.core.automation_settings import ReaperSettings, from_env
 from tests.conftest import tagged_config
 
 
-@pytest.fixture
-def preview(preview):
-    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
-    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
-    return functools.partial(preview, mock_outputs=True)
+# This module reads what components render from ids and ARNs (IAM and resource policies, references),
+# so the `preview` fixture gives AWS-shaped values here, as `aifinops preview --mock-outputs` does.
+PREVIEW_MOCK_OUTPUTS = True
 
 
 IAM_INLINE_POLICY_LIMIT = 10_240  # characters, all inline policies of a role together

@@ -2,7 +2,6 @@
 inference on Kubernetes; it passes the policy packs."""
 from __future__ import annotations
 
-import functools
 import json
 import subprocess
 import sys
@@ -16,11 +15,9 @@ from aifinops.core.values import UNKNOWN_STRING_VALUE as UNKNOWN
 from tests.conftest import REPO_ROOT, example_stack_config, only, run_example_stack, tagged_config
 
 
-@pytest.fixture
-def preview(preview):
-    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
-    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
-    return functools.partial(preview, mock_outputs=True)
+# This module reads what components render from ids and ARNs (IAM and resource policies, references),
+# so the `preview` fixture gives AWS-shaped values here, as `aifinops preview --mock-outputs` does.
+PREVIEW_MOCK_OUTPUTS = True
 
 
 STACK = "inference-prod"

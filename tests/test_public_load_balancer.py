@@ -1,7 +1,6 @@
 """PublicLoadBalancer: HTTPS-only, VPC-only egress, deletion protection, and every bad argument."""
 from __future__ import annotations
 
-import functools
 
 import pytest
 
@@ -9,11 +8,9 @@ from aifinops.components.public_load_balancer import PublicLoadBalancer, PublicL
 from tests.conftest import tagged_config
 
 
-@pytest.fixture
-def preview(preview):
-    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
-    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
-    return functools.partial(preview, mock_outputs=True)
+# This module reads what components render from ids and ARNs (IAM and resource policies, references),
+# so the `preview` fixture gives AWS-shaped values here, as `aifinops preview --mock-outputs` does.
+PREVIEW_MOCK_OUTPUTS = True
 
 
 PROGRAM = """

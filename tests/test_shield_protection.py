@@ -1,7 +1,6 @@
 """ShieldProtection: protections, group, health checks, the opt-in subscription, and every bad argument."""
 from __future__ import annotations
 
-import functools
 
 import pytest
 
@@ -17,11 +16,9 @@ from aifinops.core.service_prices import service_price
 from tests.conftest import tagged_config
 
 
-@pytest.fixture
-def preview(preview):
-    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
-    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
-    return functools.partial(preview, mock_outputs=True)
+# This module reads what components render from ids and ARNs (IAM and resource policies, references),
+# so the `preview` fixture gives AWS-shaped values here, as `aifinops preview --mock-outputs` does.
+PREVIEW_MOCK_OUTPUTS = True
 
 
 PROGRAM = """

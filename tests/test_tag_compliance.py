@@ -3,7 +3,6 @@ recorder, the auto-tagging Lambda (event pattern, settings, least privilege, map
 Organizations tag policy, and every validation error."""
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
@@ -24,11 +23,9 @@ from aifinops.policies.cost import required_cost_tags
 from tests.conftest import only, tagged_config
 
 
-@pytest.fixture
-def preview(preview):
-    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
-    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
-    return functools.partial(preview, mock_outputs=True)
+# This module reads what components render from ids and ARNs (IAM and resource policies, references),
+# so the `preview` fixture gives AWS-shaped values here, as `aifinops preview --mock-outputs` does.
+PREVIEW_MOCK_OUTPUTS = True
 
 
 SEVEN = ("CostCenter", "Project", "Environment", "Team", "Owner", "Application", "DataClass")

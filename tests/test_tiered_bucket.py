@@ -1,7 +1,6 @@
 """TieredBucket: secure defaults, lifecycle tiers and presets, logging, replication, warnings, bad arguments."""
 from __future__ import annotations
 
-import functools
 import json
 
 import pytest
@@ -13,11 +12,9 @@ from aifinops.core.lifecycle import LifecycleRule, Transition
 from tests.conftest import only, tagged_config
 
 
-@pytest.fixture
-def preview(preview):
-    """This module reads what components render from ids and ARNs (IAM and resource policies, references),
-    so it previews with AWS-shaped values, as `aifinops preview --mock-outputs` does."""
-    return functools.partial(preview, mock_outputs=True)
+# This module reads what components render from ids and ARNs (IAM and resource policies, references),
+# so the `preview` fixture gives AWS-shaped values here, as `aifinops preview --mock-outputs` does.
+PREVIEW_MOCK_OUTPUTS = True
 
 
 PROGRAM = """
