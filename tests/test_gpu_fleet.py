@@ -165,7 +165,9 @@ def test_interruption_and_rebalance_events_reach_an_encrypted_topic_eventbridge_
     assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
     assert key.inputs["enableKeyRotation"] is True
     key_policy = json.loads(key.inputs["policy"])
-    events = next(s for s in key_policy["Statement"] if s["Principal"] == {"Service": ["events.amazonaws.com"]})
+    # EventBridge sends the events; CloudWatch sends the low-utilisation alarm.
+    events = next(s for s in key_policy["Statement"]
+                  if s["Principal"] == {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]})
     assert set(events["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
     assert any(s["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"} for s in key_policy["Statement"])
 
@@ -183,7 +185,8 @@ def test_interruption_and_rebalance_events_reach_an_encrypted_topic_eventbridge_
 
     topic_policy = json.loads(graph.of_type("aws:sns/topicPolicy:TopicPolicy")[0].inputs["policy"])
     publish = next(s for s in topic_policy["Statement"] if s["Effect"] == "Allow")
-    assert publish["Principal"] == {"Service": ["events.amazonaws.com"]} and publish["Action"] == "SNS:Publish"
+    assert publish["Principal"] == {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]}
+    assert publish["Action"] == "SNS:Publish"
     assert publish["Resource"] == topic.outputs["arn"]
     assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
     (subscription,) = graph.of_type("aws:sns/topicSubscription:TopicSubscription")

@@ -48,10 +48,11 @@ def test_defaults_are_secure_and_tagged(preview):
     assert graph.stack_outputs["arn"].startswith("arn:aws:ec2:us-east-1:123456789012:instance/i-")
 
 
-def test_instance_profile_grants_ssm_only_without_a_checkpoint_bucket(preview):
+def test_instance_profile_grants_ssm_and_the_agent_only_without_a_checkpoint_bucket(preview):
     graph, inputs = build(preview, "instance_type='g5.xlarge'")
     attachments = graph.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-    assert [a.inputs["policyArn"] for a in attachments] == ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]
+    assert sorted(a.inputs["policyArn"] for a in attachments) == [
+        "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"]
     assert not graph.of_type("aws:iam/rolePolicy:RolePolicy")
     profile = graph.of_type("aws:iam/instanceProfile:InstanceProfile")[0]
     assert inputs["iamInstanceProfile"] == profile.outputs["name"]
