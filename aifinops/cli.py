@@ -16,6 +16,7 @@ COMMAND_MODULES = {
     "audit": "aifinops.audit_command",
     "report": "aifinops.spend_command",
     "policy": "aifinops.policy_command",
+    "rightsize": "aifinops.rightsize_command",
 }
 
 
