@@ -206,7 +206,8 @@ def deploy_gpu_metrics(name: str, workload_namespace: str, metrics: GpuMetricsAr
                        enumerate(sorted(skips.items()), start=1)}
         if "@sha256:" in metrics.exporter_image:
             annotations[f"checkov.io/skip{len(annotations) + 1}"] = "CKV_K8S_15=image pinned by digest"
-        k8s.apps.v1.DaemonSet(f"{name}-dcgm-exporter", metadata=meta, spec={
+        # checkov reads skips from the DaemonSet's annotations and from its pod template's (the Pod it counts).
+        k8s.apps.v1.DaemonSet(f"{name}-dcgm-exporter", metadata={**meta, "annotations": annotations}, spec={
             "selector": {"matchLabels": labels},
             "updateStrategy": {"type": "RollingUpdate"},
             "template": {"metadata": {"labels": labels, "annotations": annotations},
@@ -217,8 +218,12 @@ def deploy_gpu_metrics(name: str, workload_namespace: str, metrics: GpuMetricsAr
             "type": "ClusterIP", "selector": labels,
             "ports": [{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"}]},
             opts=in_ns)
+        # Only the metrics port is reachable; the exporter itself needs no network (DCGM runs in-process).
+        k8s.networking.v1.NetworkPolicy(f"{name}-dcgm-exporter", metadata=meta, spec={
+            "podSelector": {"matchLabels": labels}, "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"ports": [{"protocol": "TCP", "port": METRICS_PORT}]}], "egress": []}, opts=in_ns)
         result.exporter_namespace = exporter_ns
-        result.kinds += ["Namespace", "ServiceAccount", "DaemonSet", "Service"]
+        result.kinds += ["Namespace", "ServiceAccount", "DaemonSet", "Service", "NetworkPolicy"]
     if metrics.prometheus_operator:
         if metrics.deploy_exporter:
             k8s.apiextensions.CustomResource(

@@ -30,8 +30,8 @@ CONFIGURE_SCHEDULE = "rate(30 minutes)"
 for _component in ("aifinops:compute:GpuInstance", "aifinops:compute:GpuFleet"):
     suppress_checkov(
         component_type=_component, resource_type="aws:ssm/parameter:Parameter", check_id="CKV2_AWS_34",
-        reason="the CloudWatch agent configuration is not secret, and the agent's managed policy grants "
-               "ssm:GetParameter without kms:Decrypt, so a SecureString would not load")
+        reason="the parameter holds the CloudWatch agent configuration (measurement names and dimensions), "
+               "nothing secret, so encrypting it protects nothing")
 
 
 @dataclass
