@@ -108,7 +108,6 @@ class CostDashboard(pulumi.ComponentResource):
 
     dashboard_name: pulumi.Output[str]
     dashboard_arn: pulumi.Output[str]
-    widget_titles: list[str]
 
     def __init__(self, name: str, args: CostDashboardArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         if not isinstance(args, CostDashboardArgs):
@@ -130,7 +129,7 @@ class CostDashboard(pulumi.ComponentResource):
         region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self)).region
         widgets: list[dict[str, Any]] = []
         for instance in instances:
-            label = instance._name
+            label = instance.pulumi_resource_name
             if not instance.gpu_metrics_expected:
                 widgets.append(text_widget(f"**{label}** ({instance.instance_type}): GPU metrics are not "
                                            f"collected for this accelerator type"))
@@ -138,7 +137,7 @@ class CostDashboard(pulumi.ComponentResource):
             widgets += gpu_widgets(label, agent.INSTANCE_DIMENSION, instance.instance_id, region, period,
                                    instance.alarm_threshold_percent)
         for fleet in fleets:
-            label = fleet._name
+            label = fleet.pulumi_resource_name
             if fleet.gpu_metrics_expected:
                 widgets += gpu_widgets(label, agent.FLEET_DIMENSION, fleet.asg_name, region, period,
                                        fleet.alarm_threshold_percent)
@@ -156,7 +155,7 @@ class CostDashboard(pulumi.ComponentResource):
                 "Maximum", max(period, 21600)))  # Billing publishes a few times a day
         for budget in budgets:
             widgets.append(metric_widget(
-                f"Budget {budget._name}: month-to-date charges against the limit", BILLING_REGION,
+                f"Budget {budget.pulumi_resource_name}: month-to-date charges against the limit", BILLING_REGION,
                 [["AWS/Billing", "EstimatedCharges", "Currency", "USD", {"label": "EstimatedCharges (account)"}]],
                 "Maximum", max(period, 21600),
                 annotations={"horizontal": [{"value": budget.amount_usd, "label": "budget limit"}]}))
@@ -164,7 +163,6 @@ class CostDashboard(pulumi.ComponentResource):
                 f"**Budget {n}** (limit {amount:,.2f} USD a month): actual and forecast spend at "
                 f"[AWS Budgets](https://console.aws.amazon.com/billing/home#/budgets/details?name={n})"))))
         placed = layout(widgets)
-        self.widget_titles = [w["properties"].get("title", "text") for w in placed]
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}", dashboard_name=dashboard_name,
             dashboard_body=pulumi.Output.from_input({"widgets": placed}).apply(lambda body: json.dumps(body)),

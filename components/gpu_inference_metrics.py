@@ -34,7 +34,7 @@ GPU_UTILIZATION_METRIC = "DCGM_FI_DEV_GPU_UTIL"
 METRICS_PORT = 9400
 POD_RESOURCES_DIR = "/var/lib/kubelet/pod-resources"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_IMAGE = re.compile(r"^[a-z0-9][\w./-]*(:[\w.-]+)?(@sha256:[0-9a-f]{64})?$")
+_IMAGE = re.compile(r"^[a-z0-9][\w./:-]*(@sha256:[0-9a-f]{64})?$")  # registry[:port]/repo[:tag][@digest]
 _LABEL_NAME = re.compile(r"[^A-Za-z0-9_]")
 # Scraped by the ServiceMonitor: the pod labels come as exported_namespace / exported_pod.
 POD_LABELS = {"namespace": "exported_namespace", "pod": "exported_pod"}
