@@ -98,6 +98,10 @@ def test_a_fleet_targets_its_group_and_aggregates_per_group(preview):
     policy = graph.of_type("aws:autoscaling/policy:Policy")[0].inputs["targetTrackingConfiguration"]
     metric = policy["customizedMetricSpecification"]
     assert metric["metricDimensions"] == [{"name": "AutoScalingGroupName", "value": group.outputs["name"]}]
+    # What the scaling policy and the alarm read is a series the fleet's own agent config publishes.
+    published = agent.emitted_series(config)
+    assert (metric["namespace"], metric["metricName"], ("AutoScalingGroupName",)) in published
+    assert (alarm.inputs["namespace"], alarm.inputs["metricName"], tuple(alarm.inputs["dimensions"])) in published
 
 
 def test_consumers_read_series_the_generated_config_publishes():

@@ -114,13 +114,25 @@ def test_tags_select_what_is_read(moto, account):
     assert set(recommendations(moto, Team=["ml"])) == {"busy", "idle", "oversized", "trainer", "nodata", "serving"}
 
 
-def test_consumer_names_match_the_agent_config():
-    """The rightsizer reads series the generated agent config publishes: a rename breaks this test."""
-    instance_series = agent.emitted_series(agent.agent_config(fleet=False))
-    fleet_series = agent.emitted_series(agent.agent_config(fleet=True))
-    for metric in (agent.UTILIZATION_METRIC, agent.MEMORY_USED_METRIC):
-        assert (agent.NAMESPACE, metric, ("InstanceId",)) in instance_series
-        assert (agent.NAMESPACE, metric, ("AutoScalingGroupName",)) in fleet_series
+def test_the_series_it_reads_are_those_the_agent_config_publishes(moto, account):
+    """What collect_usage asks CloudWatch for, checked against the generated agent configs: a rename of a
+    metric or dimension on either side breaks this test."""
+    asked: set[tuple[str, str, tuple[str, ...]]] = set()
+
+    def record(params, **_):
+        for query in params["MetricDataQueries"]:
+            metric = query["MetricStat"]["Metric"]
+            asked.add((metric["Namespace"], metric["MetricName"], tuple(d["Name"] for d in metric["Dimensions"])))
+
+    moto.client("cloudwatch").meta.events.register("provide-client-params.cloudwatch.GetMetricData", record)
+    collect_usage(moto, {}, END, 14)
+    published = agent.emitted_series(agent.agent_config(fleet=False)) | agent.emitted_series(
+        agent.agent_config(fleet=True))
+    assert asked == {("CWAgent", "nvidia_smi_utilization_gpu", ("InstanceId",)),
+                     ("CWAgent", "nvidia_smi_memory_used", ("InstanceId",)),
+                     ("CWAgent", "nvidia_smi_utilization_gpu", ("AutoScalingGroupName",)),
+                     ("CWAgent", "nvidia_smi_memory_used", ("AutoScalingGroupName",))}
+    assert asked <= published
 
 
 def run_command(moto, *flags: str, capsys) -> str:
