@@ -59,16 +59,22 @@ def parse_tags(values: Sequence[str]) -> dict[str, list[str]]:
 
 
 def settings_from(args: argparse.Namespace, region: str) -> RightsizeSettings:
+    """The settings, each flag checked under its own name (percent on the command line)."""
     if not 1 <= args.days <= 455:  # CloudWatch keeps hourly data for 455 days
         raise AwsError(f"--days: expected 1 to 455, got {args.days}")
-    try:
-        return RightsizeSettings(
-            headroom=args.headroom / 100, target_percent=args.target_utilisation, idle_percent=args.idle_percent,
-            min_coverage=args.min_coverage / 100, region=region,
-            approved_types=tuple(catalog.normalize_instance_type(t) for t in args.approved_types)
-            or catalog.DEFAULT_APPROVED_INSTANCE_TYPES)
-    except ValueError as error:
-        raise AwsError(str(error)) from error
+    for flag, value, low, high in (("--headroom", args.headroom, 0, 1000), ("--target-utilisation",
+                                   args.target_utilisation, 1, 100), ("--idle-percent", args.idle_percent, 0, 100),
+                                   ("--min-coverage", args.min_coverage, 1, 100)):
+        if not low <= value <= high:
+            raise AwsError(f"{flag}: expected a percentage from {low} to {high}, got {value:g}")
+    approved = tuple(catalog.normalize_instance_type(t) for t in args.approved_types)
+    unknown = [t for t in approved if catalog.lookup(t) is None]
+    if unknown:
+        raise AwsError(f"--approved-type: {', '.join(unknown)} is not an accelerated type in the catalog; expected "
+                       f"e.g. {', '.join(catalog.DEFAULT_APPROVED_INSTANCE_TYPES[:4])}")
+    return RightsizeSettings(headroom=args.headroom / 100, target_percent=args.target_utilisation,
+                             idle_percent=args.idle_percent, min_coverage=args.min_coverage / 100, region=region,
+                             approved_types=approved or catalog.DEFAULT_APPROVED_INSTANCE_TYPES)
 
 
 def run(args: argparse.Namespace, end: Optional[datetime] = None) -> int:

@@ -158,7 +158,13 @@ def test_command_json_markdown_and_table(moto, account, capsys):
     assert "Monthly saving: 3,608.47 USD" in table
 
 
-def test_bad_flags_are_usage_errors(moto):
-    assert cli.main(["rightsize", "--region", "us-east-1", "--tag", "novalue"]) == 2
-    assert cli.main(["rightsize", "--region", "us-east-1", "--days", "0"]) == 2
-    assert cli.main(["rightsize", "--region", "us-east-1", "--approved-type", "m5.large"]) == 2
+@pytest.mark.parametrize("flags, message", [
+    (["--tag", "novalue"], "--tag: expected KEY=VALUE, got 'novalue'"),
+    (["--days", "0"], "--days: expected 1 to 455, got 0"),
+    (["--headroom", "-5"], "--headroom: expected a percentage from 0 to 1000, got -5"),
+    (["--target-utilisation", "0"], "--target-utilisation: expected a percentage from 1 to 100, got 0"),
+    (["--approved-type", "m5.large"], "--approved-type: m5.large is not an accelerated type in the catalog"),
+])
+def test_bad_flags_are_usage_errors_naming_the_flag(moto, capsys, flags, message):
+    assert cli.main(["rightsize", "--region", "us-east-1", *flags]) == 2
+    assert message in capsys.readouterr().err
