@@ -1,8 +1,8 @@
 """budget-required-for-gpu-spend: accelerated capacity is created only under a budget that watches it.
 
 A resource that launches or reserves accelerated capacity (GPU, Trainium, Inferentia, Gaudi: the catalog
-decides, wherever the resource sets an instance type; an auto scaling group through its launch
-template) must be covered by an AWS Budget on cost in the same stack (a CostBudget, or an
+decides, by its family for a type it does not list, wherever the resource sets an instance type; an
+auto scaling group through its launch template; a type it cannot classify counts as accelerated) must be covered by an AWS Budget on cost in the same stack (a CostBudget, or an
 aws.budgets.Budget): one whose TagKeyValue filter matches the resource's cost tags (or that has no tag
 filter) and whose Service filter, if any, includes the service that bills it.
 """
@@ -41,9 +41,8 @@ def accelerated_types(ctx: PricingContext, resource: CostResource) -> list[str]:
         value = setting.value
         if not isinstance(value, str) or is_unknown(value):
             continue
-        accelerated = any(t.split(".", 1)[0] == value for t in catalog.accelerated_types()) if setting.is_family \
-            else catalog.is_accelerated(value)
-        if accelerated and value not in found:
+        # A type the catalog and its family rule cannot classify may be accelerated: it needs a budget too.
+        if catalog.classify(value, setting.is_family).verdict != catalog.NOT_ACCELERATED and value not in found:
             found.append(value)
     return found
 
