@@ -1,9 +1,11 @@
 """monthly-cost-within-budget: the stack's estimated monthly cost under each budget stays within it.
 
 For every AWS Budget in the stack (a CostBudget's, or one written by hand) the estimator, running here in
-the pack process with no network, prices the resources the budget's filters cover (its cost-tag values,
-and services if it names any) and compares the sum with the budget amount less `headroomPercent`.
-Usage (GB stored, hours, requests) comes from config `usage`, else the stack's `costUsage` config.
+the pack process with no network, prices the resources the budget's filters cover (cost-tag values,
+services, regions and linked accounts: see `aifinops.core.estimate.budgets`) and compares the sum with the
+budget amount less `headroomPercent`. A filter it cannot evaluate counts every resource as matching, and
+the message names it. Usage (GB stored, hours, requests) comes from config `usage`, else the stack's
+`costUsage` config. Covered resources without a price are monthly-cost-fully-priced's business.
 """
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
-from aifinops.core.estimate import Usage, estimate, parse_usage, usage_from_stack_config
-from aifinops.core.estimate.budgets import covered_resources, read_budgets, uncounted_resources
+from aifinops.core.estimate import CostResource, Estimate, Usage, estimate, parse_usage, usage_from_stack_config
+from aifinops.core.estimate.budgets import covered_resources, read_budgets, uncounted_resources, unevaluated_filters
 from aifinops.core.estimate.usage import USAGE_SCHEMA
 
 from ..config_schema import config_schema, setting
@@ -34,22 +36,34 @@ SCHEMA = config_schema({
 })
 
 
+def _stack_config() -> dict[str, Any]:
+    """The stack config the engine passes to the pack process (PULUMI_CONFIG)."""
+    try:
+        config = json.loads(os.environ.get("PULUMI_CONFIG") or "{}")
+    except ValueError:
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
 def stack_usage(configured: Any) -> Usage:
     """The policy's `usage` config, else `<project>:costUsage` from the stack config the engine passes in."""
     if configured:
         return parse_usage(configured, f"policy config {NAME}.usage")
-    try:
-        stack_config = json.loads(os.environ.get("PULUMI_CONFIG") or "{}")
-    except ValueError:
-        stack_config = {}
-    raw = usage_from_stack_config(stack_config, os.environ.get("PULUMI_PROJECT") or None)
+    raw = usage_from_stack_config(_stack_config(), os.environ.get("PULUMI_PROJECT") or None)
     return parse_usage(raw, "stack config costUsage") if raw is not None else Usage()
+
+
+def stack_estimate(args: StackValidationArgs, views: list[CostResource]) -> Estimate:
+    """The estimate of the stack as `aifinops cost` makes it: the policy's usage, the stack's `aws:region`."""
+    region = _stack_config().get("aws:region")
+    return estimate(views, stack_usage(setting(args, SCHEMA, "usage")),
+                    region=region if isinstance(region, str) and region else None)
 
 
 def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     headroom = float(setting(args, SCHEMA, "headroomPercent"))
     views = from_policy_resources(args.resources)
-    result = estimate(views, stack_usage(setting(args, SCHEMA, "usage")))
+    result = stack_estimate(args, views)
     for budget in read_budgets(views):
         if budget.monthly_usd is None:
             continue
@@ -62,9 +76,13 @@ def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> N
         with_headroom = f" less {headroom:g}% headroom = ${limit:,.2f}" if headroom else ""
         missing = uncounted_resources(budget, result)
         not_counted = f"; {len(missing)} covered resources could not be priced and are not counted" if missing else ""
+        unevaluated = unevaluated_filters(budget, [r for r, _ in covered])
+        not_evaluated = (f"; filters not evaluated, every resource counted as matching them: {', '.join(unevaluated)}"
+                         if unevaluated else "")
         report_violation(
             f"estimated monthly cost ${total:,.2f} of {budget.describe()} exceeds budget '{budget.name}' "
-            f"${budget.monthly_usd:,.2f}{with_headroom}; top cost drivers: {drivers}{not_counted}", budget.urn)
+            f"${budget.monthly_usd:,.2f}{with_headroom}; top cost drivers: {drivers}{not_counted}{not_evaluated}",
+            budget.urn)
 
 
 POLICY = StackValidationPolicy(

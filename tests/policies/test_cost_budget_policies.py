@@ -88,3 +88,96 @@ def test_an_account_wide_or_matching_budget_covers_gpu_capacity(check_policies):
         '[{"name": "Service", "values": ["Amazon Simple Storage Service"]}]')
     # a budget on S3 spend does not watch GPU spend
     assert check_policies(service_only, tagged_config()).names("budget-required-for-gpu-spend") == {"fleet"}
+
+
+# -- issue 13: the budget gate fails closed ------------------------------------------------------------
+UNPRICED_UNDER_BUDGET = """
+import pulumi_aws as aws
+aws.ec2.Instance("b200", instance_type="p6-b200.48xlarge", ami="ami-1", tags={"Project": "test"})
+aws.budgets.Budget("small", budget_type="COST", time_unit="MONTHLY", limit_amount="100", limit_unit="USD",
+                   cost_filters=[{"name": "TagKeyValue", "values": ["user:Project$test"]}])
+"""
+APPROVE_B200 = {"approved-gpu-instance-types": {"approvedInstanceTypes": ["p6-b200.48xlarge"]}}
+
+
+def test_an_unpriced_resource_under_a_budget_makes_it_unprovable(check_policies):
+    """An approved p6-b200.48xlarge (no price in the table) under a $100 budget no longer passes."""
+    from aifinops.core import catalog
+
+    assert catalog.on_demand_price("p6-b200.48xlarge") is None
+    result = check_policies(UNPRICED_UNDER_BUDGET, tagged_config(), APPROVE_B200)
+    assert result.of("approved-gpu-instance-types") == []
+    assert result.of("monthly-cost-within-budget") == []  # the priced sum ($0 of compute) is under $100
+    (violation,) = result.of("monthly-cost-fully-priced")
+    assert violation.is_mandatory and result.names("monthly-cost-fully-priced") == {"small"}
+    assert "budget 'small' ($100.00, Project = test) cannot be proven" in violation.detail
+    assert "b200 (aws:ec2/instance:Instance, unpriced: " in violation.detail and "p6-b200.48xlarge" in violation.detail
+
+
+def test_the_unprovable_budget_can_be_made_advisory_in_the_pack_config(check_policies):
+    result = check_policies(UNPRICED_UNDER_BUDGET, tagged_config(),
+                            {**APPROVE_B200, "monthly-cost-fully-priced": "advisory"})
+    (violation,) = result.of("monthly-cost-fully-priced")
+    assert not violation.is_mandatory and violation in result.advisory
+
+
+def test_resources_outside_the_budget_filters_do_not_make_it_unprovable(check_policies):
+    other = UNPRICED_UNDER_BUDGET.replace('tags={"Project": "test"}', 'tags={"Project": "other"}')
+    assert check_policies(other, tagged_config(), APPROVE_B200).of("monthly-cost-fully-priced") == []
+
+
+REGIONAL_BUDGET = """
+import pulumi_aws as aws
+aws.ec2.Instance("box", instance_type="g5.xlarge", ami="ami-1")
+aws.budgets.Budget("regional", budget_type="COST", time_unit="MONTHLY", limit_amount="100", limit_unit="USD",
+                   cost_filters=[{{"name": "Region", "values": ["{region}"]}}{extra}])
+"""
+
+
+def test_a_region_filtered_budget_is_charged_only_with_its_region(check_policies):
+    """g5.xlarge all month is $734.38 + its 8 GB gp2 root volume $0.80: over a $100 budget on us-east-1,
+    outside one on eu-west-1 (issue 13: it used to be charged there), unless its provider deploys there."""
+    elsewhere = check_policies(REGIONAL_BUDGET.format(region="eu-west-1", extra=""), tagged_config())
+    assert elsewhere.of("monthly-cost-within-budget") == []
+    here = check_policies(REGIONAL_BUDGET.format(region="us-east-1", extra=""), tagged_config())
+    (violation,) = here.of("monthly-cost-within-budget")
+    assert "$735.18 of region us-east-1 exceeds budget 'regional' $100.00" in violation.detail
+    assert "not evaluated" not in violation.detail
+    in_ireland = REGIONAL_BUDGET.format(region="eu-west-1", extra="").replace(
+        'ami="ami-1")', 'ami="ami-1", opts=pulumi.ResourceOptions(provider=aws.Provider("eu", region="eu-west-1")))')
+    result = check_policies("import pulumi\n" + in_ireland, tagged_config())
+    assert "of region eu-west-1 exceeds budget 'regional'" in result.messages("monthly-cost-within-budget")[0]
+
+
+def test_filters_that_cannot_be_evaluated_are_named(check_policies):
+    extra = ', {"name": "UsageType", "values": ["USE1-BoxUsage:g5.xlarge"]}, {"name": "LinkedAccount", ' \
+            '"values": ["123456789012"]}'
+    result = check_policies(REGIONAL_BUDGET.format(region="us-east-1", extra=extra), tagged_config())
+    (violation,) = result.of("monthly-cost-within-budget")
+    assert ("filters not evaluated, every resource counted as matching them: UsageType, LinkedAccount"
+            in violation.detail)
+
+
+def test_a_linked_account_filter_is_evaluated_from_the_provider():
+    """A provider that pins its account (allowedAccountIds, or an assumed role) answers LinkedAccount."""
+    from aifinops.core.estimate import CostResource, estimate
+    from aifinops.core.estimate.budgets import covered_resources, read_budgets, unevaluated_filters
+
+    def instance(name: str, provider: dict) -> CostResource:
+        return CostResource(urn=f"urn:{name}", type="aws:ec2/instance:Instance", name=name, custom=True,
+                            props={"instanceType": "g5.xlarge", "ami": "ami-1"}, provider_props=provider)
+
+    budget = CostResource(urn="urn:b", type="aws:budgets/budget:Budget", name="b", custom=True, props={
+        "budgetType": "COST", "timeUnit": "MONTHLY", "limitAmount": "100", "limitUnit": "USD",
+        "costFilters": [{"name": "LinkedAccount", "values": ["111111111111"]}]})
+    views = [instance("ours", {"allowedAccountIds": '["111111111111"]'}),
+             instance("theirs", {"assumeRoles": [{"roleArn": "arn:aws:iam::222222222222:role/deploy"}]}),
+             instance("unpinned", {}), budget]
+    result = estimate(views)
+    assert {r.name: r.account for r in result.resources if r.type.endswith("Instance")} == {
+        "ours": "111111111111", "theirs": "222222222222", "unpinned": ""}
+    (scope,) = read_budgets(views)
+    covered = [r.name for r, _ in covered_resources(scope, result)]
+    assert sorted(covered) == ["ours", "unpinned"]  # "theirs" is billed to another account
+    assert unevaluated_filters(scope, [r for r in result.resources if r.name == "unpinned"]) == ["LinkedAccount"]
+    assert unevaluated_filters(scope, [r for r in result.resources if r.name == "ours"]) == []

@@ -110,10 +110,11 @@ def estimate(resources: Iterable[CostResource], usage: Optional[Usage] = None, *
             urn=resource.urn, type=resource.type, name=resource.name, status=priced.status, lines=priced.lines,
             naive_lines=priced.naive_lines, note=priced.note,
             component=component.name if component else NO_COMPONENT,
-            component_type=component.type if component else "", tags=ctx.tags_of(resource)))
+            component_type=component.type if component else "", tags=ctx.tags_of(resource),
+            region=regions.get(resource.urn, ""), account=ctx.account_of(resource)))
     ctx.region = ctx.default_region
     for cost in usage_only_costs(usage, ctx):
-        regions[cost.urn] = ctx.region
+        regions[cost.urn] = cost.region = ctx.region
         costs.append(cost)
     pricing = region_pricing(set(regions.values()))
     warnings = [row["note"] for row in pricing if row["note"]]

@@ -105,6 +105,9 @@ class ResourceCost:
     component: str  # the outermost component's name, or NO_COMPONENT
     component_type: str
     tags: dict[str, str]
+    # Where AWS bills it, for budget filters: the provider's region and account ("" when not known offline).
+    region: str = ""
+    account: str = ""
 
     @property
     def monthly_usd(self) -> float:
