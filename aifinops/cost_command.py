@@ -11,6 +11,7 @@ from .core.errors import EXIT_OK
 from .cost_estimate import estimate_graph
 from .cost_rendering import render_html, render_table
 from .preview import add_stack_arguments, load_graph
+from .terminal import step
 
 
 def register(subparsers: Any) -> None:
@@ -25,8 +26,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    graph, _ = load_graph(args)
-    estimate = estimate_graph(graph, args.usage)
+    graph, _ = step("running the program", load_graph, args)
+    estimate = step("estimating the cost", estimate_graph, graph, args.usage)
     if args.html:
         args.html.write_text(render_html(estimate))
     if args.json:

@@ -20,6 +20,7 @@ from .reports import Report, add_report_arguments, write_reports
 from .reports.digest import preview_document
 from .reports.policy_findings import add_policy_run
 from .reports.text import policy_sections
+from .terminal import paint, step
 
 
 def register(subparsers: Any) -> None:
@@ -77,19 +78,19 @@ def load_graph(args: argparse.Namespace) -> tuple[ResourceGraph, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    graph, duration = load_graph(args)
+    graph, duration = step("running the program", load_graph, args)
     report = Report(graph, duration)
     checkov_scan = start_checkov_scan(graph, args)  # runs while the policy packs do
-    policy_run = run_policy_packs(graph, args)
+    policy_run = step("running the policy packs", run_policy_packs, graph, args)
     if policy_run is not None:
         add_policy_run(report, policy_run)
         report.duration_seconds += policy_run.duration_seconds
-    checkov_lines = finish_checkov_scan(checkov_scan, report)
-    cost_lines, cost_json = preview_cost_section(graph, args)
+    checkov_lines = step("scanning with checkov", finish_checkov_scan, checkov_scan, report)
+    cost_lines, cost_json = step("estimating the cost", preview_cost_section, graph, args)
     if args.json:
         json.dump({**preview_document(report), "costEstimate": cost_json}, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
-        print(render_text(graph, report.duration_seconds, policy_sections(report) + checkov_lines + cost_lines))
+        print(paint(render_text(graph, report.duration_seconds, policy_sections(report) + checkov_lines + cost_lines)))
     write_reports(report, args)
     return report.exit_code
