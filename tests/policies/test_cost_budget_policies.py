@@ -181,3 +181,24 @@ def test_a_linked_account_filter_is_evaluated_from_the_provider():
     assert sorted(covered) == ["ours", "unpinned"]  # "theirs" is billed to another account
     assert unevaluated_filters(scope, [r for r in result.resources if r.name == "unpinned"]) == ["LinkedAccount"]
     assert unevaluated_filters(scope, [r for r in result.resources if r.name == "ours"]) == []
+
+
+def test_gpu_capacity_judged_by_family_or_watched_by_an_unevaluable_budget_needs_a_budget(check_policies):
+    """A p7 the catalog does not list is accelerated capacity too; a budget whose LinkedAccount filter cannot be
+    evaluated (the provider pins no account) does not prove it is watched."""
+    program = """
+import pulumi_aws as aws
+aws.ec2.Instance("next-gen", instance_type="p7.48xlarge", ami="ami-1", tags={"Project": "test"})
+aws.budgets.Budget("by-account", budget_type="COST", time_unit="MONTHLY", limit_amount="100", limit_unit="USD",
+                   cost_filters=[{"name": "LinkedAccount", "values": ["123456789012"]}])
+"""
+    result = check_policies(program, tagged_config(), {"approved-gpu-instance-types": {
+        "approvedInstanceTypes": ["p7.48xlarge"]}})
+    (message,) = result.messages("budget-required-for-gpu-spend")
+    assert "creates accelerated capacity (p7.48xlarge)" in message
+    assert "'by-account' covers account 123456789012 (filters not evaluated offline: LinkedAccount)" in message
+    pinned = program.replace('tags={"Project": "test"})', 'tags={"Project": "test"}, opts=pulumi.ResourceOptions('
+                             'provider=aws.Provider("prod", allowed_account_ids=["123456789012"])))')
+    result = check_policies("import pulumi\n" + pinned, tagged_config(), {"approved-gpu-instance-types": {
+        "approvedInstanceTypes": ["p7.48xlarge"]}})
+    assert result.of("budget-required-for-gpu-spend") == []
