@@ -41,7 +41,8 @@ def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> N
                          if unevaluated else "")
         report_violation(
             f"budget '{budget.name}' (${budget.monthly_usd:,.2f}, {budget.describe()}) cannot be proven: "
-            f"{len(missing)} covered resources have no monthly price and the priced ${priced:,.2f} leaves them out: "
+            f"{len(missing)} covered resource{'s have' if len(missing) > 1 else ' has'} no monthly price and the "
+            f"priced ${priced:,.2f} leaves {'them' if len(missing) > 1 else 'it'} out: "
             f"{named}{more}.{not_evaluated} Give their usage in the usage file (costUsage), or add their prices.",
             budget.urn)
 
