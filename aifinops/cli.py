@@ -6,6 +6,7 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
+from .child_processes import Interrupted, handle_termination_signals, stop_all
 from .core.errors import EXIT_ERROR, AifinopsError
 
 # One module per subcommand; each has register(subparsers) that sets `handler` on its parser.
@@ -36,6 +37,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv else None
     args = build_parser(command).parse_args(argv)
+    handle_termination_signals()
     try:
         return int(args.handler(args) or 0)
     except AifinopsError as error:
@@ -44,7 +46,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             traceback.print_exception(error.__cause__)
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
+    except Interrupted as interrupted:  # SIGTERM, SIGHUP or SIGINT: the unwinding ran every cleanup
+        stop_all()
+        print(f"aifinops: stopped by {interrupted}", file=sys.stderr)
+        return interrupted.exit_code
     except KeyboardInterrupt:
+        stop_all()
         return EXIT_ERROR
 
 

@@ -17,6 +17,7 @@ import yaml
 from aifinops import policies
 
 from .core.errors import PolicyPackError
+from .core.input_files import UndecodableFileError, read_text_file
 from .core.policy_config import ALL_POLICIES, PolicyPackConfig, load_config_file
 from .graph import ResourceGraph
 from .policy_runner import RPC_TIMEOUT_SECONDS, PackEnvironment, PolicyPackSet, PolicyRun
@@ -47,8 +48,8 @@ def stack_tag(text: str) -> tuple[str, str]:
 def project_description(project_dir: Path) -> str:
     """Pulumi.yaml's `description`, which the CLI sends as the pulumi:description stack tag."""
     try:
-        document = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        document = yaml.safe_load(read_text_file(project_dir / "Pulumi.yaml")) or {}
+    except (OSError, yaml.YAMLError, UndecodableFileError):
         return ""  # the preview already read this file; a policy run does not fail on it twice
     description = document.get("description") if isinstance(document, dict) else None
     return str(description) if description else ""

@@ -21,9 +21,7 @@ import dataclasses
 import json
 import os
 import queue
-import subprocess
 import sys
-import threading
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -36,8 +34,10 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from .child_processes import ChildProcess
 from .analyzer_requests import analyze_request, analyze_stack_request, graph_value
 from .core.errors import PolicyPackError
+from .core.input_files import read_text_file
 from .core.policy_config import PackInfo, PolicyInfo, PolicyPackConfig, PolicySettings, reconcile
 from .graph import Resource, ResourceGraph
 
@@ -143,9 +143,8 @@ class PolicyRun:
         return [v for v in self.violations if not v.is_mandatory]
 
 
-# Every pack process not yet closed: killed at interpreter exit too (e.g. sys.exit from a signal handler),
-# because a pack serves forever. (A preexec_fn asking the kernel for a parent-death signal is no option:
-# forking a process that runs gRPC aborts the child in gRPC's fork handlers.)
+# Every pack process not yet closed: killed at interpreter exit too, because a pack serves forever.
+# (aifinops.child_processes also stops them on SIGTERM/SIGHUP/SIGINT, and its guard on SIGKILL.)
 _RUNNING: "weakref.WeakSet[PolicyPackProcess]" = weakref.WeakSet()
 atexit.register(lambda: [process.close() for process in list(_RUNNING)])
 
@@ -178,7 +177,7 @@ def pack_python(pack_dir: Path) -> str:
 def _policy_project(pack_dir: Path) -> dict[str, Any]:
     path = pack_dir / "PulumiPolicy.yaml"
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = yaml.safe_load(read_text_file(path, f"policy pack {pack_dir}:")) or {}
     except OSError as error:
         raise PolicyPackError(f"policy pack {pack_dir}: no PulumiPolicy.yaml ({error.strerror})") from error
     except yaml.YAMLError as error:
@@ -195,7 +194,9 @@ class PolicyPackProcess:
         self.timeout = timeout
         self.info: Optional[PackInfo] = None
         self.project_version = ""  # PulumiPolicy.yaml's version, read at launch
-        self._process: Optional[subprocess.Popen[bytes]] = None
+        self._process: Optional[ChildProcess] = None
+        self._port_line: queue.Queue[bytes] = queue.Queue()
+        self._port_seen = False
         self._channel: Optional[grpc.Channel] = None
         self._stub: Optional[analyzer_pb2_grpc.AnalyzerStub] = None
         self._output_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
@@ -210,36 +211,38 @@ class PolicyPackProcess:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def launch(self) -> None:
-        """Start the process (returns at once; `connect` waits for the port)."""
+        """Start the process in a process group of its own (returns at once; `connect` waits for the port)."""
         command = [pack_python(self.directory), "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."]
         self.project_version = pack_version(self.directory)
         env = {**os.environ, **self.environment.variables()}
+
+        def on_stdout(line: bytes) -> None:
+            if self._port_seen:  # the first line is the port; the rest is output, kept like stderr's
+                self._remember(line)
+            else:
+                self._port_seen = True
+                self._port_line.put(line)
         try:
-            self._process = subprocess.Popen(command, cwd=self.directory, env=env, stdin=subprocess.DEVNULL,
-                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            self._process = ChildProcess(command, cwd=self.directory, env=env, on_stdout_line=on_stdout,
+                                         on_stderr_line=self._remember)
         except OSError as error:
             raise PolicyPackError(f"policy pack {self.label} could not be started: {error}") from error
         _RUNNING.add(self)
 
     def connect(self, start_timeout: float = START_TIMEOUT_SECONDS) -> PackInfo:
-        """Read the port the pack prints, connect, and ask what it is (GetAnalyzerInfo)."""
-        assert self._process is not None and self._process.stdout is not None
-        first_line: queue.Queue[bytes] = queue.Queue(maxsize=1)
-        stdout = self._process.stdout
-
-        def read_port_line() -> None:
+        """Read the port the pack prints (with a deadline), connect, and ask what it is (GetAnalyzerInfo)."""
+        assert self._process is not None
+        deadline = time.monotonic() + start_timeout
+        line = None
+        while line is None:
             try:
-                first_line.put(stdout.readline())
-            except (OSError, ValueError):  # closed by close() after a start timeout
-                first_line.put(b"")
-        threading.Thread(target=read_port_line, daemon=True).start()
-        self._drain(self._process.stderr)
-        try:
-            line = first_line.get(timeout=start_timeout)
-        except queue.Empty:
-            raise PolicyPackError(f"policy pack {self.label} did not print its port within {start_timeout:g}s"
-                                  + self._tail()) from None
-        self._drain(self._process.stdout)
+                line = self._port_line.get(timeout=0.1)
+            except queue.Empty:
+                if self._process.stdout_closed.is_set() and self._port_line.empty():
+                    line = b""  # stdout closed without a port line
+                elif time.monotonic() > deadline:
+                    raise PolicyPackError(f"policy pack {self.label} did not print its port within "
+                                          f"{start_timeout:g}s" + self._tail()) from None
         text = line.decode(errors="replace").strip()
         if not text:  # stdout closed: the process is exiting
             self._wait_briefly()
@@ -258,6 +261,9 @@ class PolicyPackProcess:
         self.info = self._pack_info(info)
         return self.info
 
+    def _remember(self, line: bytes) -> None:
+        self._output_tail.append(line.decode(errors="replace").rstrip())
+
     def _handshake(self, timeout: float) -> None:
         """The CLI's first call; the Python policy SDK does not implement it, which the CLI accepts."""
         request = analyzer_pb2.AnalyzerHandshakeRequest(engine_address=ENGINE_ADDRESS, root_directory=str(self.directory),
@@ -269,19 +275,12 @@ class PolicyPackProcess:
                 raise PolicyPackError(self._failure("Handshake", error, "")) from error
 
     def close(self) -> None:
+        """Kill the pack's process group (whatever it started dies with it); never waits on a grandchild."""
         if self._channel is not None:
             self._channel.close()
             self._channel = None
         if self._process is not None:
-            if self._process.poll() is None:
-                self._process.kill()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:  # pragma: no cover - kill cannot be refused
-                pass
-            for stream in (self._process.stdout, self._process.stderr):
-                if stream is not None:
-                    stream.close()
+            self._process.stop()
             self._process = None
 
     # -- the Analyzer protocol --------------------------------------------------------------------
@@ -434,24 +433,11 @@ class PolicyPackProcess:
 
     def _wait_briefly(self) -> None:
         if self._process is not None:
-            try:
-                self._process.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                pass
+            self._process.wait(0.5)
 
     def _exit_status(self) -> str:
         code = self._process.poll() if self._process is not None else None
         return f" (exit code {code})" if code is not None else ""
-
-    def _drain(self, stream: Any) -> None:
-        """Keep reading a pipe so the pack never blocks on a full one; remember the last lines for errors."""
-        def read() -> None:
-            try:
-                for raw in iter(stream.readline, b""):
-                    self._output_tail.append(raw.decode(errors="replace").rstrip())
-            except (OSError, ValueError):  # the pipe was closed by close()
-                pass
-        threading.Thread(target=read, daemon=True).start()
 
     def _tail(self) -> str:
         time.sleep(0.05)  # let the drain threads pick up the last lines of a dying process

@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import yaml
 
+from .core.input_files import read_text_file
 from .core.errors import ProjectError
 
 SECURE_PLACEHOLDER = "[secure value: not decrypted offline]"
@@ -168,7 +169,7 @@ def _config_string(value: Any) -> str:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        text = path.read_text()
+        text = read_text_file(path)
     except OSError as error:
         raise ProjectError(f"{path}: cannot read: {error.strerror}") from error
     try:

@@ -15,6 +15,7 @@ from typing import Any, Mapping, Optional, Sequence
 import jsonschema
 
 from .errors import PolicyPackError
+from .input_files import read_text_file
 
 ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 ALL_POLICIES = "all"
@@ -85,7 +86,7 @@ def parse_config(document: Any, origin: str) -> PolicyPackConfig:
 
 def load_config_file(path: str | Path) -> PolicyPackConfig:
     try:
-        text = Path(path).read_text()
+        text = read_text_file(path, "--policy-pack-config")
     except OSError as error:
         raise PolicyPackError(f"--policy-pack-config {path}: cannot read: {error.strerror}") from error
     if not text.strip():

@@ -29,6 +29,7 @@ from typing import Any, Mapping, Optional
 import jsonschema
 import yaml
 
+from ..input_files import read_text_file
 from .discounts import DISCOUNTS_SCHEMA, Discounts
 from .usage_keys import JOBS_SCHEMA, SERVICE_USAGE_KEYS
 
@@ -119,7 +120,7 @@ def parse_usage(raw: Any, source: str) -> Usage:
 
 def load_usage_file(path: Path) -> Usage:
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = yaml.safe_load(read_text_file(path, "usage file"))
     except OSError as error:
         raise UsageError(f"cannot read usage file {path}: {error.strerror}") from error
     except yaml.YAMLError as error:
