@@ -1,6 +1,7 @@
 """Argument checks shared by components: each error names the argument, the value and what was expected."""
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Iterable, Optional
 
@@ -9,7 +10,7 @@ AWS_REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 
 def whole_number(argument: str, value: Any, minimum: int, maximum: Optional[int] = None, unit: str = "") -> int:
     """An int (not a bool; a whole float from YAML is accepted) within [minimum, maximum]."""
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not is_number or int(value) != value or value < minimum or (maximum is not None and value > maximum):
         bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
         raise ValueError(f"{argument}: expected a whole number {bounds}{' ' + unit if unit else ''}, got {value!r}")
@@ -17,7 +18,7 @@ def whole_number(argument: str, value: Any, minimum: int, maximum: Optional[int]
 
 
 def positive_number(argument: str, value: Any, unit: str = "") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
         raise ValueError(f"{argument}: expected a number above 0{' ' + unit if unit else ''}, got {value!r}")
     return float(value)
 
