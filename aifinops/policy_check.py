@@ -77,14 +77,20 @@ def run_policy_packs(graph: ResourceGraph, args: argparse.Namespace) -> Optional
     configs = [load_config_file(Path(args.cwd) / path) for path in args.policy_pack_config]
     environment = PackEnvironment.for_graph(graph, dict(getattr(args, "stack_tag", []) or []),
                                             project_description(Path(args.cwd)))
-    with PolicyPackSet(selected_pack_dirs(args), environment, timeout=args.policy_timeout) as packs:
-        names = [pack.name for pack in packs.packs]
-        if args.policy_pack:
-            per_pack = {name: configs[i:i + 1] for i, name in enumerate(names)}
-        else:
-            per_pack = {name: configs for name in names}
-        _warn_unknown_policies(packs, per_pack)
-        return packs.check(graph, per_pack)
+    try:
+        with PolicyPackSet(selected_pack_dirs(args), environment, timeout=args.policy_timeout) as packs:
+            names = [pack.name for pack in packs.packs]
+            if args.policy_pack:
+                per_pack = {name: configs[i:i + 1] for i, name in enumerate(names)}
+            else:
+                per_pack = {name: configs for name in names}
+            _warn_unknown_policies(packs, per_pack)
+            return packs.check(graph, per_pack)
+    except PolicyPackError as error:
+        traceback = getattr(error, "pack_traceback", None)
+        if getattr(args, "debug", False) and traceback:  # the pack's own traceback, not ours
+            raise PolicyPackError(f"{error}\n  the pack's traceback:\n    " + "\n    ".join(traceback)) from error
+        raise
 
 
 def _warn_unknown_policies(packs: PolicyPackSet, per_pack: dict[str, list[PolicyPackConfig]]) -> None:

@@ -38,6 +38,7 @@ from .child_processes import ChildProcess
 from .analyzer_requests import analyze_request, analyze_stack_request, graph_value
 from .core.errors import PolicyPackError
 from .core.input_files import read_text_file
+from .policy_failures import exception_type, last_traceback, raising_policy
 from .core.policy_config import PackInfo, PolicyInfo, PolicyPackConfig, PolicySettings, reconcile
 from .graph import Resource, ResourceGraph
 
@@ -48,6 +49,14 @@ ENGINE_ADDRESS = "127.0.0.1:0"
 # Analyze calls kept in flight per pack: the pack serves 4 threads, and overlapping calls hides latency.
 ANALYZE_WINDOW = 8
 _STDERR_TAIL_LINES = 40
+# `-m pulumi.policy` as the CLI runs it, plus a handler for the gRPC server's log: it logs the traceback of
+# a raising policy, which its own NullHandler would drop (see aifinops.policy_failures).
+_PACK_LAUNCHER = ("import logging, runpy, sys\n"
+                  "handler = logging.StreamHandler(sys.stderr)\n"
+                  "handler.addFilter(lambda record: 'Method not implemented' not in record.getMessage())\n"
+                  "logging.getLogger('grpc._server').addHandler(handler)\n"
+                  "runpy.run_module('pulumi.policy', run_name='__main__', alter_sys=True)\n")
+_OUTPUT_KEPT_LINES = 400  # enough for a deep traceback of a raising policy
 _MAX_MESSAGE_BYTES = 400 * 1024 * 1024  # the SDK's own limit
 
 _LEVELS = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory",
@@ -199,7 +208,9 @@ class PolicyPackProcess:
         self._port_seen = False
         self._channel: Optional[grpc.Channel] = None
         self._stub: Optional[analyzer_pb2_grpc.AnalyzerStub] = None
-        self._output_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
+        self._output_tail: collections.deque[str] = collections.deque(maxlen=_OUTPUT_KEPT_LINES)
+        self.settings: Optional[PolicyPackConfig] = None  # what Configure last sent
+        self._failed_traceback: list[str] = []  # the pack's traceback of the last policy that raised
 
     @property
     def is_running(self) -> bool:
@@ -212,7 +223,7 @@ class PolicyPackProcess:
     # -- lifecycle --------------------------------------------------------------------------------
     def launch(self) -> None:
         """Start the process in a process group of its own (returns at once; `connect` waits for the port)."""
-        command = [pack_python(self.directory), "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."]
+        command = [pack_python(self.directory), "-u", "-c", _PACK_LAUNCHER, ENGINE_ADDRESS, "."]
         self.project_version = pack_version(self.directory)
         env = {**os.environ, **self.environment.variables()}
 
@@ -292,6 +303,7 @@ class PolicyPackProcess:
         self._call("ConfigureStack", lambda: self._stub.ConfigureStack(request, timeout=self.timeout))
 
     def configure(self, settings: PolicyPackConfig) -> None:
+        self.settings = settings
         request = analyzer_pb2.ConfigureAnalyzerRequest()
         for name, setting in settings.items():
             properties = struct_pb2.Struct()
@@ -321,7 +333,7 @@ class PolicyPackProcess:
             in_flight = [r.urn for r, _ in pending]
             what = in_flight[0] if len(in_flight) == 1 else f"one of {len(in_flight)} resources in flight: " \
                 + ", ".join(in_flight)
-            response = self._call(method, future.result, what)
+            response = self._call(method, future.result, what, request)
             pending.popleft()
             answers.append((request, response))
 
@@ -335,7 +347,8 @@ class PolicyPackProcess:
         return answers
 
     def analyze_stack(self, request: analyzer_pb2.AnalyzeStackRequest, stack_urn: str) -> list[PolicyViolation]:
-        response = self._call("AnalyzeStack", lambda: self._stub.AnalyzeStack(request, timeout=self.timeout))
+        response = self._call("AnalyzeStack", lambda: self._stub.AnalyzeStack(request, timeout=self.timeout),
+                              request=request)
         # A URN naming a resource of the stack is kept; any other is attributed to the stack, as the engine does.
         in_stack = {resource.urn for resource in request.resources}
         return [v if v.urn in in_stack else dataclasses.replace(v, urn=stack_urn)
@@ -412,24 +425,48 @@ class PolicyPackProcess:
         return current, remediations, violations
 
     # -- failures ---------------------------------------------------------------------------------
-    def _call(self, method: str, call: Callable[[], Any], urn: str = "") -> Any:
+    @property
+    def stub(self) -> Optional[analyzer_pb2_grpc.AnalyzerStub]:
+        return self._stub
+
+    def _call(self, method: str, call: Callable[[], Any], urn: str = "", request: Any = None) -> Any:
+        """`request`: the Analyze/AnalyzeStack request being answered, so a raising policy can be named."""
         if self._stub is None and method != "GetAnalyzerInfo":
             raise PolicyPackError(f"policy pack {self.label} is not running")
         try:
             return call()
         except grpc.RpcError as error:
-            raise PolicyPackError(self._failure(method, error, urn)) from error
+            failure = PolicyPackError(self._failure(method, error, urn, request))
+            failure.pack_traceback = self._failed_traceback  # shown with --debug
+            raise failure from error
 
-    def _failure(self, method: str, error: grpc.RpcError, urn: str) -> str:
+    def _failure(self, method: str, error: grpc.RpcError, urn: str, request: Any = None) -> str:
         what = f"{method} of {urn}" if urn else method
         code = error.code() if hasattr(error, "code") else None
         self._wait_briefly()
         if self._process is not None and self._process.poll() is not None:
             return f"policy pack {self.label} crashed{self._exit_status()} during {what}" + self._tail()
+        if code == grpc.StatusCode.UNKNOWN and request is not None and method in ("Analyze", "AnalyzeStack"):
+            return self._policy_raised(method, error, request)
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return f"policy pack {self.label} did not answer {what} within {self.timeout:g}s" + self._tail()
         details = error.details() if hasattr(error, "details") else str(error)
         return f"policy pack {self.label} failed {what}: {code.name if code else 'error'}: {details}" + self._tail()
+
+    def _policy_raised(self, method: str, error: grpc.RpcError, request: Any) -> str:
+        """A policy's validate raised: name the pack, the policy, the resource and the exception type."""
+        deadline = time.monotonic() + 1.0  # the pack's server logged the traceback before it answered
+        while not exception_type(last_traceback(list(self._output_tail))) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._failed_traceback = last_traceback(list(self._output_tail))
+        kind = exception_type(self._failed_traceback) or "an exception"
+        policy = raising_policy(self, method, request)
+        subject = f"resource {request.urn}" if method == "Analyze" else "the stack"
+        details = (error.details() or "").removeprefix("Exception calling application: ")
+        name = self.info.name if self.info else str(self.directory)
+        return (f"policy pack '{name}': policy {repr(policy) if policy else '(which one could not be told)'} "
+                f"raised {kind} during {method} of {subject}: {details}"
+                + ("" if self._failed_traceback else self._tail()))
 
     def _wait_briefly(self) -> None:
         if self._process is not None:
@@ -441,7 +478,7 @@ class PolicyPackProcess:
 
     def _tail(self) -> str:
         time.sleep(0.05)  # let the drain threads pick up the last lines of a dying process
-        lines = [line for line in self._output_tail if line]
+        lines = [line for line in self._output_tail if line][-_STDERR_TAIL_LINES:]
         return ("\n  pack output:\n    " + "\n    ".join(lines)) if lines else ""
 
 
