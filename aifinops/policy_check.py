@@ -20,6 +20,7 @@ from .core.errors import PolicyPackError
 from .core.input_files import UndecodableFileError, read_text_file
 from .core.policy_config import ALL_POLICIES, PolicyPackConfig, load_config_file
 from .graph import ResourceGraph
+from .secret_masking import mask_policy_run, mask_text, secret_strings
 from .policy_runner import RPC_TIMEOUT_SECONDS, PackEnvironment, PolicyPackSet, PolicyRun
 
 
@@ -85,12 +86,14 @@ def run_policy_packs(graph: ResourceGraph, args: argparse.Namespace) -> Optional
             else:
                 per_pack = {name: configs for name in names}
             _warn_unknown_policies(packs, per_pack)
-            return packs.check(graph, per_pack)
+            return mask_policy_run(packs.check(graph, per_pack), graph)
     except PolicyPackError as error:
+        # A pack sees plain values, so what it raised may quote a secret: mask the message as the findings.
+        message = str(error)
         traceback = getattr(error, "pack_traceback", None)
         if getattr(args, "debug", False) and traceback:  # the pack's own traceback, not ours
-            raise PolicyPackError(f"{error}\n  the pack's traceback:\n    " + "\n    ".join(traceback)) from error
-        raise
+            message += "\n  the pack's traceback:\n    " + "\n    ".join(traceback)
+        raise PolicyPackError(mask_text(message, secret_strings(graph))) from error
 
 
 def _warn_unknown_policies(packs: PolicyPackSet, per_pack: dict[str, list[PolicyPackConfig]]) -> None:
