@@ -20,6 +20,7 @@ from .core.errors import PolicyPackError
 from .core.input_files import UndecodableFileError, read_text_file
 from .core.policy_config import ALL_POLICIES, PolicyPackConfig, load_config_file
 from .graph import ResourceGraph
+from .project import from_cwd
 from .secret_masking import mask_policy_run, mask_text, secret_strings
 from .policy_runner import RPC_TIMEOUT_SECONDS, PackEnvironment, PolicyPackSet, PolicyRun
 
@@ -62,7 +63,7 @@ PROJECT_PACKS_DIR = "policies"
 def selected_pack_dirs(args: argparse.Namespace) -> list[Path]:
     base = Path(args.cwd)
     if args.policy_pack:
-        return [(base / directory).resolve() for directory in args.policy_pack]
+        return [from_cwd(args, directory).resolve() for directory in args.policy_pack]
     project_packs = sorted(path.parent.resolve() for path in (base / PROJECT_PACKS_DIR).glob("*/PulumiPolicy.yaml"))
     return project_packs or policies.pack_dirs()
 
@@ -75,7 +76,7 @@ def run_policy_packs(graph: ResourceGraph, args: argparse.Namespace) -> Optional
     if args.policy_pack and args.policy_pack_config and len(args.policy_pack_config) != len(args.policy_pack):
         raise PolicyPackError('the number of "--policy-pack-config" flags must match the number of '
                               '"--policy-pack" flags')
-    configs = [load_config_file(Path(args.cwd) / path) for path in args.policy_pack_config]
+    configs = [load_config_file(from_cwd(args, path)) for path in args.policy_pack_config]
     environment = PackEnvironment.for_graph(graph, dict(getattr(args, "stack_tag", []) or []),
                                             project_description(Path(args.cwd)))
     try:

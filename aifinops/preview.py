@@ -17,7 +17,7 @@ from .program_timeout import DEFAULT_PROGRAM_TIMEOUT_SECONDS, parse_timeout
 from .graph import ResourceGraph
 from .policy_check import add_policy_arguments, run_policy_packs
 from .preview_output import render_text
-from .project import load_project
+from .project import from_cwd, load_project
 from .reports import Report, add_report_arguments, write_reports
 from .reports.digest import preview_document
 from .reports.policy_findings import add_policy_run
@@ -58,7 +58,7 @@ def stack_reference_outputs(args: argparse.Namespace) -> Optional[dict[str, Any]
     path = args.stack_reference_outputs
     if path is None:
         return None
-    path = Path(args.cwd) / path
+    path = from_cwd(args, path)
     try:
         document = json.loads(read_text_file(path, "--stack-reference-outputs"))
     except OSError as error:
