@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Any, Iterable, Optional
 
 AWS_REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -62,6 +63,19 @@ def log_retention_days(argument: str, value: Any) -> int:
 
 # Child resource names are built from labels, so they must be stable and URN-safe.
 LABEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def non_finite_numbers(value: Any, where: str = "") -> list[tuple[str, float]]:
+    """(path, value) of every NaN or infinity in a config document (JSON's NaN/Infinity, YAML's .nan/.inf):
+    numbers that no setting means and that a protobuf Struct cannot carry as JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [(where or "(top level)", value)]
+    if isinstance(value, Mapping):
+        return [found for key, item in value.items()
+                for found in non_finite_numbers(item, f"{where}.{key}" if where else str(key))]
+    if isinstance(value, (list, tuple)):
+        return [found for index, item in enumerate(value) for found in non_finite_numbers(item, f"{where}[{index}]")]
+    return []
 
 
 def number_in_range(argument: str, value: Any, low: float, high: float, *, low_inclusive: bool = True) -> float:

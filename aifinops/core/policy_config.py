@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 import jsonschema
 
+from .argument_checks import non_finite_numbers
 from .errors import PolicyPackError
 from .input_files import read_text_file
 
@@ -146,7 +146,7 @@ def _schema_errors(policy: PolicyInfo, properties: Mapping[str, Any]) -> list[st
     messages = [f"unknown property {name!r}; " + (f"expected one of: {', '.join(known)}" if known
                                                    else "the policy takes no properties")
                 for name in sorted(set(properties) - set(known))]
-    messages += [f"{where}: expected a finite number, got {value!r}" for where, value in _non_finite(properties)]
+    messages += [f"{where}: expected a finite number, got {value!r}" for where, value in non_finite_numbers(properties)]
     if not policy.config_schema or messages:
         return messages
     schema: dict[str, Any] = {"type": "object"}
@@ -162,18 +162,6 @@ def _schema_errors(policy: PolicyInfo, properties: Mapping[str, Any]) -> list[st
         message = _cli_message(error, where)
         messages.append(f"{where}: {message}" if where and error.validator != "required" else message)
     return sorted(messages)
-
-
-def _non_finite(value: Any, where: str = "") -> list[tuple[str, float]]:
-    """NaN and infinity (JSON's NaN/Infinity, YAML's .nan/.inf) have no place in a config, and a protobuf
-    Struct cannot carry them to the pack as JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return [(where or "(root)", value)]
-    if isinstance(value, Mapping):
-        return [found for key, item in value.items() for found in _non_finite(item, f"{where}.{key}" if where else key)]
-    if isinstance(value, (list, tuple)):
-        return [found for index, item in enumerate(value) for found in _non_finite(item, f"{where}[{index}]")]
-    return []
 
 
 def _number(value: Any) -> Any:

@@ -29,6 +29,7 @@ from typing import Any, Mapping, Optional
 import jsonschema
 import yaml
 
+from ..argument_checks import non_finite_numbers
 from ..input_files import read_text_file
 from .discounts import DISCOUNTS_SCHEMA, Discounts
 from .usage_keys import JOBS_SCHEMA, SERVICE_USAGE_KEYS
@@ -107,6 +108,8 @@ def parse_usage(raw: Any, source: str) -> Usage:
     if not isinstance(raw, Mapping):
         raise UsageError(f"{source}: expected a mapping with version, spotDiscounts, defaults and resources, "
                          f"got {type(raw).__name__}")
+    for where, value in non_finite_numbers(raw):
+        raise UsageError(f"{source}: {where}: expected a finite number, got {value!r}")
     error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(USAGE_SCHEMA).iter_errors(raw))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
