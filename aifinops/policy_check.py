@@ -94,7 +94,8 @@ def run_policy_packs(graph: ResourceGraph, args: argparse.Namespace) -> Optional
         traceback = getattr(error, "pack_traceback", None)
         if getattr(args, "debug", False) and traceback:  # the pack's own traceback, not ours
             message += "\n  the pack's traceback:\n    " + "\n    ".join(traceback)
-        raise PolicyPackError(mask_text(message, secret_strings(graph))) from error
+        # Not chained: --debug prints the cause, whose gRPC details hold the unmasked text.
+        raise PolicyPackError(mask_text(message, secret_strings(graph))) from None
 
 
 def _warn_unknown_policies(packs: PolicyPackSet, per_pack: dict[str, list[PolicyPackConfig]]) -> None:
