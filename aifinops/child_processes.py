@@ -5,7 +5,7 @@ it stops whatever it started too. Its pipes are read by threads that poll with a
 stopping never waits on a grandchild that still holds a pipe open.
 
 A normal end, an exception and SIGTERM/SIGHUP/SIGINT (turned into `Interrupted` by
-`handle_termination_signals`, so `finally` blocks and context managers run) all stop the children
+`termination_signals_interrupt`, so `finally` blocks and context managers run) all stop the children
 here. SIGKILL leaves no chance to clean up, so one small guard process per run (started on first use,
 in a session of its own, ignoring the terminal's signals) holds the read end of a pipe only this
 process writes to, and is told which process groups and temporary paths are live. When the pipe reads
@@ -17,6 +17,7 @@ grandchildren and temporary files.)
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import select
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import threading
 import weakref
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 # How long a reader thread blocks before it looks at its stop flag again.
 READ_POLL_SECONDS = 0.1
@@ -71,15 +72,26 @@ class Interrupted(BaseException):
         return 128 + self.signal_number
 
 
-def handle_termination_signals() -> None:
-    """Turn SIGTERM, SIGHUP and SIGINT into `Interrupted` in the main thread. Call once, from main."""
+@contextlib.contextmanager
+def termination_signals_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM, SIGHUP and SIGINT raise `Interrupted` in the main thread; the previous
+    handlers come back after it (the command may run inside another program, e.g. tests). Nothing is
+    changed when called from another thread, where Python cannot set signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
     def interrupt(number: int, _frame: Any) -> None:
         for other in TERMINATION_SIGNALS:  # a second signal must not cut the cleanup short
             signal.signal(other, signal.SIG_IGN)
         raise Interrupted(number)
 
-    for number in TERMINATION_SIGNALS:
-        signal.signal(number, interrupt)
+    previous = {number: signal.signal(number, interrupt) for number in TERMINATION_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 class _Guard:

@@ -6,7 +6,7 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
-from .child_processes import Interrupted, handle_termination_signals, stop_all
+from .child_processes import Interrupted, stop_all, termination_signals_interrupt
 from .core.errors import EXIT_ERROR, AifinopsError
 
 # One module per subcommand; each has register(subparsers) that sets `handler` on its parser.
@@ -37,9 +37,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv else None
     args = build_parser(command).parse_args(argv)
-    handle_termination_signals()
     try:
-        return int(args.handler(args) or 0)
+        with termination_signals_interrupt():
+            return int(args.handler(args) or 0)
     except AifinopsError as error:
         if getattr(args, "debug", False) and error.__cause__ is not None:
             import traceback
