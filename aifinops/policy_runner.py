@@ -2,7 +2,9 @@
 
 Each pack is its own process, started as the CLI starts a Python analyzer plugin:
 `<venv python> -u -m pulumi.policy <engine address> .` in the pack directory, with PULUMI_CONFIG,
-PULUMI_PROJECT, PULUMI_STACK, PULUMI_DRY_RUN and PULUMI_ORGANIZATION set. The pack prints the port of
+PULUMI_PROJECT, PULUMI_STACK, PULUMI_DRY_RUN and PULUMI_ORGANIZATION set (the module is run by a
+three-line launcher that only adds a handler for the gRPC server's log, so a raising policy's traceback
+is seen), in a process group of its own (aifinops.child_processes). The pack prints the port of
 its Analyzer gRPC server; this module then speaks the Analyzer protocol to it with the protobufs that
 ship in the pulumi package: GetAnalyzerInfo, ConfigureStack, Configure (schema defaults plus the user's
 config, validated), then, as the engine's step generator does for each resource, Remediate through every
