@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .core.errors import EXIT_OK
+from .core.errors import EXIT_OK, AifinopsError
 from .cost_estimate import estimate_graph
 from .cost_rendering import render_html, render_table
 from .preview import add_stack_arguments, load_graph
+from .project import from_cwd
 from .terminal import step
 
 
@@ -27,15 +28,19 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     graph, _ = step("running the program", load_graph, args)
-    estimate = step("estimating the cost", estimate_graph, graph, args.usage)
-    if args.html:
-        args.html.write_text(render_html(estimate))
+    estimate = step("estimating the cost", estimate_graph, graph, from_cwd(args, args.usage))
+    html_file = from_cwd(args, args.html)
+    if html_file is not None:
+        try:
+            html_file.write_text(render_html(estimate))
+        except OSError as error:
+            raise AifinopsError(f"--html {args.html}: cannot write: {error.strerror}") from error
     if args.json:
         json.dump(estimate.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print(render_table(estimate, show_assumptions=not args.no_assumptions))
         if args.html:
-            print(f"\nHTML report: {args.html}")
+            print(f"\nHTML report: {html_file}")
     return EXIT_OK
 

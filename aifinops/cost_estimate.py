@@ -16,7 +16,7 @@ from aifinops.core.estimate import (
 from aifinops.policies.preview_values import plain
 
 from .core.errors import AifinopsError
-from .engine import reveal
+from .secret_masking import blind_values
 from .graph import ResourceGraph
 
 REQUIRED_TAGS_KEY = "requiredTags"
@@ -34,9 +34,10 @@ def cost_views(graph: ResourceGraph) -> list[CostResource]:
         views.append(CostResource(
             urn=resource.urn, type=resource.type, name=resource.name, custom=resource.custom, parent=resource.parent,
             # Components: their registered outputs (a TieredBucket's monthlyIngestGb, say).
-            props=plain({**reveal(resource.inputs), **reveal(resource.outputs)} if resource.custom
-                        else reveal(resource.outputs)),
-            provider_props=plain(reveal(provider.inputs)) if provider is not None else {},
+            # Secrets blinded: no report may print one, and a price that would need one is not given.
+            props=plain({**blind_values(resource.inputs), **blind_values(resource.outputs)} if resource.custom
+                        else blind_values(resource.outputs)),
+            provider_props=plain(blind_values(provider.inputs)) if provider is not None else {},
             property_dependencies=resource.property_dependencies, remote=resource.remote))
     return views
 

@@ -8,6 +8,7 @@ from typing import Any
 from .cost_estimate import estimate_graph
 from .cost_rendering import summary_lines
 from .graph import ResourceGraph
+from .project import from_cwd
 
 
 def add_cost_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,6 +18,6 @@ def add_cost_arguments(parser: argparse.ArgumentParser) -> None:
 
 def preview_cost_section(graph: ResourceGraph, args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
     """Text lines and the JSON of the estimate that `aifinops preview` shows."""
-    estimate = estimate_graph(graph, getattr(args, "usage", None))
+    estimate = estimate_graph(graph, from_cwd(args, getattr(args, "usage", None)))
     return ["Cost estimate (details: aifinops cost):", *[f"    {line}" for line in summary_lines(estimate)], ""], \
         estimate.to_json()

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .core.errors import ProjectError
+from .core.input_files import read_text_file
 from .checkov.command import add_checkov_arguments, finish_checkov_scan, start_checkov_scan
 from .cost_section import add_cost_arguments, preview_cost_section
 from .program_host import run_stack_program
+from .program_timeout import DEFAULT_PROGRAM_TIMEOUT_SECONDS, parse_timeout
 from .graph import ResourceGraph
 from .policy_check import add_policy_arguments, run_policy_packs
 from .preview_output import render_text
-from .project import load_project
+from .project import from_cwd, load_project
 from .reports import Report, add_report_arguments, write_reports
 from .reports.digest import preview_document
 from .reports.policy_findings import add_policy_run
@@ -47,6 +49,9 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
                         help="give ids and computed outputs AWS-shaped values (default: unknown, as a preview)")
     parser.add_argument("--stack-reference-outputs", type=Path, metavar="FILE",
                         help="JSON {stack name: {output: value}}: what StackReferences read (default: unknown)")
+    parser.add_argument("--timeout", type=parse_timeout, default=DEFAULT_PROGRAM_TIMEOUT_SECONDS, metavar="DURATION",
+                        help=f"stop the program after DURATION (e.g. 90s, 10m, 1h; default "
+                             f"{DEFAULT_PROGRAM_TIMEOUT_SECONDS / 60:g}m) and name the line it was running")
 
 
 def stack_reference_outputs(args: argparse.Namespace) -> Optional[dict[str, Any]]:
@@ -54,9 +59,9 @@ def stack_reference_outputs(args: argparse.Namespace) -> Optional[dict[str, Any]
     path = args.stack_reference_outputs
     if path is None:
         return None
-    path = Path(args.cwd) / path
+    path = from_cwd(args, path)
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(read_text_file(path, "--stack-reference-outputs"))
     except OSError as error:
         raise ProjectError(f"--stack-reference-outputs: cannot read {path}: {error.strerror}") from error
     except ValueError as error:
@@ -73,7 +78,7 @@ def load_graph(args: argparse.Namespace) -> tuple[ResourceGraph, float]:
     stack = project.load_stack(project.select_stack(args.stack))
     started = time.perf_counter()
     graph = run_stack_program(project, stack, debug=args.debug, mock_outputs=args.mock_outputs,
-                              stack_reference_outputs=stack_reference_outputs(args))
+                              stack_reference_outputs=stack_reference_outputs(args), timeout=args.timeout)
     return graph, time.perf_counter() - started
 
 

@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import yaml
 
+from .core.input_files import read_text_file
 from .core.errors import ProjectError
 
 SECURE_PLACEHOLDER = "[secure value: not decrypted offline]"
@@ -91,6 +92,15 @@ class Project:
         return key if ":" in key else f"{self.name}:{key}"
 
 
+def from_cwd(args: Any, path: Optional[str | os.PathLike[str]]) -> Optional[Path]:
+    """A path given on the command line, as the Pulumi CLI reads it: the CLI changes into --cwd before
+    anything else, so every relative path (--policy-pack, --policy-pack-config, the report files, --usage)
+    is relative to --cwd; an absolute path is kept."""
+    if path is None:
+        return None
+    return Path(getattr(args, "cwd", None) or ".") / path
+
+
 def load_project(cwd: str | os.PathLike[str]) -> Project:
     root = Path(cwd).resolve()
     path = root / "Pulumi.yaml"
@@ -168,7 +178,7 @@ def _config_string(value: Any) -> str:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        text = path.read_text()
+        text = read_text_file(path)
     except OSError as error:
         raise ProjectError(f"{path}: cannot read: {error.strerror}") from error
     try:
