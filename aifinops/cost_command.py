@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from .core.errors import EXIT_OK
-from .cost_estimate import estimate_graph
-from .cost_rendering import render_html, render_table
+from .cost_estimate import cost_document, estimate_graph
+from .cost_rendering import change_lines, render_html, render_table
+from .cost_section import add_compare_argument
 from .preview import add_stack_arguments, load_graph
 
 
@@ -18,7 +19,9 @@ def register(subparsers: Any) -> None:
     add_stack_arguments(parser)
     parser.add_argument("--usage", type=Path, metavar="FILE",
                         help="usage file (YAML: GB stored, growth, hours, requests); default: the stack's costUsage")
-    parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    parser.add_argument("--json", action="store_true",
+                        help="print the estimate as JSON, with Infracost's field names (totalMonthlyCost, ...)")
+    add_compare_argument(parser)
     parser.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report with charts")
     parser.add_argument("--no-assumptions", action="store_true", help="leave the usage assumptions out of the table")
     parser.set_defaults(handler=run)
@@ -27,13 +30,16 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     graph, _ = load_graph(args)
     estimate = estimate_graph(graph, args.usage)
+    document = cost_document(graph, estimate, args.compare_to)
     if args.html:
         args.html.write_text(render_html(estimate))
     if args.json:
-        json.dump(estimate.to_json(), sys.stdout, indent=2)
+        json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print(render_table(estimate, show_assumptions=not args.no_assumptions))
+        if args.compare_to is not None:
+            print("\n" + "\n".join(change_lines(document)))
         if args.html:
             print(f"\nHTML report: {args.html}")
     return EXIT_OK

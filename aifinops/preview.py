@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         report.duration_seconds += policy_run.duration_seconds
     checkov_lines = finish_checkov_scan(checkov_scan, report)
     cost_lines, cost_json = preview_cost_section(graph, args)
+    report.cost = cost_json
     if args.json:
         json.dump({**preview_document(report), "costEstimate": cost_json}, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")

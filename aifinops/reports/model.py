@@ -77,6 +77,8 @@ class Report:
     duration_seconds: float
     tools: dict[str, Tool] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    # The cost estimate's JSON (core.estimate.infracost_json, with budgets and any --compare-to change).
+    cost: Optional[dict[str, Any]] = None
 
     def add_tool(self, tool: Tool) -> Tool:
         return self.tools.setdefault(tool.name, tool)
