@@ -8,6 +8,7 @@ suppressed finding carries the component's reason.
 from __future__ import annotations
 
 from aifinops.checkov.run import FAILED, SUPPRESSED, CheckovFinding, CheckovScan
+from aifinops.policies.checkov_checks.aifinops_check_settings import CHECK_POLICIES
 
 from .model import Finding, Level, Report, Rule, Tool, ToolKind
 from .policy_findings import LEVEL_OF_ENFORCEMENT
@@ -16,6 +17,7 @@ from .text import finding_body, finding_heading
 TOOL_NAME = "checkov"
 CHECKOV_URI = "https://www.checkov.io/"
 NOT_SCANNED_RULE = "not-scanned"
+MIRRORS_POLICY = "mirrorsPolicy"  # our checks (CKV_AIFINOPS_*) repeat a policy: the report counts the pair once
 
 
 def add_checkov_scan(report: Report, scan: CheckovScan) -> Tool:
@@ -27,7 +29,8 @@ def add_checkov_scan(report: Report, scan: CheckovScan) -> Tool:
                                level=LEVEL_OF_ENFORCEMENT.get(enforcement, Level.ERROR), help_uri=finding.guideline,
                                enabled=enforcement != "disabled",
                                properties={"framework": finding.framework, "severity": finding.severity.lower(),
-                                           "enforcementLevel": enforcement}))
+                                           "enforcementLevel": enforcement,
+                                           MIRRORS_POLICY: CHECK_POLICIES.get(finding.check_id, "")}))
     if scan.not_scanned:
         tool.add_rule(Rule(id=NOT_SCANNED_RULE, level=Level.NOTE,
                            description="Resources checkov did not scan: their type has no export mapping yet."))
@@ -47,7 +50,7 @@ def _finding(finding: CheckovFinding, level: Level, label: str) -> Finding:
     return Finding(tool=TOOL_NAME, rule_id=finding.check_id, level=level, message=message, urn=finding.urn,
                    label=SUPPRESSED if suppressed else label, suppressed=finding.suppression_reason if suppressed else None,
                    properties={"checkovResource": finding.checkov_resource, "framework": finding.framework,
-                               "guideline": finding.guideline})
+                               "guideline": finding.guideline, MIRRORS_POLICY: CHECK_POLICIES.get(finding.check_id, "")})
 
 
 def checkov_sections(report: Report, scan: CheckovScan) -> list[str]:

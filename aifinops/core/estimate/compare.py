@@ -118,7 +118,8 @@ def _components(resource: Optional[dict[str, Any]]) -> dict[str, dict[str, Any]]
 
 
 def changed_components(base: Optional[dict[str, Any]], current: Optional[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The cost components whose quantity, price or cost differ, each with both sides and the difference."""
+    """The cost components whose quantity, price or cost differ (and that cost something on either side),
+    each with both sides and the difference."""
     before, after = _components(base), _components(current)
     rows = []
     for name in [*after, *(n for n in before if n not in after)]:
@@ -129,6 +130,8 @@ def changed_components(base: Optional[dict[str, Any]], current: Optional[dict[st
             continue
         past, now = (parse_amount((old or {}).get("monthlyCost")) or 0.0,
                      parse_amount((new or {}).get("monthlyCost")) or 0.0)
+        if abs(past) < _EPSILON and abs(now) < _EPSILON:  # free on both sides (a line inside a reservation)
+            continue
         rows.append({"name": name, "unit": (new or old or {}).get("unit", ""),
                      "change": ADDED if old is None else REMOVED if new is None else CHANGED,
                      "pastMonthlyQuantity": (old or {}).get("monthlyQuantity"),
