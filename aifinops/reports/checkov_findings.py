@@ -10,7 +10,7 @@ from __future__ import annotations
 from aifinops.checkov.run import FAILED, SUPPRESSED, CheckovFinding, CheckovScan
 from aifinops.policies.checkov_checks.aifinops_check_settings import CHECK_POLICIES
 
-from .model import Finding, Level, Report, Rule, Tool, ToolKind
+from .model import COST, SECURITY, Finding, Level, Report, Rule, Tool, ToolKind
 from .policy_findings import LEVEL_OF_ENFORCEMENT
 from .text import finding_body, finding_heading
 
@@ -30,10 +30,15 @@ def add_checkov_scan(report: Report, scan: CheckovScan) -> Tool:
                                enabled=enforcement != "disabled",
                                properties={"framework": finding.framework, "severity": finding.severity.lower(),
                                            "enforcementLevel": enforcement,
-                                           MIRRORS_POLICY: CHECK_POLICIES.get(finding.check_id, "")}))
+                                           MIRRORS_POLICY: CHECK_POLICIES.get(finding.check_id, "")},
+                               # checkov's own checks are security and compliance checks; ours mirror cost policies
+                               category=COST if finding.check_id in CHECK_POLICIES else SECURITY))
     if scan.not_scanned:
         tool.add_rule(Rule(id=NOT_SCANNED_RULE, level=Level.NOTE,
-                           description="Resources checkov did not scan: their type has no export mapping yet."))
+                           description="Resources checkov did not scan: their type has no export mapping yet.",
+                           help_text="Add the resource type to the checkov export mapping (aifinops/checkov/export.py) "
+                                     "so its checks run, or check the resource by hand.",
+                           help_uri=CHECKOV_URI, precision="very-high"))
     for finding in scan.findings:
         if finding.status in (FAILED, SUPPRESSED):
             report.add(_finding(finding, tool.rules[finding.check_id].level,

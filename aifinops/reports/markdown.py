@@ -56,7 +56,8 @@ def markdown_document(report: Report, limit: int = COMMENT_LIMIT,
     comment = _Comment(limit)
     comment.add(f"### aifinops preview `{report.graph.project}/{report.graph.stack}`: {_verdict(problems)}", "",
                 f"{len(report.graph.custom_resources())} cloud resources checked by "
-                f"{', '.join(f'`{t.name}`' for t in report.tools.values()) or 'no tools'}.", "", required=True)
+                f"{', '.join(f'`{t.name}` {t.version} ({len(t.rules)} rules)' for t in report.tools.values()) or 'no tools'}.",
+                "", required=True)
     if report.cost is not None:
         _cost_section(comment, report.cost)
         _budget_section(comment, report.cost.get("budgets") or [])
@@ -116,11 +117,12 @@ def _cost_section(comment: _Comment, document: Mapping[str, Any]) -> None:
     comment.add("", required=True)
     new = _by_component(_resources(document, "breakdown"))
     if not compared:
-        comment.add("| Component | Monthly |", "|---|---:|", required=True)
-        for name, value in sorted(new.items(), key=lambda item: (-item[1], item[0])):
-            if value:
+        rows = [(name, value) for name, value in sorted(new.items(), key=lambda item: (-item[1], item[0])) if value]
+        if rows:
+            comment.add("| Component | Monthly |", "|---|---:|", required=True)
+            for name, value in rows:
                 comment.add(f"| {_escape(name)} | {usd(value)} |")
-        comment.add("", required=True)
+            comment.add("", required=True)
         return
     old = _by_component(_resources(document, "pastBreakdown"))
     comment.add("| Component | Baseline | New | Diff |", "|---|---:|---:|---:|", required=True)
@@ -181,8 +183,10 @@ def _headroom(value: Any) -> str:
 def _counts(problems: list[Problem]) -> str:
     blocking = sum(1 for p in problems if p.blocking)
     suppressed = sum(1 for p in problems if p.suppressed)
-    other = len(problems) - blocking - suppressed
-    return f"{blocking} blocking, {other} advisory, {suppressed} suppressed"
+    notes = sum(1 for p in problems if not p.suppressed and p.finding.level == Level.NOTE)
+    advisory = len(problems) - blocking - suppressed - notes
+    return (f"{blocking} blocking, {advisory} advisory, {suppressed} suppressed"
+            + (f", {notes} note{'s' if notes != 1 else ''}" if notes else ""))
 
 
 def _findings_section(comment: _Comment, report: Report, problems: list[Problem],
@@ -206,7 +210,9 @@ def _group(comment: _Comment, report: Report, group: RuleGroup, environment: Map
     tool = report.tools[group.tool]
     rule = tool.rules.get(group.rule_id)
     blocking = group.count(blocking=True)
-    mark = "❌" if blocking else "🔇" if all(p.suppressed for p in group.problems) else "⚠️"
+    levels = {p.finding.level for p in group.problems}
+    mark = ("❌" if blocking else "🔇" if all(p.suppressed for p in group.problems)
+            else "ℹ️" if levels == {Level.NOTE} else "⚠️")
     count = len(group.problems)
     detail = f"{blocking} blocking" if blocking else f"{count}"
     if not comment.add(f"##### {mark} `{group.rule_id}` ({tool.name}): {count} resource{'s' if count != 1 else ''}"

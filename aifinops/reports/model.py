@@ -41,6 +41,11 @@ class Rule:
     help_uri: str = ""
     enabled: bool = True  # False for a rule configured off (e.g. a disabled policy)
     properties: Mapping[str, Any] = field(default_factory=dict)
+    category: str = ""  # SECURITY or COST: what code scanning files the rule under ("" when neither is known)
+    precision: str = "high"  # SARIF/GitHub: very-high | high | medium | low (how often a finding is right)
+
+
+SECURITY, COST = "security", "cost"
 
 
 @dataclass
