@@ -8,7 +8,8 @@ It fills Infracost's `pastTotalMonthlyCost`, `diffTotalMonthlyCost` (and the hou
 Each resource is counted once. Resources match by URN; a resource whose URN changed (moved under
 another parent, say) matches by type and name when exactly one resource on each side has them, and is a
 change, never a removal plus an addition. A resource that is not priced (null `monthlyCost`) counts $0
-on its side, and its change of status is listed.
+on its side, and its change of status is listed; one added or removed at $0 is listed only when its
+cost is unknown (it is not priced), so the diff shows every change a reviewer cannot see the price of.
 """
 from __future__ import annotations
 
@@ -145,9 +146,11 @@ def _diff_entry(base: Optional[dict[str, Any]], current: Optional[dict[str, Any]
     past, now = _cost(base), _cost(current)
     components = changed_components(base, current)
     status_changed = base is not None and current is not None and base.get("status") != current.get("status")
-    if base is not None and current is not None and abs(now - past) < _EPSILON and not components \
-            and not status_changed:
-        return None
+    if abs(now - past) < _EPSILON and not components and not status_changed:
+        one_side = current if base is None else base if current is None else None
+        # Added or removed at $0: listed only when its cost is unknown (unpriced, or it needs usage).
+        if one_side is None or one_side.get("monthlyCost") is not None:
+            return None
     shown = current if current is not None else base
     assert shown is not None
     entry = {"name": shown["name"], "resourceType": shown.get("resourceType", ""), "urn": shown.get("urn", ""),
