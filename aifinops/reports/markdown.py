@@ -36,10 +36,11 @@ class _Comment:
         self.limit = limit
         self.left_out = 0
 
-    def add(self, *lines: str, required: bool = False) -> bool:
+    def add(self, *lines: str, required: bool = False, entry: bool = True) -> bool:
+        """`entry`: the lines are one finding or table row (counted when left out), not a heading or a gap."""
         size = sum(len(line) + 1 for line in lines)
         if not required and (self.left_out or self.size + size > self.limit - _RESERVE):
-            self.left_out += 1
+            self.left_out += 1 if entry else 0
             return False
         self.lines += lines
         self.size += size
@@ -63,9 +64,9 @@ def markdown_document(report: Report, limit: int = COMMENT_LIMIT,
         _budget_section(comment, report.cost.get("budgets") or [])
     _findings_section(comment, report, problems, environment)
     if comment.left_out:
-        comment.add(f"_The comment is cut at GitHub's {limit:,}-character limit: {comment.left_out} more line"
-                    f"{'s' if comment.left_out != 1 else ''} left out; the SARIF and JUnit reports list every "
-                    f"finding._", required=True)
+        comment.add(f"_The comment is cut at GitHub's {limit:,}-character limit: {comment.left_out} more "
+                    f"finding{'s' if comment.left_out != 1 else ''} and table rows left out; the SARIF and JUnit "
+                    f"reports list every finding._", required=True)
     return comment.text()
 
 
@@ -176,7 +177,7 @@ def _budget_section(comment: _Comment, budgets: list[Mapping[str, Any]]) -> None
 
 def _headroom(value: Any) -> str:
     amount = _amount(value)
-    return f"**{usd(amount)} over**" if amount < 0 else usd(amount)
+    return f"**{usd(-amount)} over**" if amount < 0 else usd(amount)
 
 
 # -- findings ---------------------------------------------------------------------------------------
@@ -215,14 +216,13 @@ def _group(comment: _Comment, report: Report, group: RuleGroup, environment: Map
             else "ℹ️" if levels == {Level.NOTE} else "⚠️")
     count = len(group.problems)
     detail = f"{blocking} blocking" if blocking else f"{count}"
-    if not comment.add(f"##### {mark} `{group.rule_id}` ({tool.name}): {count} resource{'s' if count != 1 else ''}"
-                       f"{f', {detail}' if blocking and blocking != count else ''}", ""):
-        return
+    comment.add(f"##### {mark} `{group.rule_id}` ({tool.name}): {count} resource{'s' if count != 1 else ''}"
+                f"{f', {detail}' if blocking and blocking != count else ''}", "", entry=False)
     if rule is not None and rule.description:
-        comment.add(_escape(rule.description), "")
+        comment.add(_escape(rule.description), "", entry=False)
     for problem in group.problems:
         comment.add(_item(report, problem, environment))
-    comment.add("")
+    comment.add("", entry=False)
 
 
 def _item(report: Report, problem: Problem, environment: Mapping[str, str]) -> str:
