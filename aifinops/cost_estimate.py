@@ -1,7 +1,6 @@
 """The cost estimate of a previewed stack: ResourceGraph -> `policies.estimate` views -> Estimate."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Optional
 
@@ -22,6 +21,7 @@ from aifinops.policies.preview_values import plain
 from .core.errors import AifinopsError
 from .engine import reveal
 from .graph import ResourceGraph
+from .project import read_json_argument
 
 REQUIRED_TAGS_KEY = "requiredTags"
 
@@ -75,12 +75,7 @@ def estimate_graph(graph: ResourceGraph, usage_file: Optional[Path] = None) -> E
 
 def read_baseline(path: Path) -> Any:
     """The base branch's `aifinops cost --json` (or preview's costEstimate, or Infracost JSON)."""
-    try:
-        document = json.loads(path.read_text())
-    except OSError as error:
-        raise BaselineError(f"--compare-to {path}: cannot read: {error.strerror}") from error
-    except ValueError as error:
-        raise BaselineError(f"--compare-to {path}: not JSON: {error}") from error
+    document = read_json_argument("--compare-to", path, BaselineError)
     if isinstance(document, dict) and isinstance(document.get("costEstimate"), dict):  # a preview --json
         return document["costEstimate"]
     return document

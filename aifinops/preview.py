@@ -15,7 +15,7 @@ from .program_host import run_stack_program
 from .graph import ResourceGraph
 from .policy_check import add_policy_arguments, run_policy_packs
 from .preview_output import render_text
-from .project import load_project
+from .project import load_project, read_json_argument
 from .reports import Report, add_report_arguments, write_reports
 from .reports.digest import preview_document
 from .reports.policy_findings import add_policy_run
@@ -54,12 +54,7 @@ def stack_reference_outputs(args: argparse.Namespace) -> Optional[dict[str, Any]
     if path is None:
         return None
     path = Path(args.cwd) / path
-    try:
-        document = json.loads(path.read_text())
-    except OSError as error:
-        raise ProjectError(f"--stack-reference-outputs: cannot read {path}: {error.strerror}") from error
-    except ValueError as error:
-        raise ProjectError(f"--stack-reference-outputs: {path} is not JSON: {error}") from error
+    document = read_json_argument("--stack-reference-outputs", path)
     if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
         raise ProjectError(f"--stack-reference-outputs: {path}: expected an object of stack name -> "
                            f"{{output name: value}}, got {json.dumps(document)[:200]}")
