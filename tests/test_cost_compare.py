@@ -6,6 +6,7 @@ g6e.xlarge $1.861/h, both at 730 hours; an unset root volume is 8 GB of gp2 at $
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,18 @@ def test_a_baseline_that_is_not_an_estimate_exits_2_naming_the_file(tmp_path, ca
     with pytest.raises(BaselineError, match=r"resources\[0\].monthlyCost"):
         compare({"projects": [{"breakdown": {"resources": []}}], "totalMonthlyCost": "0"},
                 {"totalMonthlyCost": "1", "projects": [{"breakdown": {"resources": [{"name": "x", "monthlyCost": "a$"}]}}]})
+
+
+def test_sarif_and_junit_carry_the_cost_change(tmp_path, capsys):
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps(cost_json(capsys, project(tmp_path, "base", BOX.format(instance_type="g5.xlarge")))))
+    pr = project(tmp_path, "pr", BOX.format(instance_type="g6e.xlarge"))
+    sarif, junit = tmp_path / "check.sarif", tmp_path / "junit.xml"
+    assert main(["preview", "--cwd", str(pr), "--skip-policy-packs", "--compare-to", str(base),
+                 "--sarif", str(sarif), "--junit", str(junit)]) == 0
+    figures = json.loads(sarif.read_text())["properties"]["aifinopsCost"]
+    assert figures == {"currency": "USD", "totalMonthlyCost": "1359.33", "maxTotalMonthlyCost": "1359.33",
+                       "pastTotalMonthlyCost": "735.18", "diffTotalMonthlyCost": "624.15",
+                       "change": "Monthly cost will increase by $624.15 (+84.9%)"}
+    suite = next(s for s in ET.parse(junit).getroot() if s.get("name") == "aifinops cost estimate")
+    assert {p.get("name"): p.get("value") for p in suite.iter("property")} == figures

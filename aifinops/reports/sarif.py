@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 from aifinops.graph import SourcePosition
 
+from .cost_figures import cost_figures
 from .model import SECURITY, Finding, Level, Report, Rule, Tool
 from .stack_config_lines import ConfigLine, config_lines, lines_for, stack_config_path
 
@@ -34,8 +35,11 @@ _PROBLEM_SEVERITY = {Level.ERROR: "error", Level.WARNING: "warning", Level.NOTE:
 def sarif_document(report: Report) -> dict[str, Any]:
     config_file = stack_config_path(report.project_root, report.graph.stack)
     stack_lines = config_lines(config_file) if config_file is not None else []
-    return {"$schema": SARIF_SCHEMA, "version": "2.1.0",
-            "runs": [_run(report, tool, stack_lines) for tool in report.tools.values()]}
+    document: dict[str, Any] = {"$schema": SARIF_SCHEMA, "version": "2.1.0",
+                                "runs": [_run(report, tool, stack_lines) for tool in report.tools.values()]}
+    if report.cost is not None:  # the cost change rides along in the log's property bag
+        document["properties"] = {"aifinopsCost": cost_figures(report.cost)}
+    return document
 
 
 def _repository_root(report: Report) -> Optional[Path]:
