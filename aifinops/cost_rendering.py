@@ -115,11 +115,15 @@ def summary_lines(estimate: Estimate) -> list[str]:
 def range_lines(estimate: Estimate) -> list[str]:
     """The figure at maximum scale, when some group can grow past its desired size."""
     ranged = [r for r in estimate.priced if r.has_range]
-    if not ranged:
-        return []
-    return [f"At maximum scale: {usd(estimate.max_monthly_usd)} a month ({len(ranged)} scalable group"
-            f"{'s' if len(ranged) != 1 else ''} at their maximum: "
-            + ", ".join(f"{r.name} {usd(r.monthly_usd)} to {usd(r.max_monthly_usd)}" for r in ranged) + ")"]
+    lines = []
+    if ranged:
+        lines.append(f"At maximum scale: {usd(estimate.max_monthly_usd)} a month ({len(ranged)} scalable group"
+                     f"{'s' if len(ranged) != 1 else ''} at their maximum: "
+                     + ", ".join(f"{r.name} {usd(r.monthly_usd)} to {usd(r.max_monthly_usd)}" for r in ranged) + ")")
+    if estimate.unbounded:
+        lines.append("No maximum (nothing caps how far these scale): "
+                     + ", ".join(f"{display_type(r.type)} {r.name}" for r in estimate.unbounded))
+    return lines
 
 
 def signed_usd(value: float) -> str:

@@ -126,4 +126,9 @@ k8s.apiextensions.CustomResource("pool", api_version="karpenter.sh/v1", kind="No
     _, result = run(preview, program)
     pool = by_name(result, "pool")
     assert pool.status == "priced" and pool.monthly_usd == 0 and not pool.has_range
+    assert pool.unbounded and result.unbounded == [pool]
     assert "no maximum" in pool.note and "without bound" in pool.note
+    document = estimate_document(result)
+    (listed,) = document["projects"][0]["breakdown"]["resources"]
+    assert listed["maxMonthlyCost"] is None and listed["unbounded"] is True
+    assert [r["name"] for r in document["unboundedResources"]] == ["pool"]

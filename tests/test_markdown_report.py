@@ -144,3 +144,11 @@ def test_the_comment_leads_with_the_cost_change_and_budget_headroom(tmp_path, ca
     assert "| team | all spend | $1,000.00 | $1,359.33 | **$359.33 over** | $1,359.33 | **$359.33 over** |" in text
     assert text.index("#### Cost") < text.index("#### Budgets")
     assert json.loads(baseline.read_text())["totalMonthlyCost"] == "735.18"
+
+
+def test_a_resource_without_a_maximum_is_called_out():
+    report = report_with([])
+    report.cost = {"totalMonthlyCost": "10", "maxTotalMonthlyCost": "10", "projects": [],
+                   "unboundedResources": [{"name": "gpu-pool", "type": "kubernetes:karpenter.sh/v1:NodePool"}]}
+    text = markdown_document(report, environment={})
+    assert "**No maximum** for gpu-pool: nothing caps how far it scales, so no figure bounds the bill." in text

@@ -111,6 +111,11 @@ def _cost_section(comment: _Comment, document: Mapping[str, Any]) -> None:
         was = f" (base branch {usd(_amount(past_max))})" if past_max is not None else ""
         comment.add("", f"At maximum scale (every auto scaling group and node pool at its maximum): "
                         f"**{usd(maximum)}** a month{was}.", required=True)
+    unbounded = document.get("unboundedResources") or []
+    if unbounded:
+        comment.add("", f"**No maximum** for {', '.join(_escape(r['name']) for r in unbounded[:10])}: nothing caps "
+                        f"how far {'they scale' if len(unbounded) != 1 else 'it scales'}, so no figure bounds the bill.",
+                    required=True)
     unpriced = len(document.get("unpriced") or []) + len(document.get("needsUsage") or [])
     if unpriced:
         comment.add("", f"{unpriced} resource{'s are' if unpriced != 1 else ' is'} not priced and not in the total "

@@ -113,7 +113,7 @@ def estimate(resources: Iterable[CostResource], usage: Optional[Usage] = None, *
             naive_lines=priced.naive_lines, note=priced.note,
             component=component.name if component else NO_COMPONENT,
             component_type=component.type if component else "", tags=ctx.tags_of(resource),
-            max_lines=priced.max_lines))
+            max_lines=priced.max_lines, unbounded=priced.unbounded))
     ctx.region = ctx.default_region
     for cost in usage_only_costs(usage, ctx):
         regions[cost.urn] = ctx.region

@@ -8,8 +8,9 @@ a null `monthlyCost` (never "0": it is listed, not counted).
 
 What Infracost has no name for is ours, in camelCase beside it: each resource's `urn`, `status`,
 `component`, `note`, its `naiveMonthlyCost` (all on demand, no lifecycle) and, for a group that scales,
-`maxMonthlyCost` with `maxCostComponents` (at its maximum size); at the top `maxTotalMonthlyCost`,
-savings, per component and per tag totals, sources, warnings.
+`maxMonthlyCost` with `maxCostComponents` (at its maximum size; null with `unbounded` when nothing caps
+it); at the top `maxTotalMonthlyCost` (a lower bound when `unboundedResources` lists any), savings, per
+component and per tag totals, sources, warnings.
 """
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ def resource_document(resource: ResourceCost) -> dict[str, Any]:
     if resource.has_range:
         document["maxMonthlyCost"] = amount(resource.max_monthly_usd)
         document["maxCostComponents"] = [cost_component(line) for line in resource.lines_at_maximum]
+    if resource.unbounded:
+        document["maxMonthlyCost"] = None  # no maximum: never a figure that looks like a bound
+        document["unbounded"] = True
     return document
 
 
@@ -97,6 +101,7 @@ def estimate_document(estimate: Estimate, project: str = "") -> dict[str, Any]:
         # ours
         "stack": estimate.stack, "region": estimate.region,
         "maxTotalMonthlyCost": amount(estimate.max_monthly_usd),
+        "unboundedResources": [_listed(r) for r in estimate.unbounded],
         "naiveTotalMonthlyCost": amount(estimate.naive_monthly_usd),
         "savingsMonthlyCost": amount(estimate.savings_usd), "savingsPercent": round(estimate.savings_percent, 1),
         "usageSource": estimate.usage_source, "warnings": list(estimate.warnings),

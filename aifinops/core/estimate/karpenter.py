@@ -114,6 +114,7 @@ def price_node_pool(r: CostResource, ctx: PricingContext) -> Priced:
     if max_gpus is None:
         priced.note = (f"no maximum: the pool has no limits.{NVIDIA_GPU} and its pods no HPA maxReplicas, so "
                        f"Karpenter may launch GPU nodes without bound")
+        priced.unbounded = True
         return priced
     max_nodes = float(math.floor(max_gpus / gpus_per_node))
     if max_nodes > desired_nodes:

@@ -76,6 +76,7 @@ class Priced:
     note: str = ""
     # A group that can scale: its lines at its maximum size (None: no range, the maximum is `lines`).
     max_lines: Optional[list[PriceLine]] = None
+    unbounded: bool = False  # it can scale with no maximum: the figure at maximum scale is not an upper bound
 
 
 def free(note: str) -> Priced:
@@ -103,6 +104,7 @@ class ResourceCost:
     component_type: str
     tags: dict[str, str]
     max_lines: Optional[list[PriceLine]] = None  # at the group's maximum size, list price; None: no range
+    unbounded: bool = False  # no maximum size: nothing bounds what it may cost (a NodePool without limits)
 
     @property
     def monthly_usd(self) -> float:
@@ -156,8 +158,14 @@ class Estimate:
 
     @property
     def max_monthly_usd(self) -> float:
-        """The priced total with every scalable group at its maximum size (see ResourceCost.lines_at_maximum)."""
+        """The priced total with every scalable group at its maximum size (see ResourceCost.lines_at_maximum);
+        a lower bound only when `unbounded` lists resources."""
         return sum(r.max_monthly_usd for r in self.priced)
+
+    @property
+    def unbounded(self) -> list[ResourceCost]:
+        """Priced resources with no maximum size, so no figure bounds what they may cost."""
+        return [r for r in self.priced if r.unbounded]
 
     @property
     def naive_monthly_usd(self) -> float:
