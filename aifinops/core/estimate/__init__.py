@@ -2,7 +2,7 @@
 
     from aifinops.core.estimate import CostResource, estimate, parse_usage
     result = estimate([CostResource(...), ...], parse_usage(raw, "costUsage"))
-    result.monthly_usd, result.naive_monthly_usd, result.by_tag("CostCenter"), result.to_json()
+    result.monthly_usd, result.max_monthly_usd, result.by_tag("CostCenter"), infracost_json.estimate_document(result)
 
 Prices: `aifinops.core.catalog` (EC2 per region, with spot discounts, Dedicated and reserved rates),
 `aifinops.core.lifecycle` (S3 classes) and `aifinops.core.service_prices` (the rest, us-east-1), each line
