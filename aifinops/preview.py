@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .core.errors import ProjectError
-from .core.input_files import read_text_file
 from .checkov.command import add_checkov_arguments, finish_checkov_scan, start_checkov_scan
 from .cost_section import add_cost_arguments, preview_cost_section
 from .program_host import run_stack_program
@@ -17,7 +16,7 @@ from .program_timeout import DEFAULT_PROGRAM_TIMEOUT_SECONDS, parse_timeout
 from .graph import ResourceGraph
 from .policy_check import add_policy_arguments, run_policy_packs
 from .preview_output import render_text
-from .project import from_cwd, load_project
+from .project import from_cwd, load_project, read_json_argument
 from .reports import Report, add_report_arguments, write_reports
 from .reports.digest import preview_document
 from .reports.policy_findings import add_policy_run
@@ -60,12 +59,7 @@ def stack_reference_outputs(args: argparse.Namespace) -> Optional[dict[str, Any]
     if path is None:
         return None
     path = from_cwd(args, path)
-    try:
-        document = json.loads(read_text_file(path, "--stack-reference-outputs"))
-    except OSError as error:
-        raise ProjectError(f"--stack-reference-outputs: cannot read {path}: {error.strerror}") from error
-    except ValueError as error:
-        raise ProjectError(f"--stack-reference-outputs: {path} is not JSON: {error}") from error
+    document = read_json_argument("--stack-reference-outputs", path)
     if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
         raise ProjectError(f"--stack-reference-outputs: {path}: expected an object of stack name -> "
                            f"{{output name: value}}, got {json.dumps(document)[:200]}")
@@ -92,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         report.duration_seconds += policy_run.duration_seconds
     checkov_lines = step("scanning with checkov", finish_checkov_scan, checkov_scan, report)
     cost_lines, cost_json = step("estimating the cost", preview_cost_section, graph, args)
+    report.cost = cost_json
     if args.json:
         json.dump({**preview_document(report), "costEstimate": cost_json}, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")

@@ -10,7 +10,7 @@ from typing import Any, Optional
 import yaml
 
 from .core.input_files import read_text_file
-from .core.errors import ProjectError
+from .core.errors import AifinopsError, ProjectError
 
 SECURE_PLACEHOLDER = "[secure value: not decrypted offline]"
 TOOLCHAINS = ("pip", "uv")  # the Python toolchains whose virtualenv layout the preview knows
@@ -174,6 +174,16 @@ def _config_string(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return "" if value is None else str(value)
+
+
+def read_json_argument(flag: str, path: Path, error: type[AifinopsError] = ProjectError) -> Any:
+    """The JSON file a command-line flag names, or `error` saying the flag, the file and what went wrong."""
+    try:
+        return json.loads(read_text_file(path, flag))
+    except OSError as failure:
+        raise error(f"{flag}: cannot read {path}: {failure.strerror}") from failure
+    except ValueError as failure:
+        raise error(f"{flag}: {path} is not JSON: {failure}") from failure
 
 
 def _read_yaml(path: Path) -> Any:

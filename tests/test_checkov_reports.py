@@ -84,9 +84,9 @@ def test_junit_counts_the_failure_and_the_suppression(outputs):
 def test_markdown_lists_checkov_findings_with_their_resource_and_line(outputs):
     _, files, line = outputs
     text = files["markdown"]
-    assert "| checkov | 3.3.30 |" in text
-    assert f"`CKV_AWS_26`** (checkov): `aws:sns/topic:Topic` **alerts** at `" in text
-    assert f"__main__.py:{line}`" in text
+    assert "`checkov` 3.3.30 (" in text
+    assert "##### ❌ `CKV_AWS_26` (checkov): 1 resource\n" in text
+    assert f"- [failed] `aws:sns:Topic` **alerts** at `stacks/__main__.py:{line}`: " in text
     assert "_(suppressed: the queue carries only job ids, nothing worth a KMS key)_" in text
 
 
