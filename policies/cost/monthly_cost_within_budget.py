@@ -3,7 +3,8 @@
 For every AWS Budget in the stack (a CostBudget's, or one written by hand) the estimator, running here in
 the pack process with no network, prices the resources the budget's filters cover (cost-tag values,
 services, regions and linked accounts: see `aifinops.core.estimate.budgets`) and compares the sum with the
-budget amount less `headroomPercent`. A filter it cannot evaluate counts every resource as matching, and
+budget amount less `headroomPercent`, at the desired size of every scalable group or, with `size: maximum`,
+at its maximum (a covered group with no maximum then cannot be proven within budget). A filter it cannot evaluate counts every resource as matching, and
 the message names it. Usage (GB stored, hours, requests) comes from config `usage`, else the stack's
 `costUsage` config. Covered resources without a price are monthly-cost-fully-priced's business.
 """
@@ -28,6 +29,10 @@ SCHEMA = config_schema({
     "headroomPercent": {
         "type": "number", "minimum": 0, "maximum": 100, "default": 0,
         "description": "Keep the estimate this many percent below each budget (10: at most 90% of the amount).",
+    },
+    "size": {
+        "type": "string", "enum": ["desired", "maximum"], "default": "desired",
+        "description": "Price auto scaling groups, node groups and NodePools at their desired or their maximum size.",
     },
     "usage": {
         **USAGE_SCHEMA, "default": {},
@@ -63,13 +68,23 @@ def stack_estimate(args: StackValidationArgs, views: list[CostResource]) -> Esti
 def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     headroom = float(setting(args, SCHEMA, "headroomPercent"))
     views = from_policy_resources(args.resources)
+    at_maximum = setting(args, SCHEMA, "size") == "maximum"
     result = stack_estimate(args, views)
+    if at_maximum:
+        result = result.at_maximum()
     for budget in read_budgets(views):
         if budget.monthly_usd is None:
             continue
         limit = budget.monthly_usd * (1 - headroom / 100)
         covered = covered_resources(budget, result)
         total = sum(usd for _, usd in covered)
+        unbounded = [r.name for r in result.unbounded if budget.covers(r)] if at_maximum else []
+        if unbounded:  # fail closed: nothing bounds what these may cost
+            report_violation(
+                f"budget '{budget.name}' ${budget.monthly_usd:,.2f} cannot be proven at maximum size: "
+                f"{', '.join(unbounded)} {'has' if len(unbounded) == 1 else 'have'} no maximum size "
+                f"(give the NodePool a GPU limit or the workload an autoscaling maximum)", budget.urn)
+            continue
         if total <= limit:
             continue
         drivers = ", ".join(f"{r.name} ({r.type.split(':')[-1]}) ${usd:,.2f}" for r, usd in covered[:TOP_DRIVERS])
@@ -79,8 +94,9 @@ def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> N
         unevaluated = unevaluated_filters(budget, [r for r, _ in covered])
         not_evaluated = (f"; filters not evaluated, every resource counted as matching them: {', '.join(unevaluated)}"
                          if unevaluated else "")
+        at_size = " at maximum size" if at_maximum else ""
         report_violation(
-            f"estimated monthly cost ${total:,.2f} of {budget.describe()} exceeds budget '{budget.name}' "
+            f"estimated monthly cost{at_size} ${total:,.2f} of {budget.describe()} exceeds budget '{budget.name}' "
             f"${budget.monthly_usd:,.2f}{with_headroom}; top cost drivers: {drivers}{not_counted}{not_evaluated}",
             budget.urn)
 

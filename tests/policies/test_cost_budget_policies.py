@@ -1,6 +1,8 @@
 """monthly-cost-within-budget and budget-required-for-gpu-spend, through the real Analyzer gRPC path."""
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import tagged_config
 
 GPU_UNDER_BUDGET = """
@@ -202,3 +204,55 @@ aws.budgets.Budget("by-account", budget_type="COST", time_unit="MONTHLY", limit_
     result = check_policies("import pulumi\n" + pinned, tagged_config(), {"approved-gpu-instance-types": {
         "approvedInstanceTypes": ["p7.48xlarge"]}})
     assert result.of("budget-required-for-gpu-spend") == []
+
+
+# A g5.xlarge group at 1 desired of 4: $734.38 at desired, 4 x 730 h x $1.006 = $2,937.52 at maximum.
+SCALING_GROUP = """
+import pulumi
+import pulumi_aws as aws
+from aifinops.components.tagging import register_cost_tags
+register_cost_tags(pulumi.Config().require_object("costTags"))
+template = aws.ec2.LaunchTemplate("lt", instance_type="g5.xlarge", image_id="ami-1")
+aws.autoscaling.Group("asg", min_size=1, max_size=4, desired_capacity=1, availability_zones=["us-east-1a"],
+                      launch_template={"id": template.id, "version": "$Latest"})
+aws.budgets.Budget("team", budget_type="COST", limit_amount="2000", limit_unit="USD", time_unit="MONTHLY")
+"""
+
+
+def test_the_budget_gate_prices_scaling_groups_at_their_maximum_when_configured(check_policies):
+    at_desired = check_policies(SCALING_GROUP, tagged_config(), mock_outputs=True)
+    assert at_desired.of("monthly-cost-within-budget") == []
+    at_maximum = check_policies(SCALING_GROUP, tagged_config(), mock_outputs=True,
+                                policy_config={"monthly-cost-within-budget": {"size": "maximum"}})
+    (message,) = at_maximum.messages("monthly-cost-within-budget")
+    assert "estimated monthly cost at maximum size $2,937.52" in message and "budget 'team' $2,000.00" in message
+
+
+UNBOUNDED_POOL = """
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+k8s.apiextensions.CustomResource("pool", api_version="karpenter.sh/v1", kind="NodePool", metadata={"name": "pool"},
+    spec={"template": {"spec": {"requirements": [
+        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g5.xlarge"]}]}}})
+aws.budgets.Budget("team", budget_type="COST", limit_amount="2000", limit_unit="USD", time_unit="MONTHLY")
+"""
+
+
+def test_a_node_pool_without_a_maximum_cannot_be_proven_within_budget_at_maximum(check_policies):
+    result = check_policies(UNBOUNDED_POOL, tagged_config(), mock_outputs=True,
+                            policy_config={"monthly-cost-within-budget": {"size": "maximum"}})
+    (message,) = result.messages("monthly-cost-within-budget")
+    assert "cannot be proven at maximum size: pool has no maximum size" in message
+
+
+def test_a_priced_node_pool_falls_under_an_account_wide_budget():
+    from aifinops.core.estimate.budgets import BudgetScope
+    from aifinops.core.estimate.model import PRICED, PriceLine, ResourceCost
+    line = PriceLine("g5.xlarge spot", 730, "instance-hours", 0.4, "Amazon Elastic Compute Cloud", "test", "2026-11")
+    pool = ResourceCost("urn:pool", "kubernetes:karpenter.sh/v1:NodePool", "pool", PRICED, [line], None, "",
+                        "llm", "", {})
+    scope = BudgetScope("urn:b", "b", 1000.0, {}, None, [])
+    assert scope.covers(pool) and scope.covered_usd(pool) == pytest.approx(line.monthly_usd)
+    unpriced_config_map = ResourceCost("urn:cm", "kubernetes:core/v1:ConfigMap", "cm", "unpriced", [], None, "",
+                                       "llm", "", {})
+    assert not scope.covers(unpriced_config_map)

@@ -26,7 +26,9 @@ from .view import CostResource
 BUDGET_TYPE = "aws:budgets/budget:Budget"
 TAG_PREFIX = "user:"
 _PER_MONTH = {"MONTHLY": 1.0, "QUARTERLY": 1 / 3, "ANNUALLY": 1 / 12, "DAILY": DAYS_PER_MONTH}
-NOT_BILLED_BY_AWS = ("kubernetes",)  # packages whose objects AWS never bills by themselves
+# Packages whose objects AWS never bills by themselves; one the estimator prices anyway (a Karpenter NodePool
+# stands for the EC2 nodes it launches) is covered.
+NOT_BILLED_BY_AWS = ("kubernetes",)
 # The services a resource type's module bills under, for an unpriced resource (it has no lines to say so).
 BILLED_UNDER = {
     "ec2": (model.EC2_COMPUTE, model.EC2_OTHER), "autoscaling": (model.EC2_COMPUTE, model.EC2_OTHER),
@@ -59,7 +61,7 @@ class BudgetScope:
         return self.accounts is None or not account or account in self.accounts
 
     def covers(self, resource: ResourceCost) -> bool:
-        if resource.type.split(":", 1)[0] in NOT_BILLED_BY_AWS:
+        if resource.type.split(":", 1)[0] in NOT_BILLED_BY_AWS and resource.status != PRICED:
             return False
         if not self.covers_resource(resource.tags, resource.region, resource.account):
             return False
