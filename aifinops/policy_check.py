@@ -17,8 +17,11 @@ import yaml
 from aifinops import policies
 
 from .core.errors import PolicyPackError
+from .core.input_files import UndecodableFileError, read_text_file
 from .core.policy_config import ALL_POLICIES, PolicyPackConfig, load_config_file
 from .graph import ResourceGraph
+from .project import from_cwd
+from .secret_masking import mask_policy_run, mask_text, secret_strings
 from .policy_runner import RPC_TIMEOUT_SECONDS, PackEnvironment, PolicyPackSet, PolicyRun
 
 
@@ -47,8 +50,8 @@ def stack_tag(text: str) -> tuple[str, str]:
 def project_description(project_dir: Path) -> str:
     """Pulumi.yaml's `description`, which the CLI sends as the pulumi:description stack tag."""
     try:
-        document = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        document = yaml.safe_load(read_text_file(project_dir / "Pulumi.yaml")) or {}
+    except (OSError, yaml.YAMLError, UndecodableFileError):
         return ""  # the preview already read this file; a policy run does not fail on it twice
     description = document.get("description") if isinstance(document, dict) else None
     return str(description) if description else ""
@@ -60,7 +63,7 @@ PROJECT_PACKS_DIR = "policies"
 def selected_pack_dirs(args: argparse.Namespace) -> list[Path]:
     base = Path(args.cwd)
     if args.policy_pack:
-        return [(base / directory).resolve() for directory in args.policy_pack]
+        return [from_cwd(args, directory).resolve() for directory in args.policy_pack]
     project_packs = sorted(path.parent.resolve() for path in (base / PROJECT_PACKS_DIR).glob("*/PulumiPolicy.yaml"))
     return project_packs or policies.pack_dirs()
 
@@ -73,17 +76,26 @@ def run_policy_packs(graph: ResourceGraph, args: argparse.Namespace) -> Optional
     if args.policy_pack and args.policy_pack_config and len(args.policy_pack_config) != len(args.policy_pack):
         raise PolicyPackError('the number of "--policy-pack-config" flags must match the number of '
                               '"--policy-pack" flags')
-    configs = [load_config_file(Path(args.cwd) / path) for path in args.policy_pack_config]
+    configs = [load_config_file(from_cwd(args, path)) for path in args.policy_pack_config]
     environment = PackEnvironment.for_graph(graph, dict(getattr(args, "stack_tag", []) or []),
                                             project_description(Path(args.cwd)))
-    with PolicyPackSet(selected_pack_dirs(args), environment, timeout=args.policy_timeout) as packs:
-        names = [pack.name for pack in packs.packs]
-        if args.policy_pack:
-            per_pack = {name: configs[i:i + 1] for i, name in enumerate(names)}
-        else:
-            per_pack = {name: configs for name in names}
-        _warn_unknown_policies(packs, per_pack)
-        return packs.check(graph, per_pack)
+    try:
+        with PolicyPackSet(selected_pack_dirs(args), environment, timeout=args.policy_timeout) as packs:
+            names = [pack.name for pack in packs.packs]
+            if args.policy_pack:
+                per_pack = {name: configs[i:i + 1] for i, name in enumerate(names)}
+            else:
+                per_pack = {name: configs for name in names}
+            _warn_unknown_policies(packs, per_pack)
+            return mask_policy_run(packs.check(graph, per_pack), graph)
+    except PolicyPackError as error:
+        # A pack sees plain values, so what it raised may quote a secret: mask the message as the findings.
+        message = str(error)
+        traceback = getattr(error, "pack_traceback", None)
+        if getattr(args, "debug", False) and traceback:  # the pack's own traceback, not ours
+            message += "\n  the pack's traceback:\n    " + "\n    ".join(traceback)
+        # Not chained: --debug prints the cause, whose gRPC details hold the unmasked text.
+        raise PolicyPackError(mask_text(message, secret_strings(graph))) from None
 
 
 def _warn_unknown_policies(packs: PolicyPackSet, per_pack: dict[str, list[PolicyPackConfig]]) -> None:

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from aifinops.core import catalog
 from aifinops.core import gpu_agent_config
+from aifinops.core.argument_checks import whole_number
 
 from .gpu_metrics_agent import LowUtilisationAlarm, install_cloudwatch_agent, low_utilisation_alarm, validate_alarm
 
@@ -78,11 +79,7 @@ class GpuInstanceArgs:
 
 
 def validate_root_volume(argument: str, size: Any) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, float)) or int(size) != size \
-            or not MIN_ROOT_VOLUME_GB <= size <= MAX_ROOT_VOLUME_GB:
-        raise ValueError(f"{argument}: expected a whole number of GB from {MIN_ROOT_VOLUME_GB} to "
-                         f"{MAX_ROOT_VOLUME_GB}, got {size!r}")
-    return int(size)
+    return whole_number(argument, size, MIN_ROOT_VOLUME_GB, MAX_ROOT_VOLUME_GB, "GB")
 
 
 def validate_spot(argument: str, spot: Any) -> Optional[SpotOptions]:

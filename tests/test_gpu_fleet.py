@@ -283,7 +283,7 @@ G5 = dict(instance_types=["g5.xlarge", "g6.xlarge"])
      "reserved_baseline.availability_zone: expected an availability zone name"),
     (dict(G5, on_demand_base_capacity=1, reserved_baseline=ReservedBaseline(end_date="next year")),
      "reserved_baseline.end_date: expected an RFC 3339 time"),
-    (dict(G5, root_volume_gb=2), "root_volume_gb: expected a whole number of GB from 8"),
+    (dict(G5, root_volume_gb=2), "root_volume_gb: expected a whole number from 8 to 16384 GB, got 2"),
     (dict(G5, root_device_name="sda1"), "root_device_name: expected a device name"),
     (dict(G5, checkpoint_prefix="ckpt"), "checkpoint_prefix: expected a key prefix ending in '/'"),
     (dict(G5, checkpoint_prefix="my runs/"), "checkpoint_prefix: expected letters, digits"),

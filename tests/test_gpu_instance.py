@@ -97,7 +97,11 @@ def test_neuron_types_get_the_neuron_deep_learning_ami(preview):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(instance_type="m5.large"), "instance_type: 'm5.large' is not an accelerated"),
     (dict(instance_type=""), "instance_type: expected an accelerated EC2 instance type"),
-    (dict(instance_type="g5.xlarge", root_volume_gb=4), "root_volume_gb: expected a whole number of GB from 8"),
+    (dict(instance_type="g5.xlarge", root_volume_gb=4), "root_volume_gb: expected a whole number from 8 to 16384 GB, got 4"),
+    (dict(instance_type="g5.xlarge", root_volume_gb=float("nan")),
+     "root_volume_gb: expected a whole number from 8 to 16384 GB, got nan"),
+    (dict(instance_type="g5.xlarge", root_volume_gb=float("inf")),
+     "root_volume_gb: expected a whole number from 8 to 16384 GB, got inf"),
     (dict(instance_type="g5.xlarge", root_volume_gb=20.5), "root_volume_gb: expected a whole number"),
     (dict(instance_type="g5.xlarge", spot=SpotOptions(max_price_fraction=1.5)),
      r"spot.max_price_fraction: expected a fraction of the on-demand price in \(0, 1\], got 1.5"),
