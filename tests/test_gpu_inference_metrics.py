@@ -147,3 +147,15 @@ def test_bad_arguments_are_rejected_before_anything_is_registered(preview, args,
 def test_tag_keys_become_prometheus_label_names():
     assert label_name("CostCenter") == "CostCenter" and label_name("aws:team-name") == "aws_team_name"
     assert label_name("1st") == "_1st"
+
+
+def test_the_estimate_charges_the_operator_objects_nothing_and_leaves_the_exporter_to_the_nodes(preview):
+    from aifinops.core.estimate import FREE, UNPRICED, estimate
+    from aifinops.cost_estimate import cost_views
+
+    graph, _ = build(preview, "gpu_metrics=GpuMetricsArgs(prometheus_operator=True)")
+    status = {(r.type.rsplit(":", 1)[-1], r.name): r.status
+              for r in estimate(cost_views(graph), None, stack=graph.stack).resources}
+    assert status[("ServiceMonitor", "llm-dcgm-exporter-monitor")] == FREE
+    assert status[("PrometheusRule", "llm-gpu-utilisation-rule")] == FREE
+    assert status[("DaemonSet", "llm-dcgm-exporter")] == UNPRICED  # it runs on the nodes, priced with them

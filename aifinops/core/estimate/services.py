@@ -477,7 +477,8 @@ FREE_PACKAGES = {"random": "computed by the provider, no cloud resource", "tls":
 # Kubernetes objects that hold no capacity of their own.
 KUBERNETES_FREE_KINDS = ("Namespace", "NetworkPolicy", "PodDisruptionBudget", "HorizontalPodAutoscaler",
                          "ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding", "ClusterRole",
-                         "ClusterRoleBinding", "ResourceQuota", "LimitRange", "PriorityClass")
+                         "ClusterRoleBinding", "ResourceQuota", "LimitRange", "PriorityClass",
+                         "ServiceMonitor", "PodMonitor", "PrometheusRule")  # the Prometheus Operator's configuration
 
 
 def price_kubernetes(r: CostResource, ctx: PricingContext) -> Priced:
