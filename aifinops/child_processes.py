@@ -281,9 +281,22 @@ class ChildProcess:
 
 
 def stop_all() -> None:
-    """Stop every child still running (a termination signal, interpreter exit)."""
+    """Stop every child still running (interpreter exit)."""
     for child in list(_LIVE):
         child.stop()
+
+
+@contextlib.contextmanager
+def children_stopped_after() -> Iterator[None]:
+    """Every child started inside the block is stopped when it ends, however it ends. Children that were
+    already running are left alone: they belong to the caller (a test session's shared packs)."""
+    before = set(_LIVE)
+    try:
+        yield
+    finally:
+        for child in list(_LIVE):
+            if child not in before:
+                child.stop()
 
 
 atexit.register(stop_all)

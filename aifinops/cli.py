@@ -9,7 +9,7 @@ import traceback
 from typing import Optional, Sequence
 
 from . import terminal
-from .child_processes import Interrupted, stop_all, termination_signals_interrupt
+from .child_processes import Interrupted, children_stopped_after, termination_signals_interrupt
 from .core.errors import EXIT_ERROR, EXIT_INTERNAL, AifinopsError
 from .terminal import COLOR_CHOICES
 
@@ -82,7 +82,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     try:
-        with termination_signals_interrupt():
+        with termination_signals_interrupt(), children_stopped_after():
             return int(args.handler(args) or 0)
     except AifinopsError as error:
         if getattr(args, "debug", False) and error.__cause__ is not None:
@@ -90,14 +90,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     except Interrupted as interrupted:  # SIGTERM, SIGHUP or SIGINT: the unwinding ran every cleanup
-        stop_all()
         print(f"aifinops: stopped by {interrupted}", file=sys.stderr)
         return interrupted.exit_code
     except KeyboardInterrupt:
-        stop_all()
         return EXIT_ERROR
     except Exception as error:  # a bug: never reported as a policy verdict
-        stop_all()
         if args.debug:
             traceback.print_exc()
         hint = "" if args.debug else "; run the same command with --debug for the traceback"

@@ -29,7 +29,7 @@ class Queue(pulumi.ComponentResource):
         aws.sqs.Queue(name, opts=pulumi.ResourceOptions(parent=self))
 Queue("jobs")
 aws.sns.Topic("alerts")
-aws.ssm.Parameter("setting", type="String", value="x")
+aws.ssm.Document("setting", document_type="Command", content="{}")
 """
 SCHEMA = REPO_ROOT / "tests" / "data" / "sarif-schema-2.1.0.json"  # OASIS SARIF 2.1.0, shipped with the tests
 
@@ -66,7 +66,7 @@ def test_sarif_has_a_checkov_run_with_results_at_the_program_line(outputs):
                                       "justification": "the queue carries only job ids, nothing worth a KMS key"}]
     not_scanned = [r for r in run["results"] if r["ruleId"] == NOT_SCANNED_RULE]
     assert len(not_scanned) == 1 and not_scanned[0]["level"] == "note"
-    assert "aws:ssm/parameter:Parameter" in not_scanned[0]["message"]["text"]
+    assert "aws:ssm/document:Document" in not_scanned[0]["message"]["text"]
     rules = {rule["id"] for rule in run["tool"]["driver"]["rules"]}
     assert {"CKV_AWS_26", "CKV_AWS_27", "CKV_AIFINOPS_1"} <= rules  # passed checks are listed as rules too
 

@@ -141,3 +141,23 @@ def test_a_child_that_outlives_its_time_is_stopped(monkeypatch):
     with pytest.raises(ChildTimeout, match="did not exit within 0.5s"):
         child.finish(timeout=0.5)
     assert wait_for(lambda: not processes_with(marker), 5), processes_with(marker)
+
+
+def test_a_failed_command_stops_the_children_it_started_and_leaves_the_callers(monkeypatch):
+    """A command run inside a longer-lived process (a test session sharing its packs) stops only what it
+    started, whatever way it fails."""
+    from aifinops import cli
+    callers = ChildProcess(["sleep", "300"])
+    started: list[ChildProcess] = []
+
+    def broken(args):
+        started.append(ChildProcess(["sleep", "300"]))
+        raise KeyError("resources")
+
+    monkeypatch.setattr("aifinops.cost_command.load_graph", broken)
+    try:
+        assert cli.main(["cost"]) == 3
+        assert started[0].poll() is not None  # the command's own child was stopped
+        assert callers.poll() is None  # the caller's is still running
+    finally:
+        callers.stop()
