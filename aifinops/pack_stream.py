@@ -90,7 +90,7 @@ class PackStream:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._outcomes: dict[str, _Outcome] = {}
         self._graph: Optional[ResourceGraph] = None
-        self._submitted = 0
+        self._streamed = False  # something was submitted (the SDK registers from several threads)
         self._analyzed = 0
         self._error: Optional[BaseException] = None
         self._ended = False  # the thread has taken the end marker off the queue
@@ -105,9 +105,10 @@ class PackStream:
         return self
 
     def submit(self, resource: Resource, graph: ResourceGraph) -> None:
-        """Queue a resource the program just registered (its inputs are final; `graph` holds its provider)."""
+        """Queue a resource the program just registered (its inputs are final; `graph` holds its provider).
+        Safe from any thread: the SDK calls the monitor from its executor's threads."""
         self._graph = graph
-        self._submitted += 1
+        self._streamed = True
         self._queue.put(resource)
 
     def wait_until_ready(self) -> None:
@@ -120,7 +121,7 @@ class PackStream:
         """Wait for every answer, run AnalyzeStack over the finished graph, return the run in stable order.
 
         A graph that was not streamed (e.g. recorded in another interpreter) is sent here, whole."""
-        if not self._submitted:
+        if not self._streamed:
             for resource in graph:
                 self.submit(resource, graph)
         self._queue.put(_END)
