@@ -209,3 +209,21 @@ def test_every_answer_is_kept_in_order_whatever_the_window(tmp_path, monkeypatch
         run = packs.check(graph)
     assert [v.detail for v in run.violations if v.policy == "flags"] == [f"b{i:02d}" for i in range(24)]
     assert run.resources_analyzed == 26  # the stack, the default provider and the buckets
+
+
+def test_a_built_in_pack_serves_with_fewer_garbage_collections(monkeypatch):
+    """AnalyzeStack of a large stack grew faster than the stack under the default collector thresholds."""
+    import gc
+
+    from aifinops.policies import packs
+
+    served = []
+    monkeypatch.setattr(packs, "PolicyPack", lambda **kwargs: served.append(kwargs["name"]))
+    before = gc.get_threshold()
+    try:
+        packs.serve("cost")
+        assert served == ["aifinops-cost"] and gc.get_threshold() == packs._GC_THRESHOLDS != before
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
