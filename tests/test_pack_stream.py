@@ -66,11 +66,17 @@ def stack_outputs(digest: dict) -> dict:
     return next(s for s in digest["steps"] if s["newState"]["type"] == "pulumi:pulumi:Stack")["newState"]["outputs"]
 
 
-def no_pack_left_running() -> bool:
-    return not [process for process in list(policy_runner._RUNNING) if process.is_running]
+@pytest.fixture(autouse=True)
+def packs_before():
+    """The pack processes already running when a test starts (e.g. the session's shared packs)."""
+    return set(policy_runner._RUNNING)
 
 
-def test_analyze_calls_begin_while_the_program_is_still_registering(tmp_path, capsys):
+def started_packs_running(before: set) -> list:
+    return [p for p in list(policy_runner._RUNNING) if p not in before and p.is_running]
+
+
+def test_analyze_calls_begin_while_the_program_is_still_registering(tmp_path, capsys, packs_before):
     marker = tmp_path / "analyzed-first"
     root = write_project(tmp_path / "project", WAITING_PROGRAM, {"aws:region": "us-east-1", "marker": str(marker)})
     pack = write_pack(tmp_path / "marker", MARKER_PACK)
@@ -83,7 +89,7 @@ def test_analyze_calls_begin_while_the_program_is_still_registering(tmp_path, ca
     # reported in the graph's stable order (ties by program line: "second" is made on an earlier line),
     # not in the order the answers came
     assert analyzed == ["analyzed second", "analyzed first"]
-    assert no_pack_left_running()
+    assert not started_packs_running(packs_before)
 
 
 # Buckets registered in reverse name order on one line: the graph's stable order (ties by line, then URN)
@@ -149,30 +155,30 @@ for i in range(20):
 """
 
 
-def test_a_pack_crashing_mid_stream_fails_closed(tmp_path, capsys):
+def test_a_pack_crashing_mid_stream_fails_closed(tmp_path, capsys, packs_before):
     root = write_project(tmp_path / "project", CRASH_PROGRAM, {"aws:region": "us-east-1"})
     pack = write_pack(tmp_path / "crasher", CRASH_PACK)
     code, digest, err = preview_json(root, capsys, "--policy-pack", str(pack))
     assert code == 2 and not digest  # no report: a check never passes because a pack went away
     assert "policy pack 'crasher'" in err and "crashed (exit code 3) during Analyze of " in err and "::boom" in err
-    assert no_pack_left_running()
+    assert not started_packs_running(packs_before)
 
 
-def test_a_program_error_while_streaming_closes_the_packs(tmp_path, capsys):
+def test_a_program_error_while_streaming_closes_the_packs(tmp_path, capsys, packs_before):
     program = CRASH_PROGRAM.replace('aws.s3.BucketV2("boom", bucket="boom")', 'raise ValueError("bad capacity")')
     root = write_project(tmp_path / "project", program, {"aws:region": "us-east-1"})
     code, _, err = preview_json(root, capsys, "--policy-pack", str(write_pack(tmp_path / "marker", MARKER_PACK)))
     assert code == 2 and "ValueError: bad capacity" in err
-    assert no_pack_left_running()
+    assert not started_packs_running(packs_before)
 
 
-def test_a_pack_that_cannot_start_fails_closed_after_the_program(tmp_path, capsys):
+def test_a_pack_that_cannot_start_fails_closed_after_the_program(tmp_path, capsys, packs_before):
     root = write_project(tmp_path / "project", CRASH_PROGRAM, {"aws:region": "us-east-1"})
     pack = write_pack(tmp_path / "broken", "raise ImportError('no module named policies.oops')\n")
     code, digest, err = preview_json(root, capsys, "--policy-pack", str(pack))
     assert code == 2 and not digest
     assert "exited (exit code 1) before it started serving" in err and "no module named policies.oops" in err
-    assert no_pack_left_running()
+    assert not started_packs_running(packs_before)
 
 
 READS_PACK = """
