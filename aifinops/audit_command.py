@@ -31,6 +31,7 @@ from aifinops.automation.tag_rules import TagRule, parse_rules
 from aifinops.core.tags import DEFAULT_REQUIRED_TAGS
 
 from .aws_options import AwsError, add_aws_arguments, aws_clients, aws_errors, log_actions
+from .core.input_files import read_text_file
 from .core.errors import EXIT_ERROR, EXIT_OK, EXIT_POLICY_VIOLATION
 
 
@@ -94,6 +95,12 @@ def run(args: argparse.Namespace) -> int:
     if result.inventory.errors:  # an incomplete audit must not pass for a clean one
         print(f"error: the audit is incomplete: {len(result.inventory.errors)} read(s) failed", file=sys.stderr)
         return EXIT_ERROR
+    failed = report.with_outcome("failed") if report is not None else []
+    if failed:  # a fix that did not happen must not pass for one that did
+        print(f"error: the fix is incomplete: {len(failed)} action(s) failed:", file=sys.stderr)
+        for entry in failed:
+            print(f"  {entry.action} {entry.arn}: {entry.reason}", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_POLICY_VIOLATION if args.strict and result.findings else EXIT_OK
 
 
@@ -121,7 +128,7 @@ def run_from_config(args: argparse.Namespace) -> int:
 
 def load_rules(path: Path) -> list[TagRule]:
     try:
-        document = yaml.safe_load(path.read_text())
+        document = yaml.safe_load(read_text_file(path, "--fix"))
     except OSError as error:
         raise AwsError(f"--fix: cannot read rules file {str(path)!r}: {error.strerror}") from error
     except yaml.YAMLError as error:

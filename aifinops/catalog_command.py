@@ -21,6 +21,7 @@ from typing import Any, Optional
 from aifinops.core.catalog import DEFAULT_REGION, regional_price_file
 
 from .core.errors import AifinopsError
+from .core.input_files import read_text_file
 
 PRICING_REGION = "us-east-1"  # the Price List API's own endpoint
 SOURCE = ("AWS Price List API (AmazonEC2; {region}; Linux; preInstalledSw NA; capacitystatus Used; Shared tenancy, "
@@ -173,7 +174,7 @@ def run_refresh(args: argparse.Namespace) -> int:
     region = args.region
     path = args.file or regional_price_file(region)
     start = path if path.exists() else regional_price_file(DEFAULT_REGION)
-    table = json.loads(start.read_text())
+    table = json.loads(read_text_file(start, "catalog price file"))
     types = args.types or sorted(table.get("onDemandUsdPerHour") or {})
     client = boto3.client("pricing", region_name=PRICING_REGION)
     try:

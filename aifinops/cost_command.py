@@ -7,10 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .core.errors import EXIT_OK
-from .cost_estimate import estimate_graph
-from .cost_rendering import render_html, render_table
+from .core.errors import EXIT_OK, AifinopsError
+from .cost_estimate import cost_document, estimate_graph
+from .cost_rendering import change_lines, render_html, render_table
+from .cost_section import add_compare_argument
 from .preview import add_stack_arguments, load_graph
+from .project import from_cwd
+from .terminal import step
 
 
 def register(subparsers: Any) -> None:
@@ -18,23 +21,32 @@ def register(subparsers: Any) -> None:
     add_stack_arguments(parser)
     parser.add_argument("--usage", type=Path, metavar="FILE",
                         help="usage file (YAML: GB stored, growth, hours, requests); default: the stack's costUsage")
-    parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    parser.add_argument("--json", action="store_true",
+                        help="print the estimate as JSON, with Infracost's field names (totalMonthlyCost, ...)")
+    add_compare_argument(parser)
     parser.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report with charts")
     parser.add_argument("--no-assumptions", action="store_true", help="leave the usage assumptions out of the table")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    graph, _ = load_graph(args)
-    estimate = estimate_graph(graph, args.usage)
-    if args.html:
-        args.html.write_text(render_html(estimate))
+    graph, _ = step("running the program", load_graph, args)
+    estimate = step("estimating the cost", estimate_graph, graph, from_cwd(args, args.usage))
+    document = cost_document(graph, estimate, from_cwd(args, args.compare_to))
+    html_file = from_cwd(args, args.html)
+    if html_file is not None:
+        try:
+            html_file.write_text(render_html(estimate))
+        except OSError as error:
+            raise AifinopsError(f"--html {args.html}: cannot write: {error.strerror}") from error
     if args.json:
-        json.dump(estimate.to_json(), sys.stdout, indent=2)
+        json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print(render_table(estimate, show_assumptions=not args.no_assumptions))
+        if args.compare_to is not None:
+            print("\n" + "\n".join(change_lines(document)))
         if args.html:
-            print(f"\nHTML report: {args.html}")
+            print(f"\nHTML report: {html_file}")
     return EXIT_OK
 

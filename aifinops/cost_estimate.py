@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from aifinops.core.estimate import (
     CostResource,
@@ -13,11 +13,15 @@ from aifinops.core.estimate import (
     parse_usage,
     usage_from_stack_config,
 )
+from aifinops.core.estimate.compare import BaselineError, compare
+from aifinops.core.estimate.headroom import budget_headroom
+from aifinops.core.estimate.infracost_json import estimate_document
 from aifinops.policies.preview_values import plain
 
 from .core.errors import AifinopsError
-from .engine import reveal
+from .secret_masking import blind_values
 from .graph import ResourceGraph
+from .project import read_json_argument
 
 REQUIRED_TAGS_KEY = "requiredTags"
 
@@ -34,9 +38,10 @@ def cost_views(graph: ResourceGraph) -> list[CostResource]:
         views.append(CostResource(
             urn=resource.urn, type=resource.type, name=resource.name, custom=resource.custom, parent=resource.parent,
             # Components: their registered outputs (a TieredBucket's monthlyIngestGb, say).
-            props=plain({**reveal(resource.inputs), **reveal(resource.outputs)} if resource.custom
-                        else reveal(resource.outputs)),
-            provider_props=plain(reveal(provider.inputs)) if provider is not None else {},
+            # Secrets blinded: no report may print one, and a price that would need one is not given.
+            props=plain({**blind_values(resource.inputs), **blind_values(resource.outputs)} if resource.custom
+                        else blind_values(resource.outputs)),
+            provider_props=plain(blind_values(provider.inputs)) if provider is not None else {},
             property_dependencies=resource.property_dependencies, remote=resource.remote))
     return views
 
@@ -67,3 +72,21 @@ def estimate_graph(graph: ResourceGraph, usage_file: Optional[Path] = None) -> E
     region = graph.config.get("aws:region")
     return estimate(cost_views(graph), stack_usage(graph, usage_file), stack=graph.stack,
                     cost_tag_keys=cost_tag_keys(graph), region=region if isinstance(region, str) else None)
+
+
+def read_baseline(path: Path) -> Any:
+    """The base branch's `aifinops cost --json` (or preview's costEstimate, or Infracost JSON)."""
+    document = read_json_argument("--compare-to", path, BaselineError)
+    if isinstance(document, dict) and isinstance(document.get("costEstimate"), dict):  # a preview --json
+        return document["costEstimate"]
+    return document
+
+
+def cost_document(graph: ResourceGraph, estimate: Estimate, compare_to: Optional[Path] = None) -> dict[str, Any]:
+    """The estimate's JSON (Infracost's field names), every budget's headroom, and the change against the
+    baseline at `compare_to`."""
+    document = estimate_document(estimate, f"{graph.project}/{graph.stack}")
+    document["budgets"] = budget_headroom(cost_views(graph), estimate)
+    if compare_to is not None:
+        document = compare(document, read_baseline(compare_to), f"--compare-to {compare_to}")
+    return document

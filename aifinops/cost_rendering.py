@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from typing import Iterable
+from typing import Any, Iterable, Optional
 
 from aifinops.core.estimate import FREE, NEEDS_USAGE, UNPRICED, Estimate, ResourceCost
+from aifinops.core.estimate.compare import ADDED, REMOVED, diff_percent
+from aifinops.core.estimate.infracost_json import parse_amount
 
 from .preview_output import display_type
 
@@ -83,6 +85,7 @@ def summary_lines(estimate: Estimate) -> list[str]:
     lines = [f"Monthly estimate: {usd(estimate.monthly_usd)}; naive equivalent ({NAIVE_MEANING}): "
              f"{usd(estimate.naive_monthly_usd)}",
              f"Savings vs naive: {usd(estimate.savings_usd)} a month ({estimate.savings_percent:.1f}%)"]
+    lines += range_lines(estimate)
     for key in estimate.cost_tag_keys:
         totals = estimate.by_tag(key)
         if totals:
@@ -106,6 +109,53 @@ def summary_lines(estimate: Estimate) -> list[str]:
     lines += [f"Warning: {w}" for w in estimate.warnings]
     if estimate.usage_source:
         lines.append(f"Usage: {estimate.usage_source}")
+    return lines
+
+
+def range_lines(estimate: Estimate) -> list[str]:
+    """The figure at maximum scale, when some group can grow past its desired size."""
+    ranged = [r for r in estimate.priced if r.has_range]
+    lines = []
+    if ranged:
+        lines.append(f"At maximum scale: {usd(estimate.max_monthly_usd)} a month ({len(ranged)} scalable group"
+                     f"{'s' if len(ranged) != 1 else ''} at their maximum: "
+                     + ", ".join(f"{r.name} {usd(r.monthly_usd)} to {usd(r.max_monthly_usd)}" for r in ranged) + ")")
+    if estimate.unbounded:
+        lines.append("No maximum (nothing caps how far these scale): "
+                     + ", ".join(f"{display_type(r.type)} {r.name}" for r in estimate.unbounded))
+    return lines
+
+
+def signed_usd(value: float) -> str:
+    return f"+{usd(value)}" if value > 0 else usd(value)
+
+
+def change_sentence(document: dict[str, Any]) -> str:
+    """'Monthly cost will increase by $734.38 (+12.5%)', from a compared estimate document."""
+    diff = parse_amount(document.get("diffTotalMonthlyCost")) or 0.0
+    percent: Optional[float] = diff_percent(document)
+    if abs(diff) < 0.005:
+        return "Monthly cost will not change"
+    share = f" ({percent:+.1f}%)" if percent is not None else ""
+    verb = "increase" if diff > 0 else "decrease"
+    return f"Monthly cost will {verb} by {usd(abs(diff))}{share}"
+
+
+def change_lines(document: dict[str, Any]) -> list[str]:
+    """The comparison against the baseline: the sentence, the totals, then each changed resource."""
+    past = parse_amount(document.get("pastTotalMonthlyCost")) or 0.0
+    now = parse_amount(document.get("totalMonthlyCost")) or 0.0
+    lines = [f"{change_sentence(document)}: {usd(past)} -> {usd(now)} a month"]
+    marks = {ADDED: "+", REMOVED: "-"}
+    for project in document.get("projects", []):
+        for entry in (project.get("diff") or {}).get("resources", []):
+            lines.append(f"  {marks.get(entry['change'], '~')} {display_type(entry['resourceType'])} {entry['name']}: "
+                         f"{usd(parse_amount(entry['pastMonthlyCost']) or 0)} -> "
+                         f"{usd(parse_amount(entry['newMonthlyCost']) or 0)} "
+                         f"({signed_usd(parse_amount(entry['monthlyCost']) or 0)})")
+            for component in entry["costComponents"]:
+                lines.append(f"      {marks.get(component['change'], '~')} {component['name']}: "
+                             f"{signed_usd(parse_amount(component['monthlyCost']) or 0)}")
     return lines
 
 

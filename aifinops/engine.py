@@ -32,9 +32,11 @@ from pulumi.runtime.proto import engine_pb2, resource_pb2, source_pb2
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+from .child_processes import Interrupted
 from .core.errors import ProgramError
 from .graph import PROVIDER_TYPE_PREFIX, STACK_TYPE, Resource, ResourceGraph, SourcePosition
 from .mock_cloud import DEFAULT_REGION, CloudMocks
+from .program_timeout import program_deadline
 from .project import BLINDED, Project, StackConfig
 
 UNKNOWN = rpc.UNKNOWN
@@ -450,13 +452,15 @@ def _program_output_as_diagnostics(graph: ResourceGraph):
 
 def run_program(project: Project, stack: StackConfig, debug: bool = False, mock_outputs: bool = False,
                 stack_reference_outputs: Optional[dict[str, Any]] = None,
+                timeout: Optional[float] = None,
                 on_register: Optional[RegistrationListener] = None) -> ResourceGraph:
     """Run the project's program for `stack` under mocks and return what it registered.
 
     As `pulumi preview` of a new stack: ids and provider-computed outputs are unknown; `mock_outputs`
     gives them AWS-shaped concrete values instead. `stack_reference_outputs`: stack name -> outputs, what
-    StackReferences read (else unknown). `on_register` is called with each resource as it is recorded
-    (e.g. aifinops.pack_stream.PackStream.submit, which analyzes it while the program goes on)."""
+    StackReferences read (else unknown). `timeout`: seconds the program may run (see program_timeout).
+    `on_register` is called with each resource as it is recorded (e.g. aifinops.pack_stream.PackStream.submit,
+    which analyzes it while the program goes on)."""
     # What an earlier run in this process froze is garbage now, unless its graph is still held: let the
     # collector reclaim it, or memory grows with every run (tests, benchmarks, a long-lived caller).
     if gc.get_freeze_count():
@@ -479,12 +483,19 @@ def run_program(project: Project, stack: StackConfig, debug: bool = False, mock_
     saved_cwd, saved_path = os.getcwd(), list(sys.path)
     os.chdir(program_dir)  # the CLI runs a program from inside its directory
     sys.path.insert(0, program_dir)
+    def last_registered() -> Optional[str]:
+        sources = [resource.source for resource in graph if resource.source is not None]
+        return str(sources[-1]) if sources else None
+    deadline = None
     try:
-        with _fast_program_run(program_dir), _program_output_as_diagnostics(graph):
+        with program_deadline(timeout, program_dir, project.root, last_registered) as deadline, \
+                _fast_program_run(program_dir), _program_output_as_diagnostics(graph):
             _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
     except BaseException as error:  # noqa: BLE001 any program failure becomes a ProgramError
-        if isinstance(error, KeyboardInterrupt):
+        if isinstance(error, (KeyboardInterrupt, Interrupted)):
             raise
+        if deadline is not None and deadline.expired:  # whatever the SDK made of the exception
+            raise ProgramError(deadline.message()) from error
         raise _program_error(error, stack, mocks, program_dir, project.root, debug) from error
     finally:
         os.chdir(saved_cwd)

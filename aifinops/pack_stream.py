@@ -55,23 +55,23 @@ class _InFlight:
 
     def __init__(self, index: int, process: PolicyPackProcess) -> None:
         self.index, self.process = index, process
-        self.calls: collections.deque[tuple[str, Any]] = collections.deque()
+        self.calls: collections.deque[tuple[analyzer_pb2.AnalyzeRequest, Any]] = collections.deque()
 
     def send(self, request: analyzer_pb2.AnalyzeRequest) -> None:
-        self.calls.append((request.urn, self.process.start_call("Analyze", request)))
+        self.calls.append((request, self.process.start_call("Analyze", request)))
 
     def collect(self, wait: bool = True) -> Optional[tuple[str, Any]]:
         """The oldest call's (urn, response); None when `wait` is false and it has not been answered yet."""
-        urn, future = self.calls[0]
+        request, future = self.calls[0]
         if not wait and not future.done():
             return None
         # With calls in flight, a crash cannot be pinned on one of them: name them all.
-        in_flight = [u for u, _ in self.calls]
+        in_flight = [r.urn for r, _ in self.calls]
         what = in_flight[0] if len(in_flight) == 1 else \
             f"one of {len(in_flight)} resources in flight: " + ", ".join(in_flight)
-        response = self.process.finish_call("Analyze", future, what)
+        response = self.process.finish_call("Analyze", future, what, request)
         self.calls.popleft()
-        return urn, response
+        return request.urn, response
 
 
 class PackStream:

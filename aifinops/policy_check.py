@@ -17,9 +17,12 @@ import yaml
 from aifinops import policies
 
 from .core.errors import PolicyPackError
+from .core.input_files import UndecodableFileError, read_text_file
 from .core.policy_config import ALL_POLICIES, PolicyPackConfig, load_config_file
 from .graph import ResourceGraph
 from .pack_stream import PackStream
+from .project import from_cwd
+from .secret_masking import mask_policy_run, mask_text, secret_strings
 from .policy_runner import RPC_TIMEOUT_SECONDS, PackEnvironment, PolicyPackSet, PolicyRun
 
 
@@ -48,8 +51,8 @@ def stack_tag(text: str) -> tuple[str, str]:
 def project_description(project_dir: Path) -> str:
     """Pulumi.yaml's `description`, which the CLI sends as the pulumi:description stack tag."""
     try:
-        document = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        document = yaml.safe_load(read_text_file(project_dir / "Pulumi.yaml")) or {}
+    except (OSError, yaml.YAMLError, UndecodableFileError):
         return ""  # the preview already read this file; a policy run does not fail on it twice
     description = document.get("description") if isinstance(document, dict) else None
     return str(description) if description else ""
@@ -61,7 +64,7 @@ PROJECT_PACKS_DIR = "policies"
 def selected_pack_dirs(args: argparse.Namespace) -> list[Path]:
     base = Path(args.cwd)
     if args.policy_pack:
-        return [(base / directory).resolve() for directory in args.policy_pack]
+        return [from_cwd(args, directory).resolve() for directory in args.policy_pack]
     project_packs = sorted(path.parent.resolve() for path in (base / PROJECT_PACKS_DIR).glob("*/PulumiPolicy.yaml"))
     return project_packs or policies.pack_dirs()
 
@@ -79,7 +82,7 @@ def start_policy_packs(args: argparse.Namespace, project: str, stack: str, confi
     if args.policy_pack and args.policy_pack_config and len(args.policy_pack_config) != len(args.policy_pack):
         raise PolicyPackError('the number of "--policy-pack-config" flags must match the number of '
                               '"--policy-pack" flags')
-    configs = [load_config_file(Path(args.cwd) / path) for path in args.policy_pack_config]
+    configs = [load_config_file(from_cwd(args, path)) for path in args.policy_pack_config]
     environment = PackEnvironment.for_graph(ResourceGraph(project, stack, dict(config)),
                                             dict(getattr(args, "stack_tag", []) or []),
                                             project_description(Path(args.cwd)))
@@ -93,20 +96,29 @@ def start_policy_packs(args: argparse.Namespace, project: str, stack: str, confi
     return PackStream(packs, configs_for).start()
 
 
-def finish_policy_packs(stream: PackStream, graph: ResourceGraph) -> PolicyRun:
-    """The last answers and AnalyzeStack, once the program has finished; the packs are closed after."""
+def finish_policy_packs(stream: PackStream, graph: ResourceGraph, args: argparse.Namespace) -> PolicyRun:
+    """The last answers and AnalyzeStack, once the program has finished; the packs are closed after. What
+    reaches the report is masked: a pack sees plain values, so what it says may quote a secret."""
     try:
-        run = stream.finish(graph)
-        _warn_unknown_policies(stream.packs, stream.configs_for([pack.name for pack in stream.packs.packs]))
-        return run
-    finally:
-        stream.packs.close()
+        try:
+            run = stream.finish(graph)
+            _warn_unknown_policies(stream.packs, stream.configs_for([pack.name for pack in stream.packs.packs]))
+        finally:
+            stream.packs.close()
+        return mask_policy_run(run, graph)
+    except PolicyPackError as error:
+        message = str(error)
+        traceback = getattr(error, "pack_traceback", None)
+        if getattr(args, "debug", False) and traceback:  # the pack's own traceback, not ours
+            message += "\n  the pack's traceback:\n    " + "\n    ".join(traceback)
+        # Not chained: --debug prints the cause, whose gRPC details hold the unmasked text.
+        raise PolicyPackError(mask_text(message, secret_strings(graph))) from None
 
 
 def run_policy_packs(graph: ResourceGraph, args: argparse.Namespace) -> Optional[PolicyRun]:
     """Run the packs over a finished graph (no streaming)."""
     stream = start_policy_packs(args, graph.project, graph.stack, graph.config)
-    return finish_policy_packs(stream, graph) if stream is not None else None
+    return finish_policy_packs(stream, graph, args) if stream is not None else None
 
 
 def _warn_unknown_policies(packs: PolicyPackSet, per_pack: Mapping[str, Sequence[PolicyPackConfig]]) -> None:

@@ -2,7 +2,9 @@
 
 Each pack is its own process, started as the CLI starts a Python analyzer plugin:
 `<venv python> -u -m pulumi.policy <engine address> .` in the pack directory, with PULUMI_CONFIG,
-PULUMI_PROJECT, PULUMI_STACK, PULUMI_DRY_RUN and PULUMI_ORGANIZATION set. The pack prints the port of
+PULUMI_PROJECT, PULUMI_STACK, PULUMI_DRY_RUN and PULUMI_ORGANIZATION set (the module is run by a
+three-line launcher that only adds a handler for the gRPC server's log, so a raising policy's traceback
+is seen), in a process group of its own (aifinops.child_processes). The pack prints the port of
 its Analyzer gRPC server; this module then speaks the Analyzer protocol to it with the protobufs that
 ship in the pulumi package: GetAnalyzerInfo, ConfigureStack, Configure (schema defaults plus the user's
 config, validated), then, as the engine's step generator does for each resource as it registers, Remediate
@@ -22,9 +24,7 @@ import dataclasses
 import json
 import os
 import queue
-import subprocess
 import sys
-import threading
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -36,8 +36,11 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from .child_processes import ChildProcess
 from .analyzer_requests import graph_value
 from .core.errors import PolicyPackError
+from .core.input_files import read_text_file
+from .policy_failures import exception_type, last_traceback, raising_policy
 from .core.policy_config import PackInfo, PolicyInfo, PolicyPackConfig, PolicySettings
 from .graph import Resource, ResourceGraph
 
@@ -48,6 +51,14 @@ ENGINE_ADDRESS = "127.0.0.1:0"
 # Analyze calls kept in flight per pack: the pack serves 4 threads, and overlapping calls hides latency.
 ANALYZE_WINDOW = 8
 _STDERR_TAIL_LINES = 40
+# `-m pulumi.policy` as the CLI runs it, plus a handler for the gRPC server's log: it logs the traceback of
+# a raising policy, which its own NullHandler would drop (see aifinops.policy_failures).
+_PACK_LAUNCHER = ("import logging, runpy, sys\n"
+                  "handler = logging.StreamHandler(sys.stderr)\n"
+                  "handler.addFilter(lambda record: 'Method not implemented' not in record.getMessage())\n"
+                  "logging.getLogger('grpc._server').addHandler(handler)\n"
+                  "runpy.run_module('pulumi.policy', run_name='__main__', alter_sys=True)\n")
+_OUTPUT_KEPT_LINES = 400  # enough for a deep traceback of a raising policy
 _MAX_MESSAGE_BYTES = 400 * 1024 * 1024  # the SDK's own limit
 
 _LEVELS = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory",
@@ -143,9 +154,8 @@ class PolicyRun:
         return [v for v in self.violations if not v.is_mandatory]
 
 
-# Every pack process not yet closed: killed at interpreter exit too (e.g. sys.exit from a signal handler),
-# because a pack serves forever. (A preexec_fn asking the kernel for a parent-death signal is no option:
-# forking a process that runs gRPC aborts the child in gRPC's fork handlers.)
+# Every pack process not yet closed: killed at interpreter exit too, because a pack serves forever.
+# (aifinops.child_processes also stops them on SIGTERM/SIGHUP/SIGINT, and its guard on SIGKILL.)
 _RUNNING: "weakref.WeakSet[PolicyPackProcess]" = weakref.WeakSet()
 atexit.register(lambda: [process.close() for process in list(_RUNNING)])
 
@@ -178,7 +188,7 @@ def pack_python(pack_dir: Path) -> str:
 def _policy_project(pack_dir: Path) -> dict[str, Any]:
     path = pack_dir / "PulumiPolicy.yaml"
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = yaml.safe_load(read_text_file(path, f"policy pack {pack_dir}:")) or {}
     except OSError as error:
         raise PolicyPackError(f"policy pack {pack_dir}: no PulumiPolicy.yaml ({error.strerror})") from error
     except yaml.YAMLError as error:
@@ -195,10 +205,14 @@ class PolicyPackProcess:
         self.timeout = timeout
         self.info: Optional[PackInfo] = None
         self.project_version = ""  # PulumiPolicy.yaml's version, read at launch
-        self._process: Optional[subprocess.Popen[bytes]] = None
+        self._process: Optional[ChildProcess] = None
+        self._port_line: queue.Queue[bytes] = queue.Queue()
+        self._port_seen = False
         self._channel: Optional[grpc.Channel] = None
         self._stub: Optional[analyzer_pb2_grpc.AnalyzerStub] = None
-        self._output_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
+        self._output_tail: collections.deque[str] = collections.deque(maxlen=_OUTPUT_KEPT_LINES)
+        self.settings: Optional[PolicyPackConfig] = None  # what Configure last sent
+        self._failed_traceback: list[str] = []  # the pack's traceback of the last policy that raised
 
     @property
     def is_running(self) -> bool:
@@ -210,36 +224,38 @@ class PolicyPackProcess:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def launch(self) -> None:
-        """Start the process (returns at once; `connect` waits for the port)."""
-        command = [pack_python(self.directory), "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."]
+        """Start the process in a process group of its own (returns at once; `connect` waits for the port)."""
+        command = [pack_python(self.directory), "-u", "-c", _PACK_LAUNCHER, ENGINE_ADDRESS, "."]
         self.project_version = pack_version(self.directory)
         env = {**os.environ, **self.environment.variables()}
+
+        def on_stdout(line: bytes) -> None:
+            if self._port_seen:  # the first line is the port; the rest is output, kept like stderr's
+                self._remember(line)
+            else:
+                self._port_seen = True
+                self._port_line.put(line)
         try:
-            self._process = subprocess.Popen(command, cwd=self.directory, env=env, stdin=subprocess.DEVNULL,
-                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            self._process = ChildProcess(command, cwd=self.directory, env=env, on_stdout_line=on_stdout,
+                                         on_stderr_line=self._remember)
         except OSError as error:
             raise PolicyPackError(f"policy pack {self.label} could not be started: {error}") from error
         _RUNNING.add(self)
 
     def connect(self, start_timeout: float = START_TIMEOUT_SECONDS) -> PackInfo:
-        """Read the port the pack prints, connect, and ask what it is (GetAnalyzerInfo)."""
-        assert self._process is not None and self._process.stdout is not None
-        first_line: queue.Queue[bytes] = queue.Queue(maxsize=1)
-        stdout = self._process.stdout
-
-        def read_port_line() -> None:
+        """Read the port the pack prints (with a deadline), connect, and ask what it is (GetAnalyzerInfo)."""
+        assert self._process is not None
+        deadline = time.monotonic() + start_timeout
+        line = None
+        while line is None:
             try:
-                first_line.put(stdout.readline())
-            except (OSError, ValueError):  # closed by close() after a start timeout
-                first_line.put(b"")
-        threading.Thread(target=read_port_line, daemon=True).start()
-        self._drain(self._process.stderr)
-        try:
-            line = first_line.get(timeout=start_timeout)
-        except queue.Empty:
-            raise PolicyPackError(f"policy pack {self.label} did not print its port within {start_timeout:g}s"
-                                  + self._tail()) from None
-        self._drain(self._process.stdout)
+                line = self._port_line.get(timeout=0.1)
+            except queue.Empty:
+                if self._process.stdout_closed.is_set() and self._port_line.empty():
+                    line = b""  # stdout closed without a port line
+                elif time.monotonic() > deadline:
+                    raise PolicyPackError(f"policy pack {self.label} did not print its port within "
+                                          f"{start_timeout:g}s" + self._tail()) from None
         text = line.decode(errors="replace").strip()
         if not text:  # stdout closed: the process is exiting
             self._wait_briefly()
@@ -258,6 +274,9 @@ class PolicyPackProcess:
         self.info = self._pack_info(info)
         return self.info
 
+    def _remember(self, line: bytes) -> None:
+        self._output_tail.append(line.decode(errors="replace").rstrip())
+
     def _handshake(self, timeout: float) -> None:
         """The CLI's first call; the Python policy SDK does not implement it, which the CLI accepts."""
         request = analyzer_pb2.AnalyzerHandshakeRequest(engine_address=ENGINE_ADDRESS, root_directory=str(self.directory),
@@ -269,19 +288,12 @@ class PolicyPackProcess:
                 raise PolicyPackError(self._failure("Handshake", error, "")) from error
 
     def close(self) -> None:
+        """Kill the pack's process group (whatever it started dies with it); never waits on a grandchild."""
         if self._channel is not None:
             self._channel.close()
             self._channel = None
         if self._process is not None:
-            if self._process.poll() is None:
-                self._process.kill()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:  # pragma: no cover - kill cannot be refused
-                pass
-            for stream in (self._process.stdout, self._process.stderr):
-                if stream is not None:
-                    stream.close()
+            self._process.stop()
             self._process = None
 
     # -- the Analyzer protocol --------------------------------------------------------------------
@@ -293,6 +305,7 @@ class PolicyPackProcess:
         self._call("ConfigureStack", lambda: self._stub.ConfigureStack(request, timeout=self.timeout))
 
     def configure(self, settings: PolicyPackConfig) -> None:
+        self.settings = settings
         request = analyzer_pb2.ConfigureAnalyzerRequest()
         for name, setting in settings.items():
             properties = struct_pb2.Struct()
@@ -322,7 +335,7 @@ class PolicyPackProcess:
             in_flight = [r.urn for r, _ in pending]
             what = in_flight[0] if len(in_flight) == 1 else f"one of {len(in_flight)} resources in flight: " \
                 + ", ".join(in_flight)
-            response = self.finish_call(method, future, what)
+            response = self.finish_call(method, future, what, request)
             pending.popleft()
             answers.append((request, response))
 
@@ -339,15 +352,17 @@ class PolicyPackProcess:
         return self._call(method, lambda: getattr(self._stub, method).future(request, timeout=self.timeout),
                           request.urn)
 
-    def finish_call(self, method: str, future: Any, what: str) -> Any:
-        """Wait for a call `start_call` sent; `what` names the resource(s) a failure is blamed on."""
-        return self._call(method, future.result, what)
+    def finish_call(self, method: str, future: Any, what: str, request: Any = None) -> Any:
+        """Wait for a call `start_call` sent; `what` names the resource(s) a failure is blamed on, `request`
+        is the one answered (so a raising policy can be named)."""
+        return self._call(method, future.result, what, request)
 
     def analyze_violations(self, response: analyzer_pb2.AnalyzeResponse, urn: str) -> list[PolicyViolation]:
         return self._violations(response, urn, "Analyze")
 
     def analyze_stack(self, request: analyzer_pb2.AnalyzeStackRequest, stack_urn: str) -> list[PolicyViolation]:
-        response = self._call("AnalyzeStack", lambda: self._stub.AnalyzeStack(request, timeout=self.timeout))
+        response = self._call("AnalyzeStack", lambda: self._stub.AnalyzeStack(request, timeout=self.timeout),
+                              request=request)
         # A URN naming a resource of the stack is kept; any other is attributed to the stack, as the engine does.
         in_stack = {resource.urn for resource in request.resources}
         return [v if v.urn in in_stack else dataclasses.replace(v, urn=stack_urn)
@@ -424,49 +439,60 @@ class PolicyPackProcess:
         return current, remediations, violations
 
     # -- failures ---------------------------------------------------------------------------------
-    def _call(self, method: str, call: Callable[[], Any], urn: str = "") -> Any:
+    @property
+    def stub(self) -> Optional[analyzer_pb2_grpc.AnalyzerStub]:
+        return self._stub
+
+    def _call(self, method: str, call: Callable[[], Any], urn: str = "", request: Any = None) -> Any:
+        """`request`: the Analyze/AnalyzeStack request being answered, so a raising policy can be named."""
         if self._stub is None and method != "GetAnalyzerInfo":
             raise PolicyPackError(f"policy pack {self.label} is not running")
         try:
             return call()
         except grpc.RpcError as error:
-            raise PolicyPackError(self._failure(method, error, urn)) from error
+            failure = PolicyPackError(self._failure(method, error, urn, request))
+            failure.pack_traceback = self._failed_traceback  # shown with --debug
+            raise failure from error
 
-    def _failure(self, method: str, error: grpc.RpcError, urn: str) -> str:
+    def _failure(self, method: str, error: grpc.RpcError, urn: str, request: Any = None) -> str:
         what = f"{method} of {urn}" if urn else method
         code = error.code() if hasattr(error, "code") else None
         self._wait_briefly()
         if self._process is not None and self._process.poll() is not None:
             return f"policy pack {self.label} crashed{self._exit_status()} during {what}" + self._tail()
+        if code == grpc.StatusCode.UNKNOWN and request is not None and method in ("Analyze", "AnalyzeStack"):
+            return self._policy_raised(method, error, request)
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return f"policy pack {self.label} did not answer {what} within {self.timeout:g}s" + self._tail()
         details = error.details() if hasattr(error, "details") else str(error)
         return f"policy pack {self.label} failed {what}: {code.name if code else 'error'}: {details}" + self._tail()
 
+    def _policy_raised(self, method: str, error: grpc.RpcError, request: Any) -> str:
+        """A policy's validate raised: name the pack, the policy, the resource and the exception type."""
+        deadline = time.monotonic() + 1.0  # the pack's server logged the traceback before it answered
+        while not exception_type(last_traceback(list(self._output_tail))) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._failed_traceback = last_traceback(list(self._output_tail))
+        kind = exception_type(self._failed_traceback) or "an exception"
+        policy = raising_policy(self, method, request)
+        subject = f"resource {request.urn}" if method == "Analyze" else "the stack"
+        details = (error.details() or "").removeprefix("Exception calling application: ")
+        name = self.info.name if self.info else str(self.directory)
+        return (f"policy pack '{name}': policy {repr(policy) if policy else '(which one could not be told)'} "
+                f"raised {kind} during {method} of {subject}: {details}"
+                + ("" if self._failed_traceback else self._tail()))
+
     def _wait_briefly(self) -> None:
         if self._process is not None:
-            try:
-                self._process.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                pass
+            self._process.wait(0.5)
 
     def _exit_status(self) -> str:
         code = self._process.poll() if self._process is not None else None
         return f" (exit code {code})" if code is not None else ""
 
-    def _drain(self, stream: Any) -> None:
-        """Keep reading a pipe so the pack never blocks on a full one; remember the last lines for errors."""
-        def read() -> None:
-            try:
-                for raw in iter(stream.readline, b""):
-                    self._output_tail.append(raw.decode(errors="replace").rstrip())
-            except (OSError, ValueError):  # the pipe was closed by close()
-                pass
-        threading.Thread(target=read, daemon=True).start()
-
     def _tail(self) -> str:
         time.sleep(0.05)  # let the drain threads pick up the last lines of a dying process
-        lines = [line for line in self._output_tail if line]
+        lines = [line for line in self._output_tail if line][-_STDERR_TAIL_LINES:]
         return ("\n  pack output:\n    " + "\n    ".join(lines)) if lines else ""
 
 

@@ -13,14 +13,16 @@ from .checkov.command import add_checkov_arguments, finish_checkov_scan, start_c
 from .cost_section import add_cost_arguments, preview_cost_section
 from .program_host import run_stack_program
 from .engine import RegistrationListener
+from .program_timeout import DEFAULT_PROGRAM_TIMEOUT_SECONDS, parse_timeout
 from .graph import ResourceGraph
 from .policy_check import add_policy_arguments, finish_policy_packs, start_policy_packs
 from .preview_output import render_text
-from .project import Project, StackConfig, load_project
+from .project import Project, StackConfig, from_cwd, load_project, read_json_argument
 from .reports import Report, add_report_arguments, write_reports
 from .reports.digest import preview_document
 from .reports.policy_findings import add_policy_run
 from .reports.text import policy_sections
+from .terminal import paint, step
 
 
 def register(subparsers: Any) -> None:
@@ -47,6 +49,9 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
                         help="give ids and computed outputs AWS-shaped values (default: unknown, as a preview)")
     parser.add_argument("--stack-reference-outputs", type=Path, metavar="FILE",
                         help="JSON {stack name: {output: value}}: what StackReferences read (default: unknown)")
+    parser.add_argument("--timeout", type=parse_timeout, default=DEFAULT_PROGRAM_TIMEOUT_SECONDS, metavar="DURATION",
+                        help=f"stop the program after DURATION (e.g. 90s, 10m, 1h; default "
+                             f"{DEFAULT_PROGRAM_TIMEOUT_SECONDS / 60:g}m) and name the line it was running")
 
 
 def stack_reference_outputs(args: argparse.Namespace) -> Optional[dict[str, Any]]:
@@ -54,13 +59,8 @@ def stack_reference_outputs(args: argparse.Namespace) -> Optional[dict[str, Any]
     path = args.stack_reference_outputs
     if path is None:
         return None
-    path = Path(args.cwd) / path
-    try:
-        document = json.loads(path.read_text())
-    except OSError as error:
-        raise ProjectError(f"--stack-reference-outputs: cannot read {path}: {error.strerror}") from error
-    except ValueError as error:
-        raise ProjectError(f"--stack-reference-outputs: {path} is not JSON: {error}") from error
+    path = from_cwd(args, path)
+    document = read_json_argument("--stack-reference-outputs", path)
     if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
         raise ProjectError(f"--stack-reference-outputs: {path}: expected an object of stack name -> "
                            f"{{output name: value}}, got {json.dumps(document)[:200]}")
@@ -84,7 +84,8 @@ def run_program_timed(project: Project, stack: StackConfig, args: argparse.Names
                       on_register: Optional[RegistrationListener] = None) -> tuple[ResourceGraph, float]:
     started = time.perf_counter()
     graph = run_stack_program(project, stack, debug=args.debug, mock_outputs=args.mock_outputs,
-                              stack_reference_outputs=stack_reference_outputs(args), on_register=on_register)
+                              stack_reference_outputs=stack_reference_outputs(args), timeout=args.timeout,
+                              on_register=on_register)
     return graph, time.perf_counter() - started
 
 
@@ -94,23 +95,26 @@ def run(args: argparse.Namespace) -> int:
     # The packs start now and analyze each resource as it registers, while the program goes on.
     stream = start_policy_packs(args, project.name, stack.name, stack.blinded_values())
     try:
-        graph, duration = run_program_timed(project, stack, args, stream.submit if stream else None)
+        graph, duration = step("running the program", run_program_timed, project, stack, args,
+                               stream.submit if stream else None)
     except BaseException:
         if stream is not None:
             stream.abort()
         raise
     report = Report(graph, duration)
     checkov_scan = start_checkov_scan(graph, args)  # runs while the policy packs finish
-    policy_run = finish_policy_packs(stream, graph) if stream is not None else None
+    policy_run = step("running the policy packs", finish_policy_packs, stream, graph, args) \
+        if stream is not None else None
     if policy_run is not None:
         add_policy_run(report, policy_run)
         report.duration_seconds = time.perf_counter() - started  # program and packs overlap
-    checkov_lines = finish_checkov_scan(checkov_scan, report)
-    cost_lines, cost_json = preview_cost_section(graph, args)
+    checkov_lines = step("scanning with checkov", finish_checkov_scan, checkov_scan, report)
+    cost_lines, cost_json = step("estimating the cost", preview_cost_section, graph, args)
+    report.cost = cost_json
     if args.json:
         json.dump({**preview_document(report), "costEstimate": cost_json}, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
-        print(render_text(graph, report.duration_seconds, policy_sections(report) + checkov_lines + cost_lines))
+        print(paint(render_text(graph, report.duration_seconds, policy_sections(report) + checkov_lines + cost_lines)))
     write_reports(report, args)
     return report.exit_code

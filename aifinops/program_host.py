@@ -12,15 +12,16 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from .child_processes import ChildProcess, ChildTimeout, guard_path, release_path
 from .core.errors import AifinopsError, ProgramError, ProjectError
 from .graph import ResourceGraph
+from .program_timeout import DEFAULT_PROGRAM_TIMEOUT_SECONDS
 from .project import Project, StackConfig, load_project
 
 # The engine leans on SDK internals (the mock monitor, the root-stack setting, the async drivers), so it
@@ -53,17 +54,21 @@ if importlib.util.find_spec("aifinops") is None:
 from aifinops.program_host import serve
 sys.exit(serve(request))
 """
+# What the host may take beyond the program's own timeout: its start-up and the SDK's imports.
+HOST_GRACE_SECONDS = 30.0
 _ERRORS = {"ProjectError": ProjectError, "ProgramError": ProgramError}
 
 
 def run_stack_program(project: Project, stack: StackConfig, debug: bool = False, mock_outputs: bool = False,
                       stack_reference_outputs: Optional[dict[str, Any]] = None,
+                      timeout: Optional[float] = DEFAULT_PROGRAM_TIMEOUT_SECONDS,
                       on_register: Optional[Callable[..., None]] = None) -> ResourceGraph:
     """The program's ResourceGraph, recorded in the interpreter the Pulumi CLI would run it with
     (see `aifinops.engine.run_program` for the options). `on_register` hears of each resource as it
     registers when the program runs in this process; a program run in another interpreter is only
     heard of as a whole, in the graph returned."""
-    options = {"debug": debug, "mock_outputs": mock_outputs, "stack_reference_outputs": stack_reference_outputs}
+    options = {"debug": debug, "mock_outputs": mock_outputs, "stack_reference_outputs": stack_reference_outputs,
+               "timeout": timeout}
     python = project.python
     if python is None or _is_running_interpreter(project.virtualenv):
         from .engine import run_program
@@ -92,23 +97,34 @@ def _package_directories() -> dict[str, str]:
 
 
 def _run_in_virtualenv(python: Path, project: Project, stack: StackConfig, options: dict[str, Any]) -> ResourceGraph:
+    timeout = options.get("timeout") or DEFAULT_PROGRAM_TIMEOUT_SECONDS
     with tempfile.TemporaryDirectory(prefix="aifinops-program-") as scratch:
+        guard_path(scratch)  # removed by the guard if aifinops is killed first
         result_file = Path(scratch) / "graph.json"
         request = {"cwd": str(project.root), "stack": stack.name, "options": options, "result": str(result_file),
                    "aifinops": metadata.version("aifinops"), "packages": _package_directories()}
         try:
-            completed = subprocess.run([str(python), "-c", _BOOTSTRAP], input=json.dumps(request), text=True,
-                                       capture_output=True, cwd=project.root)
+            host = ChildProcess([str(python), "-c", _BOOTSTRAP], stdin=json.dumps(request).encode(), cwd=project.root)
         except OSError as error:
             raise ProjectError(f"the project's virtualenv interpreter {python} could not be started: {error}") from error
+        try:
+            # The host enforces the program's timeout itself (naming its last line); this is the backstop.
+            returncode = host.finish(timeout + HOST_GRACE_SECONDS)
+        except ChildTimeout:
+            raise ProgramError(f"the program host in {python} did not finish within {timeout + HOST_GRACE_SECONDS:g}s "
+                               f"(--timeout {timeout:g}s) and was stopped") from None
+        finally:
+            host.stop()
+            release_path(scratch)
+        stdout, stderr = (data.decode(errors="replace") for data in (host.stdout, host.stderr))
         # What the program printed is the program's output: pass it on, away from our own stdout.
-        for stream in (completed.stdout, completed.stderr):
+        for stream in (stdout, stderr):
             if stream:
                 sys.stderr.write(stream)
-        if completed.returncode != 0 or not result_file.exists():
-            raise ProgramError(f"the program host in {python} exited with code {completed.returncode} "
-                               f"before it recorded the stack" + (f":\n{completed.stderr.strip()[-2000:]}"
-                                                                  if completed.stderr.strip() else ""))
+        if returncode != 0 or not result_file.exists():
+            raise ProgramError(f"the program host in {python} exited with code {returncode} "
+                               f"before it recorded the stack" + (f":\n{stderr.strip()[-2000:]}"
+                                                                  if stderr.strip() else ""))
         result = json.loads(result_file.read_text())
     if "error" in result:
         error = _ERRORS.get(result["kind"], AifinopsError)(result["error"])

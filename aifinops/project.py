@@ -9,7 +9,8 @@ from typing import Any, Optional
 
 import yaml
 
-from .core.errors import ProjectError
+from .core.input_files import read_text_file
+from .core.errors import AifinopsError, ProjectError
 
 SECURE_PLACEHOLDER = "[secure value: not decrypted offline]"
 TOOLCHAINS = ("pip", "uv")  # the Python toolchains whose virtualenv layout the preview knows
@@ -107,6 +108,15 @@ class Project:
         return key if ":" in key else f"{self.name}:{key}"
 
 
+def from_cwd(args: Any, path: Optional[str | os.PathLike[str]]) -> Optional[Path]:
+    """A path given on the command line, as the Pulumi CLI reads it: the CLI changes into --cwd before
+    anything else, so every relative path (--policy-pack, --policy-pack-config, the report files, --usage)
+    is relative to --cwd; an absolute path is kept."""
+    if path is None:
+        return None
+    return Path(getattr(args, "cwd", None) or ".") / path
+
+
 def load_project(cwd: str | os.PathLike[str]) -> Project:
     root = Path(cwd).resolve()
     path = root / "Pulumi.yaml"
@@ -182,9 +192,19 @@ def _config_string(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def read_json_argument(flag: str, path: Path, error: type[AifinopsError] = ProjectError) -> Any:
+    """The JSON file a command-line flag names, or `error` saying the flag, the file and what went wrong."""
+    try:
+        return json.loads(read_text_file(path, flag))
+    except OSError as failure:
+        raise error(f"{flag}: cannot read {path}: {failure.strerror}") from failure
+    except ValueError as failure:
+        raise error(f"{flag}: {path} is not JSON: {failure}") from failure
+
+
 def _read_yaml(path: Path) -> Any:
     try:
-        text = path.read_text()
+        text = read_text_file(path)
     except OSError as error:
         raise ProjectError(f"{path}: cannot read: {error.strerror}") from error
     try:

@@ -224,7 +224,7 @@ def stack_budgets(cwd: Path, stack: str, tag: Optional[tuple[str, str]]) -> list
         if not isinstance(entry, dict) or entry.get("timeUnit", "MONTHLY") != "MONTHLY":
             continue
         amount = entry.get("amountUsd")
-        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount <= 0:
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not 0 < amount < float("inf"):
             raise AifinopsError(f"--stack {stack}: costBudgets[{index}].amountUsd: expected a positive number, "
                                 f"got {amount!r}")
         name = str(entry.get("name", f"budget-{index}"))

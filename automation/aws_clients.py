@@ -34,7 +34,9 @@ def shared_session() -> boto3.Session:
 
 
 def retry_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Config:
-    return Config(retries={"mode": "standard", "max_attempts": max_attempts}, user_agent_extra=USER_AGENT)
+    # botocore's `max_attempts` counts retries after the first try; `total_max_attempts` counts every try, as
+    # AWS_MAX_ATTEMPTS does.
+    return Config(retries={"mode": "standard", "total_max_attempts": max_attempts}, user_agent_extra=USER_AGENT)
 
 
 @dataclass

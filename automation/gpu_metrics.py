@@ -18,19 +18,28 @@ MAX_QUERIES_PER_CALL = 500  # GetMetricData's limit
 def peak_utilisation(cloudwatch: Any, metric: GpuMetric, instance_ids: Sequence[str], start: datetime,
                      end: datetime, period_seconds: int) -> dict[str, list[float]]:
     """instance id -> the Maximum utilisation of each period that has data (no data: an empty list)."""
-    peaks: dict[str, list[float]] = {i: [] for i in instance_ids}
-    for offset in range(0, len(instance_ids), MAX_QUERIES_PER_CALL):
-        batch = list(instance_ids[offset:offset + MAX_QUERIES_PER_CALL])
+    return metric_values(cloudwatch, metric.namespace, metric.name, metric.instance_dimension, instance_ids,
+                         "Maximum", start, end, period_seconds)
+
+
+def metric_values(cloudwatch: Any, namespace: str, metric_name: str, dimension: str, values: Sequence[str],
+                  stat: str, start: datetime, end: datetime, period_seconds: int) -> dict[str, list[float]]:
+    """dimension value -> `stat` of each period that has data, oldest first, for the series whose only
+    dimension is `dimension` (the agent's aggregated series); no data: an empty list."""
+    found: dict[str, list[tuple[datetime, float]]] = {v: [] for v in values}
+    for offset in range(0, len(values), MAX_QUERIES_PER_CALL):
+        batch = list(values[offset:offset + MAX_QUERIES_PER_CALL])
         queries = [{
-            "Id": f"gpu{index}",
-            "MetricStat": {"Metric": {"Namespace": metric.namespace, "MetricName": metric.name,
-                                      "Dimensions": [{"Name": metric.instance_dimension, "Value": instance_id}]},
-                           "Period": period_seconds, "Stat": "Maximum"},
+            "Id": f"m{index}",
+            "MetricStat": {"Metric": {"Namespace": namespace, "MetricName": metric_name,
+                                      "Dimensions": [{"Name": dimension, "Value": value}]},
+                           "Period": period_seconds, "Stat": stat},
             "ReturnData": True,
-        } for index, instance_id in enumerate(batch)]
+        } for index, value in enumerate(batch)]
         pages = cloudwatch.get_paginator("get_metric_data").paginate(
             MetricDataQueries=queries, StartTime=start, EndTime=end)
         for page in pages:
             for result in page.get("MetricDataResults", []):
-                peaks[batch[int(result["Id"][3:])]].extend(float(v) for v in result.get("Values", []))
-    return peaks
+                found[batch[int(result["Id"][1:])]].extend(
+                    zip(result.get("Timestamps", []), (float(v) for v in result.get("Values", []))))
+    return {value: [v for _, v in sorted(points, key=lambda p: p[0])] for value, points in found.items()}

@@ -13,6 +13,7 @@ from typing import Any
 
 # Public name -> the module (in this package) that defines it.
 _EXPORTS = {
+    "AlertTopic": "alert_topic", "AlertTopicArgs": "alert_topic",
     "BackupPlan": "backup_plan", "BackupPlanArgs": "backup_plan",
     "BudgetGuard": "budget_guard", "BudgetGuardArgs": "budget_guard",
     "CostAllocationTags": "cost_allocation_tags", "CostAllocationTagsArgs": "cost_allocation_tags",
@@ -20,10 +21,12 @@ _EXPORTS = {
     "CostBudget": "cost_budget", "CostBudgetArgs": "cost_budget",
     "DdosCostResponse": "ddos_cost_response", "DdosCostResponseArgs": "ddos_cost_response",
     "CostDataExport": "cost_data_export", "CostDataExportArgs": "cost_data_export",
+    "CostDashboard": "cost_dashboard", "CostDashboardArgs": "cost_dashboard",
     "GpuFleet": "gpu_fleet", "GpuFleetArgs": "gpu_fleet", "ReservedBaseline": "gpu_fleet",
     "ScheduledScaling": "gpu_fleet", "TargetTracking": "gpu_fleet", "office_hours": "gpu_fleet",
     "GpuInference": "gpu_inference", "GpuInferenceArgs": "gpu_inference", "InferenceAutoscaling": "gpu_inference",
     "KarpenterNodePoolArgs": "gpu_inference",
+    "GpuMetricsArgs": "gpu_inference_metrics", "LowUtilisationAlarm": "gpu_metrics_agent",
     "GpuInstance": "gpu_instance", "GpuInstanceArgs": "gpu_instance",
     "IdleGpuReaper": "idle_gpu_reaper", "IdleGpuReaperArgs": "idle_gpu_reaper",
     "PublicLoadBalancer": "public_load_balancer", "PublicLoadBalancerArgs": "public_load_balancer",

@@ -1,5 +1,6 @@
 """An SNS topic for AWS's own cost alerts: KMS-encrypted, with a policy that lets only the named AWS
-services of this account publish, and email subscriptions.
+services of this account publish, and email subscriptions. The helpers serve the components that own
+a topic; AlertTopic is the stack-wide one.
 
 AWS services that publish to an encrypted topic (Budgets, Cost Anomaly Detection) need a customer
 managed key whose policy lets them use it; the AWS-managed `alias/aws/sns` key does not.
@@ -8,12 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com$")
 
 
 def validate_emails(argument: str, emails: object) -> list[str]:
@@ -72,3 +75,35 @@ def encrypted_alert_topic(name: str, services: Sequence[str], emails: Sequence[s
         aws.sns.TopicSubscription(f"{name}-alerts-{email_label(email)}", topic=topic.arn, protocol="email",
                                   endpoint=email, opts=child)
     return topic
+
+
+@dataclass
+class AlertTopicArgs:
+    """Arguments of AlertTopic; none is required.
+
+    - emails: addresses subscribed (each must confirm); default none.
+    - services: the AWS services that may publish (default CloudWatch alarms and EventBridge rules).
+    """
+
+    emails: Sequence[str] = ()
+    services: Sequence[str] = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
+
+
+class AlertTopic(pulumi.ComponentResource):
+    """The stack's alert topic: KMS-encrypted SNS that only the named services of this account may publish
+    to (GpuInstance and GpuFleet low-utilisation alarms, say), with email subscriptions."""
+
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AlertTopicArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        if not isinstance(args, AlertTopicArgs):
+            raise ValueError(f"args: expected AlertTopicArgs, got {type(args).__name__}")
+        emails = validate_emails("emails", args.emails)
+        if isinstance(args.services, (str, bytes)) or not args.services or not all(
+                isinstance(s, str) and SERVICE_PRINCIPAL.match(s) for s in args.services):
+            raise ValueError(f"services: expected a list of AWS service principals such as "
+                             f"'cloudwatch.amazonaws.com', got {args.services!r}")
+        super().__init__("aifinops:monitoring:AlertTopic", name, None, opts)
+        topic = encrypted_alert_topic(name, list(args.services), emails, f"aifinops AlertTopic {name}", self)
+        self.arn = topic.arn
+        self.register_outputs({"arn": topic.arn})

@@ -21,6 +21,7 @@ import pulumi_aws as aws
 
 from aifinops.core import argument_checks as checks
 from aifinops.core import catalog
+from aifinops.core import gpu_agent_config
 
 from .alert_topic import encrypted_alert_topic, validate_emails
 from .checkov_suppressions import suppress_checkov
@@ -31,6 +32,7 @@ from .checkpoint_watcher import (
     is_safe_value,
     watcher_install_script,
 )
+from .gpu_metrics_agent import LowUtilisationAlarm, install_cloudwatch_agent, low_utilisation_alarm, validate_alarm
 from .gpu_instance import (
     SpotOptions,
     deep_learning_ami,
@@ -51,7 +53,7 @@ TERMINATING_TRANSITION = "autoscaling:EC2_INSTANCE_TERMINATING"
 # AWS's allowed range for a lifecycle hook's heartbeat timeout.
 MIN_HEARTBEAT_SECONDS, MAX_HEARTBEAT_SECONDS = 30, 7200
 # Target tracking on GPU utilisation reads the CloudWatch agent's nvidia_gpu plugin metric.
-GPU_METRIC = {"namespace": "CWAgent", "metric_name": "nvidia_smi_utilization_gpu"}
+GPU_METRIC = {"namespace": gpu_agent_config.NAMESPACE, "metric_name": gpu_agent_config.UTILIZATION_METRIC}
 FLEET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,38}$")
 _CRON = re.compile(r"^\S+( \S+){4}$")
 
@@ -139,6 +141,12 @@ class GpuFleetArgs:
     - schedules / target_tracking: default none.
     - alert_emails: addresses subscribed to the alerts topic (each must confirm); default none.
     - detailed_monitoring: default True (1-minute metrics). user_data: run after the watcher install.
+    - gpu_metrics: default True: every instance gets the CloudWatch agent through SSM (associations
+      targeting the group's instances by tag), publishing nvidia_gpu metrics per instance and per group;
+      the role gets CloudWatchAgentServerPolicy. False for teams that ship their own agent. Neuron and
+      Gaudi types get no agent, with a warning (GPU target tracking is then refused).
+    - low_utilisation_alarm: default LowUtilisationAlarm() (group average below 50% for 10 minutes);
+      None for none. alert_topic_arn: where it goes; default the fleet's own alerts topic.
     """
 
     instance_types: Sequence[str]
@@ -168,6 +176,9 @@ class GpuFleetArgs:
     alert_emails: Sequence[str] = ()
     detailed_monitoring: bool = True
     user_data: Optional[str] = None
+    gpu_metrics: bool = True
+    low_utilisation_alarm: Optional[LowUtilisationAlarm] = field(default_factory=LowUtilisationAlarm)
+    alert_topic_arn: Optional[pulumi.Input[str]] = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -223,6 +234,12 @@ class GpuFleet(pulumi.ComponentResource):
     launch_template_id: pulumi.Output[str]
     alerts_topic_arn: pulumi.Output[str]
     capacity_reservation_id: Optional[pulumi.Output[str]]
+    instance_types: list[str]
+    gpu_metrics_collected: bool
+    low_utilisation_alarm_arn: Optional[pulumi.Output[str]]
+    gpu_metrics_expected: bool
+    alarm_threshold_percent: Optional[float]
+    event_rule_names: dict[str, pulumi.Output[str]]  # spot-interruption, rebalance, terminating
     hourly_cost_range_usd: Optional[tuple[float, float]]
     reserved_hourly_usd: float
 
@@ -282,6 +299,12 @@ class GpuFleet(pulumi.ComponentResource):
         if args.user_data is not None:
             checks.text("user_data", args.user_data)
         tags = validate_tags("tags", args.tags)
+        checks.flag("gpu_metrics", args.gpu_metrics)
+        alarm = validate_alarm("low_utilisation_alarm", args.low_utilisation_alarm)
+        uncollected = [spec for spec in specs if not gpu_agent_config.collects_gpu_metrics(spec)]
+        if tracking is not None and tracking.metric == "gpu" and uncollected:
+            raise ValueError(f"target_tracking.metric: 'gpu' reads the CloudWatch agent's nvidia_gpu metrics, which "
+                             f"{', '.join(s.instance_type for s in uncollected)} cannot publish; expected 'cpu'")
         if reservation and (min_size < reservation["count"] or any(s.min_size < reservation["count"] for s in schedules)):
             pulumi.log.warn(f"{name}: min_size or a schedule lets the fleet shrink below the reserved baseline of "
                             f"{reservation['count']}; the Capacity Reservation is billed at the on-demand rate "
@@ -394,6 +417,20 @@ class GpuFleet(pulumi.ComponentResource):
                 target_tracking_configuration=_target_tracking(tracking, group.name), opts=child)
 
         topic = self._interruption_alerts(name, group, emails)
+        self.gpu_metrics_collected = args.gpu_metrics and not uncollected
+        target = {"key": "tag:aws:autoscaling:groupName", "values": [group.name]}
+        if self.gpu_metrics_collected:
+            install_cloudwatch_agent(name, profile.role, target, fleet=True, parent=self)
+        elif args.gpu_metrics:
+            pulumi.log.warn(gpu_agent_config.not_collected_warning(name, uncollected), resource=self)
+        self.gpu_metrics_expected = not uncollected  # NVIDIA GPUs: from this agent or the team's own
+        self.alarm_threshold_percent = alarm.threshold_percent if alarm is not None and not uncollected else None
+        self.low_utilisation_alarm_arn = None
+        if alarm is not None and not uncollected:
+            self.low_utilisation_alarm_arn = low_utilisation_alarm(
+                name, alarm, gpu_agent_config.FLEET_DIMENSION, group.name,
+                args.alert_topic_arn if args.alert_topic_arn is not None else topic.arn, self).arn
+        self.instance_types = types
         self.asg_name = group.name
         self.asg_arn = group.arn
         self.launch_template_id = template.id
@@ -406,7 +443,8 @@ class GpuFleet(pulumi.ComponentResource):
             "asgName": group.name, "asgArn": group.arn, "launchTemplateId": template.id,
             "alertsTopicArn": topic.arn, "capacityReservationId": self.capacity_reservation_id,
             "hourlyCostRangeUsd": list(self.hourly_cost_range_usd) if self.hourly_cost_range_usd else None,
-            "reservedHourlyUsd": self.reserved_hourly_usd})
+            "reservedHourlyUsd": self.reserved_hourly_usd, "gpuMetricsCollected": self.gpu_metrics_collected,
+            "lowUtilisationAlarmArn": self.low_utilisation_alarm_arn})
 
     # -- validation -------------------------------------------------------------------------------
     @staticmethod
@@ -478,7 +516,8 @@ class GpuFleet(pulumi.ComponentResource):
 
     def _interruption_alerts(self, name: str, group: aws.autoscaling.Group, emails: list[str]) -> aws.sns.Topic:
         """EventBridge rules -> an encrypted topic whose key and policy let EventBridge publish."""
-        topic = encrypted_alert_topic(name, ["events.amazonaws.com"], emails, f"aifinops GpuFleet {name}", self)
+        topic = encrypted_alert_topic(name, ["events.amazonaws.com", "cloudwatch.amazonaws.com"], emails,
+                                      f"aifinops GpuFleet {name}", self)
         child = pulumi.ResourceOptions(parent=self)
         patterns = {
             "spot-interruption": {"source": ["aws.ec2"], "detail-type": [SPOT_INTERRUPTION]},
@@ -487,11 +526,13 @@ class GpuFleet(pulumi.ComponentResource):
                 "source": ["aws.autoscaling"], "detail-type": [TERMINATE_LIFECYCLE_ACTION],
                 "detail": {"AutoScalingGroupName": [group_name]}}),
         }
+        self.event_rule_names: dict[str, pulumi.Output[str]] = {}
         for role, pattern in patterns.items():
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{role}", description=f"aifinops GpuFleet {name}: {role} events to the alerts topic",
                 event_pattern=pulumi.Output.from_input(pattern).apply(json.dumps), opts=child)
             aws.cloudwatch.EventTarget(f"{name}-{role}", rule=rule.name, arn=topic.arn, opts=child)
+            self.event_rule_names[role] = rule.name
         return topic
 
 

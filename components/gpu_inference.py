@@ -19,6 +19,8 @@ from aifinops.core import argument_checks as checks
 from aifinops.core import catalog
 from aifinops.core.device_plugins import NVIDIA_GPU
 
+from .gpu_inference_metrics import GPU_UTILIZATION_METRIC, GpuMetricsArgs, deploy_gpu_metrics, validate_gpu_metrics
+
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _IMAGE = re.compile(r"^[a-z0-9][\w./:-]*(@sha256:[0-9a-f]{64})?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -30,8 +32,6 @@ _DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
 _HTTP_PATH = re.compile(r"^/[\w./-]*$")
 _CIDR = re.compile(r"^[0-9a-fA-F:.]+/\d{1,3}$")
 GPU_TAINT = {"key": NVIDIA_GPU, "value": "true", "effect": "NoSchedule"}
-# The DCGM exporter's GPU utilisation, served to the HPA by a custom-metrics adapter.
-GPU_UTILIZATION_METRIC = "DCGM_FI_DEV_GPU_UTIL"
 DEFAULT_LATENCY_METRIC = "http_request_duration_seconds_p99"
 METRICS = ("cpu", "memory", "gpu-utilization", "p99-latency")
 
@@ -97,6 +97,10 @@ class GpuInferenceArgs:
       port. allow_egress_https: default True (model downloads); DNS is always allowed, nothing else.
     - node_pool: None (default): schedule on existing GPU nodes.
     - env / args: the container's environment and arguments. run_as_user: default 10001.
+    - gpu_metrics: default GpuMetricsArgs(): NVIDIA's DCGM exporter on the GPU nodes, and (with
+      prometheus_operator) a ServiceMonitor and the low-utilisation PrometheusRule; with the
+      gpu-utilization HPA metric, the prometheus-adapter rule that serves it. None when the cluster
+      already runs the exporter and adapter rule (documented prerequisites then).
     """
 
     image: str
@@ -119,6 +123,7 @@ class GpuInferenceArgs:
     env: Mapping[str, str] = field(default_factory=dict)
     args: Sequence[str] = ()
     run_as_user: int = 10001
+    gpu_metrics: Optional[GpuMetricsArgs] = field(default_factory=GpuMetricsArgs)
 
 
 def is_pinned(image: str) -> bool:
@@ -188,6 +193,7 @@ class GpuInference(pulumi.ComponentResource):
             raise ValueError(f"args: expected a list of strings, got {args.args!r}")
         run_as_user = checks.whole_number("run_as_user", args.run_as_user, 1, 2**31 - 1)
         pool = self._validate_node_pool(args, gpus, scaling)
+        gpu_metrics = validate_gpu_metrics("gpu_metrics", args.gpu_metrics)
 
         super().__init__("aifinops:k8s:GpuInference", name, None, opts)
         if not is_pinned(image):
@@ -230,12 +236,22 @@ class GpuInference(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(f"{name}-network-policy", metadata=meta, spec=_network_policy(
             labels, port, from_namespaces, cidrs, args.allow_egress_https), opts=in_ns)
 
+        self.gpu_metrics = None
+        if gpu_metrics is not None:
+            self.gpu_metrics = deploy_gpu_metrics(name, namespace, gpu_metrics, pool.instance_types if pool else (),
+                                                  scaling.metric == "gpu-utilization", self, in_ns)
+        elif scaling.metric == "gpu-utilization":
+            pulumi.log.warn(f"{name}: the HPA scales on {GPU_UTILIZATION_METRIC} and gpu_metrics is None: the cluster "
+                            f"must already run the DCGM exporter and a prometheus-adapter rule serving it, or the "
+                            f"HPA has no metric", resource=self)
         self.namespace = ns.metadata.name
         self.service_name = service.metadata.name
         self.image_pinned = is_pinned(image)
         self.max_gpus = scaling.max_replicas * gpus
         self.register_outputs({"namespace": self.namespace, "serviceName": self.service_name,
-                               "imagePinned": self.image_pinned, "maxGpus": self.max_gpus})
+                               "imagePinned": self.image_pinned, "maxGpus": self.max_gpus,
+                               "gpuMetricsNamespace": self.gpu_metrics and self.gpu_metrics.exporter_namespace,
+                               "prometheusAdapterConfigMap": self.gpu_metrics and self.gpu_metrics.adapter_config_map})
 
     # -- validation -------------------------------------------------------------------------------
     @staticmethod

@@ -13,6 +13,10 @@ import pulumi
 import pulumi_aws as aws
 
 from aifinops.core import catalog
+from aifinops.core import gpu_agent_config
+from aifinops.core.argument_checks import whole_number
+
+from .gpu_metrics_agent import LowUtilisationAlarm, install_cloudwatch_agent, low_utilisation_alarm, validate_alarm
 
 SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 # AWS Deep Learning AMIs, published by Amazon. The Neuron AMI carries the Trainium/Inferentia SDK.
@@ -46,6 +50,14 @@ class GpuInstanceArgs:
     - checkpoint_bucket_arn / checkpoint_prefix: grant the instance read/write on that prefix only.
     - associate_public_ip: default False. A GPU instance is reached through SSM, never directly.
     - detailed_monitoring: default True (1-minute metrics, which the idle-GPU reaper needs).
+    - gpu_metrics: default True: the CloudWatch agent is installed and configured through SSM to publish
+      nvidia_gpu metrics (utilisation, memory, power, temperature) per instance, and the role gets
+      CloudWatchAgentServerPolicy. False for teams that ship their own agent. Neuron and Gaudi types get
+      no agent (nothing reads their accelerators), with a warning.
+    - low_utilisation_alarm: default LowUtilisationAlarm() (below 50% for 10 minutes); None for none.
+      Created on NVIDIA types whenever GPU metrics are expected, i.e. also with gpu_metrics=False.
+    - alert_topic_arn: where the alarm goes (the stack's alert topic); default none: the alarm only
+      changes state (shown on a CostDashboard).
     """
 
     instance_type: str
@@ -60,15 +72,14 @@ class GpuInstanceArgs:
     associate_public_ip: bool = False
     detailed_monitoring: bool = True
     user_data: Optional[str] = None
+    gpu_metrics: bool = True
+    low_utilisation_alarm: Optional[LowUtilisationAlarm] = field(default_factory=LowUtilisationAlarm)
+    alert_topic_arn: Optional[pulumi.Input[str]] = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def validate_root_volume(argument: str, size: Any) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, float)) or int(size) != size \
-            or not MIN_ROOT_VOLUME_GB <= size <= MAX_ROOT_VOLUME_GB:
-        raise ValueError(f"{argument}: expected a whole number of GB from {MIN_ROOT_VOLUME_GB} to "
-                         f"{MAX_ROOT_VOLUME_GB}, got {size!r}")
-    return int(size)
+    return whole_number(argument, size, MIN_ROOT_VOLUME_GB, MAX_ROOT_VOLUME_GB, "GB")
 
 
 def validate_spot(argument: str, spot: Any) -> Optional[SpotOptions]:
@@ -130,6 +141,7 @@ def launch_template_root_volume(size_gb: int, kms_key_id: Optional[pulumi.Input[
 
 def instance_role(name: str, checkpoint_bucket_arn: Optional[pulumi.Input[str]], checkpoint_prefix: str,
                   parent: pulumi.Resource) -> aws.iam.InstanceProfile:
+    # The profile's `role` output is the role's name, which the CloudWatch agent grant attaches to.
     """An instance profile with SSM access, plus read/write on the checkpoint prefix when given."""
     opts = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(f"{name}-role", assume_role_policy=json.dumps({
@@ -169,7 +181,12 @@ class GpuInstance(pulumi.ComponentResource):
 
     instance_id: pulumi.Output[str]
     arn: pulumi.Output[str]
+    instance_type: str
     hourly_price_usd: Optional[float]
+    gpu_metrics_collected: bool
+    low_utilisation_alarm_arn: Optional[pulumi.Output[str]]
+    gpu_metrics_expected: bool
+    alarm_threshold_percent: Optional[float]
 
     def __init__(self, name: str, args: GpuInstanceArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         # Validate everything before registering anything.
@@ -183,6 +200,10 @@ class GpuInstance(pulumi.ComponentResource):
             raise ValueError(f"root_volume_gb: hibernation writes RAM to the root volume; {args.instance_type} has "
                              f"{spec.memory_gib} GiB of memory, got {root_gb} GB")
         validate_checkpoint_prefix("checkpoint_prefix", args.checkpoint_prefix)
+        if not isinstance(args.gpu_metrics, bool):
+            raise ValueError(f"gpu_metrics: expected true or false, got {args.gpu_metrics!r}")
+        alarm = validate_alarm("low_utilisation_alarm", args.low_utilisation_alarm)
+        collects = gpu_agent_config.collects_gpu_metrics(spec)
 
         super().__init__("aifinops:compute:GpuInstance", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -213,8 +234,23 @@ class GpuInstance(pulumi.ComponentResource):
             tags={"Name": name, **tags},
             opts=child,
         )
+        self.gpu_metrics_collected = args.gpu_metrics and collects
+        if self.gpu_metrics_collected:
+            install_cloudwatch_agent(name, profile.role, {"key": "InstanceIds", "values": [instance.id]},
+                                     fleet=False, parent=self)
+        elif args.gpu_metrics:
+            pulumi.log.warn(gpu_agent_config.not_collected_warning(name, [spec]), resource=self)
+        self.gpu_metrics_expected = collects  # NVIDIA GPUs: from this agent or the team's own
+        self.alarm_threshold_percent = alarm.threshold_percent if alarm is not None and collects else None
+        self.low_utilisation_alarm_arn = None
+        if alarm is not None and collects:
+            self.low_utilisation_alarm_arn = low_utilisation_alarm(
+                name, alarm, gpu_agent_config.INSTANCE_DIMENSION, instance.id, args.alert_topic_arn, self).arn
         self.instance_id = instance.id
         self.arn = instance.arn
+        self.instance_type = spec.instance_type
         self.hourly_price_usd = hourly_price(spec, spot)
         self.register_outputs({"instanceId": instance.id, "arn": instance.arn,
-                               "hourlyPriceUsd": self.hourly_price_usd})
+                               "hourlyPriceUsd": self.hourly_price_usd,
+                               "gpuMetricsCollected": self.gpu_metrics_collected,
+                               "lowUtilisationAlarmArn": self.low_utilisation_alarm_arn})

@@ -11,7 +11,14 @@ import pulumi
 
 from aifinops.core.tags import DEFAULT_REQUIRED_TAGS, is_taggable, merge_tags, validate_cost_tags
 
-__all__ = ["DEFAULT_REQUIRED_TAGS", "register_cost_tags", "validate_cost_tags"]
+__all__ = ["DEFAULT_REQUIRED_TAGS", "register_cost_tags", "registered_cost_tags", "validate_cost_tags"]
+
+_registered: dict[str, str] = {}  # what this program registered: Kubernetes objects carry them as labels
+
+
+def registered_cost_tags() -> dict[str, str]:
+    """The cost tags register_cost_tags put on this stack (empty before it is called)."""
+    return dict(_registered)
 
 
 def register_cost_tags(tags: Mapping[str, str], required: Any = DEFAULT_REQUIRED_TAGS) -> dict[str, str]:
@@ -20,6 +27,8 @@ def register_cost_tags(tags: Mapping[str, str], required: Any = DEFAULT_REQUIRED
     Runs in the engine for every registration, so it reaches resources inside components too.
     """
     cost_tags = validate_cost_tags(tags, required)
+    _registered.clear()
+    _registered.update(cost_tags)
 
     def add_cost_tags(args: pulumi.ResourceTransformArgs) -> Optional[pulumi.ResourceTransformResult]:
         if not args.custom or not args.type_.startswith("aws:"):

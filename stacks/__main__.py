@@ -6,12 +6,14 @@ earlier components by name.
 """
 import pulumi
 
+from aifinops.components.alert_topic import AlertTopic, AlertTopicArgs
 from aifinops.components.backup_plan import BackupPlan, BackupPlanArgs
 from aifinops.components.budget_guard import BudgetGuard, BudgetGuardArgs
 from aifinops.components.config_args import build_args
 from aifinops.components.cost_allocation_tags import CostAllocationTags, CostAllocationTagsArgs
 from aifinops.components.cost_anomaly_alerts import CostAnomalyAlerts, CostAnomalyAlertsArgs
 from aifinops.components.cost_budget import CostBudget, CostBudgetArgs
+from aifinops.components.cost_dashboard import CostDashboard, CostDashboardArgs
 from aifinops.components.ddos_cost_response import DdosCostResponse, DdosCostResponseArgs
 from aifinops.components.cost_data_export import CostDataExport, CostDataExportArgs
 from aifinops.components.gpu_fleet import GpuFleet, GpuFleetArgs
@@ -70,7 +72,27 @@ def instance_id(reference: str, where: str) -> pulumi.Input[str]:
     return found
 
 
-# Storage first: compute and backup plans refer to buckets by name.
+def components_of(raw: dict, key: str, kind: type, where: str) -> None:
+    """Replace the list raw[key] of component names with those components, which must be of `kind`."""
+    names = raw.get(key)
+    if not isinstance(names, list):
+        return
+    found = []
+    for j, reference in enumerate(names):
+        component = built.get(reference) if isinstance(reference, str) else None
+        if not isinstance(component, kind):
+            raise ValueError(f"{where}.{key}[{j}]: expected the name of a {kind.__name__} built earlier, got {reference!r}")
+        found.append(component)
+    raw[key] = found
+
+
+# The stack's alert topic first: GPU instances and fleets send their low-utilisation alarms to it by name.
+for i, item in enumerate(entries("alertTopics")):
+    built[item["name"]] = topic = AlertTopic(item["name"], build_args(AlertTopicArgs, settings(item),
+                                                                      f"alertTopics[{i}]"))
+    pulumi.export(f"{item['name']}TopicArn", topic.arn)
+
+# Storage next: compute and backup plans refer to buckets by name.
 for i, item in enumerate(entries("tieredBuckets")):
     args = build_args(TieredBucketArgs, settings(item), f"tieredBuckets[{i}]")
     built[item["name"]] = bucket = TieredBucket(item["name"], args)
@@ -86,8 +108,9 @@ for i, item in enumerate(entries("backupPlans")):
 
 for i, item in enumerate(entries("gpuInstances")):
     raw = settings(item)
-    if "checkpointBucketArn" in raw:
-        raw["checkpointBucketArn"] = resource_arn(raw["checkpointBucketArn"], f"gpuInstances[{i}].checkpointBucketArn")
+    for key in ("checkpointBucketArn", "alertTopicArn"):
+        if key in raw:
+            raw[key] = resource_arn(raw[key], f"gpuInstances[{i}].{key}")
     args = build_args(GpuInstanceArgs, raw, f"gpuInstances[{i}]")
     built[item["name"]] = instance = GpuInstance(item["name"], args)
     pulumi.export(f"{item['name']}HourlyUsd", instance.hourly_price_usd)
@@ -96,8 +119,9 @@ for i, item in enumerate(entries("gpuInstances")):
 # Fleets, then the public edge (load balancers, WAF, Shield: by name or ARN), then Kubernetes inference.
 for i, item in enumerate(entries("gpuFleets")):
     raw = settings(item)
-    if "checkpointBucketArn" in raw:
-        raw["checkpointBucketArn"] = resource_arn(raw["checkpointBucketArn"], f"gpuFleets[{i}].checkpointBucketArn")
+    for key in ("checkpointBucketArn", "alertTopicArn"):
+        if key in raw:
+            raw[key] = resource_arn(raw[key], f"gpuFleets[{i}].{key}")
     built[item["name"]] = fleet = GpuFleet(item["name"], build_args(GpuFleetArgs, raw, f"gpuFleets[{i}]"))
     pulumi.export(f"{item['name']}HourlyCostRangeUsd", fleet.hourly_cost_range_usd)
     pulumi.export(f"{item['name']}AsgName", fleet.asg_name)
@@ -160,6 +184,15 @@ for i, item in enumerate(entries("costAnomalyAlerts")):
     built[item["name"]] = alerts = CostAnomalyAlerts(item["name"], build_args(CostAnomalyAlertsArgs, settings(item),
                                                                               f"costAnomalyAlerts[{i}]"))
     pulumi.export(f"{item['name']}MonitorArn", alerts.monitor_arn)
+
+# Dashboards last among the guardrails: their widgets come from the instances, fleets and budgets above.
+for i, item in enumerate(entries("costDashboards")):
+    raw = settings(item)
+    for key, kind in (("gpuInstances", GpuInstance), ("gpuFleets", GpuFleet), ("budgets", CostBudget)):
+        components_of(raw, key, kind, f"costDashboards[{i}]")
+    built[item["name"]] = dashboard = CostDashboard(item["name"], build_args(CostDashboardArgs, raw,
+                                                                             f"costDashboards[{i}]"))
+    pulumi.export(f"{item['name']}DashboardName", dashboard.dashboard_name)
 
 pulumi.export("costTags", cost_tags)
 

@@ -46,7 +46,7 @@ APPROVED = [catalog.normalize_instance_type(t) for t in ("g5.xlarge", "ml.g6.xla
 @pytest.mark.parametrize("value, rejected", [
     ("g5.xlarge", False), ("g6.xlarge", False), ("ml.g6.xlarge", False), ("ml.p5.48xlarge", True),
     ("p5.48xlarge", True), ("t3.micro", False), ("m7i.large", False), ("p4d", False), ("g6", True),
-    ("trn1.32xlarge", True), ("not-a-type", False)])
+    ("trn1.32xlarge", True), ("not-a-type", True), ("p7", True), ("optimal", False)])  # fail closed: issue 13
 def test_the_checks_judge_instance_types_as_the_policy_does(value, rejected):
     """Both ask aifinops.core.catalog.approval_problem; the checks must read a bare family as a family."""
     problem = settings.approval_problem(value, frozenset(APPROVED))

@@ -155,7 +155,7 @@ aws.sns.Topic("7 alerts/prod")
 def test_unmapped_types_are_reported_as_not_scanned(preview, tmp_path):
     program = """
 import pulumi, pulumi_aws as aws, pulumi_kubernetes as k8s
-aws.ssm.Parameter("setting", type="String", value="x")
+aws.ssm.Document("setting", document_type="Command", content="{}")
 k8s.core.v1.Endpoints("legacy", metadata={"namespace": "apps"})
 k8s.helm.v3.Release("monitoring", chart="kube-prometheus-stack")
 aws.sns.Topic("alerts")
@@ -163,9 +163,9 @@ aws.sns.Topic("alerts")
     graph, exported, _, planned, _ = export(preview, tmp_path, program)
     assert list(planned) == ["aws_sns_topic.alerts"]
     skipped = {s.type: s.reason for s in exported.not_scanned}
-    assert set(skipped) == {"aws:ssm/parameter:Parameter", "kubernetes:core/v1:Endpoints",
+    assert set(skipped) == {"aws:ssm/document:Document", "kubernetes:core/v1:Endpoints",
                             "kubernetes:helm.sh/v3:Release"}
-    assert "mapping.json" in skipped["aws:ssm/parameter:Parameter"]
+    assert "mapping.json" in skipped["aws:ssm/document:Document"]
     assert "checkov --framework helm" in skipped["kubernetes:helm.sh/v3:Release"]
     assert {s.urn for s in exported.not_scanned} <= set(graph.resources)
 

@@ -84,9 +84,9 @@ def test_junit_counts_the_failure_and_the_suppression(outputs):
 def test_markdown_lists_checkov_findings_with_their_resource_and_line(outputs):
     _, files, line = outputs
     text = files["markdown"]
-    assert "| checkov | 3.3.30 |" in text
-    assert f"`CKV_AWS_26`** (checkov): `aws:sns/topic:Topic` **alerts** at `" in text
-    assert f"__main__.py:{line}`" in text
+    assert "`checkov` 3.3.30 (" in text
+    assert "##### ❌ `CKV_AWS_26` (checkov): 1 resource\n" in text
+    assert f"- [failed] `aws:sns:Topic` **alerts** at `stacks/__main__.py:{line}`: " in text
     assert "_(suppressed: the queue carries only job ids, nothing worth a KMS key)_" in text
 
 
@@ -110,3 +110,21 @@ def test_report_model_levels_for_each_kind_of_checkov_result():
     assert by_rule["CKV_AIFINOPS_1"].level == Level.WARNING and by_rule["CKV_AIFINOPS_1"].label == "advisory"
     assert by_rule[NOT_SCANNED_RULE].level == Level.NOTE and report.exit_code == 1
     assert [f.rule_id for f in report.blocking] == ["CKV_AWS_2"]
+
+
+def test_the_text_output_prints_a_checks_title_once():
+    """A failed check without details had its title printed twice (the rule's description and the message)."""
+    from aifinops.reports.checkov_findings import checkov_sections
+
+    graph = ResourceGraph("proj", "dev", {})
+    common = dict(framework="terraform_plan", checkov_resource="aws_x.y", urn="urn:x", source=None)
+    scan = CheckovScan(findings=[
+        CheckovFinding("CKV_AWS_26", check_name="Ensure all data stored in the SNS topic is encrypted", status=FAILED,
+                       **common),
+        CheckovFinding("CKV_AWS_2", check_name="Ensure ALB protocol is HTTPS", status=FAILED, details=["port 80"],
+                       **common)], checkov_version="3.3.30")
+    report = Report(graph, 0.0)
+    add_checkov_scan(report, scan)
+    text = "\n".join(checkov_sections(report, scan))
+    assert text.count("Ensure all data stored in the SNS topic is encrypted") == 1
+    assert text.count("Ensure ALB protocol is HTTPS") == 1 and "    port 80" in text

@@ -29,15 +29,20 @@ def cost_json(tmp_path_factory) -> dict:
 
 
 def test_json_totals_add_up(cost_json):
-    priced = [r for r in cost_json["resources"] if r["status"] == "priced"]
-    assert cost_json["monthlyUsd"] == pytest.approx(sum(r["monthlyUsd"] for r in priced), abs=0.02)
-    assert cost_json["savingsUsd"] == pytest.approx(cost_json["naiveMonthlyUsd"] - cost_json["monthlyUsd"], abs=0.01)
+    (project,) = cost_json["projects"]
+    resources = project["breakdown"]["resources"]
+    priced = [r for r in resources if r["status"] == "priced"]
+    total = float(cost_json["totalMonthlyCost"])
+    assert total == pytest.approx(sum(float(r["monthlyCost"]) for r in priced), abs=0.02)
+    assert project["breakdown"]["totalMonthlyCost"] == cost_json["totalMonthlyCost"]
+    assert float(cost_json["savingsMonthlyCost"]) == pytest.approx(
+        float(cost_json["naiveTotalMonthlyCost"]) - total, abs=0.01)
     # the spot trainer is what the naive (all on-demand) equivalent loses
-    assert cost_json["savingsUsd"] > 0
+    assert float(cost_json["savingsMonthlyCost"]) > 0
     assert {c["component"] for c in cost_json["byComponent"]} >= {"notebook", "trainer"}
     assert set(cost_json["byTag"]) == {"CostCenter", "Project", "Environment"}
-    lines = [line for r in priced for line in r["lines"]]
-    assert lines and all(line["source"] and line["asOf"] for line in lines)
+    components = [c for r in priced for c in r["costComponents"]]
+    assert components and all(c["source"] and c["asOf"] for c in components)
 
 
 def test_table_shows_lines_totals_and_sources(capsys):
@@ -56,8 +61,8 @@ def test_usage_file_changes_the_estimate(tmp_path, capsys):
     usage.write_text(yaml.safe_dump({"version": 1, "resources": {"notebook": {"monthlyHours": 100}}}))
     assert main(["cost", *STACK, "--json", "--usage", str(usage)]) == 0
     result = json.loads(capsys.readouterr().out)
-    notebook = next(r for r in result["resources"] if r["name"] == "notebook")
-    assert notebook["lines"][0]["quantity"] == 100 and result["usageSource"] == str(usage)
+    notebook = next(r for r in result["projects"][0]["breakdown"]["resources"] if r["name"] == "notebook")
+    assert notebook["costComponents"][0]["monthlyQuantity"] == "100" and result["usageSource"] == str(usage)
 
 
 def test_bad_usage_file_exits_2(tmp_path, capsys):

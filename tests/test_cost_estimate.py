@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from aifinops.core.estimate import FREE, NEEDS_USAGE, PRICED, UNPRICED, UsageError, estimate, parse_usage
+from aifinops.core.estimate.infracost_json import estimate_document
 from aifinops.cost_estimate import cost_views
 from tests.conftest import tagged_config
 
@@ -162,7 +163,7 @@ def test_bucket_without_usage_needs_usage_and_is_not_counted(preview):
     data = by_name(result, "data")
     assert data.status == NEEDS_USAGE and "storageGb" in data.note
     assert data not in result.priced
-    assert result.to_json()["needsUsage"][0]["name"] in {"data", "expiring"}
+    assert estimate_document(result)["needsUsage"][0]["name"] in {"data", "expiring"}
 
 
 def test_unpriced_resources_are_listed_never_zero(preview):
@@ -179,7 +180,7 @@ aws.iam.Role("role", assume_role_policy="{}")
     assert odd.status == UNPRICED and "x2gd.large" in odd.note and "catalog refresh" in odd.note
     assert role.status == FREE
     assert result.monthly_usd == 0 and not result.priced
-    assert {u["name"] for u in result.to_json()["unpriced"]} == {"db", "odd"}
+    assert {u["name"] for u in estimate_document(result)["unpriced"]} == {"db", "odd"}
 
 
 def test_waf_shield_and_action_enabled_budgets(preview):

@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 from aifinops.catalog_command import product_filters, refresh_table
 from aifinops.cli import main
 from aifinops.core.estimate import UsageError, estimate, parse_usage
+from aifinops.core.estimate.infracost_json import estimate_document
 from aifinops.cost_estimate import cost_views
 from aifinops.cost_rendering import render_table
 from tests.conftest import tagged_config
@@ -38,7 +39,7 @@ def test_a_region_without_a_table_is_priced_at_us_east_1_and_says_so(preview):
     (warning,) = result.warnings
     assert "no price tables for eu-west-1" in warning and "us-east-1 list prices" in warning
     assert "catalog refresh --region eu-west-1" in warning
-    as_json = result.to_json()
+    as_json = estimate_document(result)
     assert as_json["region"] == "eu-west-1"
     assert as_json["regionPricing"] == [{"region": "eu-west-1", "ec2PricesFrom": "us-east-1",
                                          "servicePricesFrom": "us-east-1", "note": warning}]

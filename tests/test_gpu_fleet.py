@@ -165,7 +165,9 @@ def test_interruption_and_rebalance_events_reach_an_encrypted_topic_eventbridge_
     assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
     assert key.inputs["enableKeyRotation"] is True
     key_policy = json.loads(key.inputs["policy"])
-    events = next(s for s in key_policy["Statement"] if s["Principal"] == {"Service": ["events.amazonaws.com"]})
+    # EventBridge sends the events; CloudWatch sends the low-utilisation alarm.
+    events = next(s for s in key_policy["Statement"]
+                  if s["Principal"] == {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]})
     assert set(events["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
     assert any(s["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"} for s in key_policy["Statement"])
 
@@ -183,7 +185,8 @@ def test_interruption_and_rebalance_events_reach_an_encrypted_topic_eventbridge_
 
     topic_policy = json.loads(graph.of_type("aws:sns/topicPolicy:TopicPolicy")[0].inputs["policy"])
     publish = next(s for s in topic_policy["Statement"] if s["Effect"] == "Allow")
-    assert publish["Principal"] == {"Service": ["events.amazonaws.com"]} and publish["Action"] == "SNS:Publish"
+    assert publish["Principal"] == {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]}
+    assert publish["Action"] == "SNS:Publish"
     assert publish["Resource"] == topic.outputs["arn"]
     assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
     (subscription,) = graph.of_type("aws:sns/topicSubscription:TopicSubscription")
@@ -280,7 +283,7 @@ G5 = dict(instance_types=["g5.xlarge", "g6.xlarge"])
      "reserved_baseline.availability_zone: expected an availability zone name"),
     (dict(G5, on_demand_base_capacity=1, reserved_baseline=ReservedBaseline(end_date="next year")),
      "reserved_baseline.end_date: expected an RFC 3339 time"),
-    (dict(G5, root_volume_gb=2), "root_volume_gb: expected a whole number of GB from 8"),
+    (dict(G5, root_volume_gb=2), "root_volume_gb: expected a whole number from 8 to 16384 GB, got 2"),
     (dict(G5, root_device_name="sda1"), "root_device_name: expected a device name"),
     (dict(G5, checkpoint_prefix="ckpt"), "checkpoint_prefix: expected a key prefix ending in '/'"),
     (dict(G5, checkpoint_prefix="my runs/"), "checkpoint_prefix: expected letters, digits"),

@@ -48,10 +48,11 @@ def test_defaults_are_secure_and_tagged(preview):
     assert graph.stack_outputs["arn"].startswith("arn:aws:ec2:us-east-1:123456789012:instance/i-")
 
 
-def test_instance_profile_grants_ssm_only_without_a_checkpoint_bucket(preview):
+def test_instance_profile_grants_ssm_and_the_agent_only_without_a_checkpoint_bucket(preview):
     graph, inputs = build(preview, "instance_type='g5.xlarge'")
     attachments = graph.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-    assert [a.inputs["policyArn"] for a in attachments] == ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]
+    assert sorted(a.inputs["policyArn"] for a in attachments) == [
+        "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"]
     assert not graph.of_type("aws:iam/rolePolicy:RolePolicy")
     profile = graph.of_type("aws:iam/instanceProfile:InstanceProfile")[0]
     assert inputs["iamInstanceProfile"] == profile.outputs["name"]
@@ -96,7 +97,11 @@ def test_neuron_types_get_the_neuron_deep_learning_ami(preview):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(instance_type="m5.large"), "instance_type: 'm5.large' is not an accelerated"),
     (dict(instance_type=""), "instance_type: expected an accelerated EC2 instance type"),
-    (dict(instance_type="g5.xlarge", root_volume_gb=4), "root_volume_gb: expected a whole number of GB from 8"),
+    (dict(instance_type="g5.xlarge", root_volume_gb=4), "root_volume_gb: expected a whole number from 8 to 16384 GB, got 4"),
+    (dict(instance_type="g5.xlarge", root_volume_gb=float("nan")),
+     "root_volume_gb: expected a whole number from 8 to 16384 GB, got nan"),
+    (dict(instance_type="g5.xlarge", root_volume_gb=float("inf")),
+     "root_volume_gb: expected a whole number from 8 to 16384 GB, got inf"),
     (dict(instance_type="g5.xlarge", root_volume_gb=20.5), "root_volume_gb: expected a whole number"),
     (dict(instance_type="g5.xlarge", spot=SpotOptions(max_price_fraction=1.5)),
      r"spot.max_price_fraction: expected a fraction of the on-demand price in \(0, 1\], got 1.5"),

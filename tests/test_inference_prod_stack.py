@@ -86,7 +86,7 @@ def test_a_ddos_on_the_alb_alarms_and_the_response_scales_the_batch_endpoint(sta
 def test_the_batch_endpoint_is_async_and_scales_to_zero(stack_run):
     graph, _ = stack_run
     config = only(graph, "aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs
-    assert config["productionVariants"][0]["instanceType"] == "ml.g6.xlarge"
+    assert config["productionVariants"][0]["instanceType"] == "ml.g5.xlarge"
     assert config["asyncInferenceConfig"]["outputConfig"]["s3OutputPath"] == "s3://llm-api-batch-results/out/"
     assert only(graph, "aws:appautoscaling/target:Target").inputs["minCapacity"] == 0
     assert only(graph, "aws:sagemaker/modelPackageGroup:ModelPackageGroup").inputs["modelPackageGroupName"] == "llm-models"

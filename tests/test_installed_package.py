@@ -54,7 +54,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (team / "Pulumi.yaml").write_text(yaml.safe_dump({
         "name": "team", "runtime": {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}}))
     (team / "__main__.py").write_text(textwrap.dedent(TEAM_PROGRAM))
-    config = {"team:costTags": DEFAULT_COST_TAGS, "team:instanceType": "g5.xlarge", "aws:region": "us-east-1"}
+    # The budget's alert topic costs by usage: stated, so the budget gate can prove the stack within budget.
+    config = {"team:costTags": DEFAULT_COST_TAGS, "team:instanceType": "g5.xlarge", "aws:region": "us-east-1",
+              "team:costUsage": {"defaults": {"aws:sns/topic:Topic": {"monthlyPublishes": 10}}}}
     (team / "Pulumi.dev.yaml").write_text(yaml.safe_dump({"config": config}))
     return {"wheel": wheel, "team": team, "venv": venv}
 

@@ -108,7 +108,7 @@ def test_many_resources_keep_their_order(tmp_path):
 @pytest.mark.parametrize("body, before, expected", [
     ("if args.name == 'boom': os._exit(3)", "", r"crashed \(exit code 3\) during Analyze of urn:.*::boom"),
     ("if args.name == 'boom': raise RuntimeError('policy bug')", "",
-     r"failed Analyze of urn:.*::boom: UNKNOWN: .*policy bug"),
+     r"policy pack 'fake': policy 'probe' raised RuntimeError during Analyze of resource urn:.*::boom: policy bug"),
     ("if args.name == 'boom': time.sleep(30)", "", r"did not answer Analyze of urn:.*::boom within 1s"),
     ("pass", "raise ImportError('no module named policies.oops')\n",
      r"exited \(exit code 1\) before it started serving(.|\n)*no module named policies.oops"),

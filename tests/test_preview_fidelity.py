@@ -160,7 +160,7 @@ Cluster("main")
     assert any("eks:index:Cluster 'main' is a remote (multi-language) component" in d["message"]
                for d in digest["diagnostics"])
     estimate = digest["costEstimate"]
-    remote = next(r for r in estimate["resources"] if r["name"] == "main")
+    remote = next(r for r in estimate["projects"][0]["breakdown"]["resources"] if r["name"] == "main")
     assert remote["status"] == "unpriced" and "remote" in remote["note"]
 
 

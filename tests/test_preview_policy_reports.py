@@ -148,7 +148,8 @@ def test_reports(project, tmp_path, capsys):
     gpu = results[("approved-gpu-instance-types", "gpu")]
     assert gpu["level"] == "error" and cost_rules[gpu["ruleIndex"]] == "approved-gpu-instance-types"
     location = gpu["locations"][0]["physicalLocation"]
-    assert location == {"artifactLocation": {"uri": "stacks/__main__.py"}, "region": {"startLine": 4}}
+    assert location == {"artifactLocation": {"uri": "stacks/__main__.py", "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": 4}}
     assert results[("required-cost-tags", "data")]["locations"][0]["physicalLocation"]["region"]["startLine"] == 3
 
     # --junit: one failure per mandatory violation, passing cases for the rest
@@ -161,13 +162,14 @@ def test_reports(project, tmp_path, capsys):
     assert failing.get("file") == "stacks/__main__.py" and failing.get("line") == "4"
     assert "p3.2xlarge" in failing.find("failure").text
 
-    # --markdown: verdict, counts by pack and level, each finding with resource and line
+    # --markdown: verdict, findings grouped by policy with counts, each with resource and line
     summary = (out / "summary.md").read_text()
     assert f"❌ {len(mandatory)} blocking findings" in summary
-    cost_counts = sum(1 for v in digest["policyViolations"] if v["policyPack"] == "aifinops-cost")
-    assert f"| aifinops-cost | 0.0.1 | " in summary and f"| {cost_counts} | 0 |" in summary
-    assert "**[mandatory] `approved-gpu-instance-types`** (aifinops-cost): `aws:ec2/instance:Instance` **gpu** " \
-           "at `stacks/__main__.py:4`" in summary
+    assert f"#### Findings: {len(mandatory)} blocking, 0 advisory, 0 suppressed" in summary
+    assert "`aifinops-cost` 0.0.1 (" in summary
+    assert "##### ❌ `required-cost-tags` (aifinops-cost): 2 resources\n" in summary
+    assert "##### ❌ `approved-gpu-instance-types` (aifinops-cost): 1 resource\n" in summary
+    assert "- [mandatory] `aws:ec2:Instance` **gpu** at `stacks/__main__.py:4`: " in summary
 
 
 def test_sarif_paths_are_relative_to_the_git_checkout(project, tmp_path):

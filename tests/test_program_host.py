@@ -115,3 +115,15 @@ def test_the_pinned_sdk_is_supported_and_matches_pyproject():
     pinned = next(line for line in (REPO_ROOT / "pyproject.toml").read_text().splitlines() if '"pulumi==' in line)
     assert f'"pulumi=={program_host.PINNED_PULUMI}"' in pinned
     program_host.check_pulumi_sdk(program_host.PINNED_PULUMI, "this interpreter")
+
+
+def test_a_hanging_program_in_the_virtualenv_is_stopped_at_its_timeout(tmp_path, capsys):
+    """The host enforces --timeout in the project's interpreter, naming the line; nothing is left running."""
+    make_venv(tmp_path / "project" / "venv")
+    program = PROGRAM + "import time\ntime.sleep(300)\n"
+    root = make_project(tmp_path / "project", {"name": "python", "options": {"virtualenv": "venv"}}, program)
+    code = main(["preview", "--cwd", str(root), "--skip-policy-packs", "--timeout", "2s"])
+    err = capsys.readouterr().err
+    line = textwrap.dedent(program).splitlines().index("time.sleep(300)") + 1
+    assert code == 2
+    assert f"the program did not finish within 2s; it was running stacks/__main__.py:{line}" in err

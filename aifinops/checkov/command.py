@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import atexit
 import time
-from pathlib import Path
 from typing import Optional
 
 from aifinops.graph import ResourceGraph
+from aifinops.project import from_cwd
 from aifinops.reports.checkov_findings import add_checkov_scan, checkov_sections
 from aifinops.reports.model import Report
 
@@ -28,7 +28,7 @@ def start_checkov_scan(graph: ResourceGraph, args: argparse.Namespace) -> Option
     if not getattr(args, "checkov", False):
         return None
     started = time.perf_counter()
-    configs = [str(Path(args.cwd) / path) for path in args.policy_pack_config]
+    configs = [str(from_cwd(args, path)) for path in args.policy_pack_config]
     pending = PendingScan([graph], policy_config_files=configs)
     atexit.register(pending.cancel)  # if the policy packs fail first, do not leave checkov behind
     pending.waited_seconds = time.perf_counter() - started

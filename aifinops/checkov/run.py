@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
+from aifinops.child_processes import ChildProcess, ChildTimeout, guard_path, release_path
 from aifinops.components.checkov_suppressions import CheckovSuppression, declared_suppressions, find_suppression
 from aifinops.core.errors import AifinopsError
 from aifinops.graph import ResourceGraph, SourcePosition
@@ -125,10 +125,12 @@ class PendingScan:
             raise CheckovError(f"{work_dir}: the checkov work directory must be empty: checkov scans all of it")
         self._temporary = None if work_dir else tempfile.TemporaryDirectory(prefix="aifinops-checkov-")
         self.directory = Path(work_dir) if work_dir else Path(self._temporary.name)
+        if self._temporary is not None:
+            guard_path(self.directory)  # removed by the guard if aifinops is killed before cancel()
         # One subdirectory per graph: checkov reports file paths, which say whose finding it is.
         self.exports = [export_graph(graph, self.directory / f"{index}-{graph.stack}")
                         for index, graph in enumerate(self.graphs)]
-        self.process: Optional[subprocess.Popen[str]] = None
+        self.process: Optional[ChildProcess] = None
         frameworks = [f for f in (TERRAFORM, KUBERNETES) if any(f in e.frameworks() for e in self.exports)]
         if frameworks:
             program_dir = self.graphs[0].program_dir
@@ -155,11 +157,11 @@ class PendingScan:
 
     def cancel(self) -> None:
         """Stop checkov if it still runs and remove the exported files."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.communicate()
+        if self.process is not None:
+            self.process.stop()  # its whole process group
         if self._temporary is not None:
             self._temporary.cleanup()
+            release_path(self.directory)
             self._temporary = None
 
 
@@ -174,8 +176,8 @@ def scan_graphs(graphs: Sequence[ResourceGraph], **options: Any) -> list[Checkov
 
 
 def start_checkov(executable: Path, directory: Path, frameworks: Sequence[str],
-                  policy_config_files: Sequence[str] = ()) -> subprocess.Popen[str]:
-    """Start one checkov run over `directory`, offline, with our custom checks."""
+                  policy_config_files: Sequence[str] = ()) -> ChildProcess:
+    """Start one checkov run over `directory`, offline, with our custom checks, in a process group of its own."""
     command = [str(executable), "--directory", str(directory), "--framework", *frameworks,
                "--skip-download", "--output", "json", "--soft-fail", "--compact",
                "--external-checks-dir", str(CUSTOM_CHECKS_DIR)]
@@ -185,20 +187,18 @@ def start_checkov(executable: Path, directory: Path, frameworks: Sequence[str],
     else:
         env.pop(POLICY_CONFIG_ENV, None)
     try:
-        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                cwd=directory)
+        return ChildProcess(command, env=env, cwd=directory)
     except OSError as error:
         raise CheckovError(f"could not run {executable}: {error}") from error
 
 
-def finish_checkov(process: subprocess.Popen[str]) -> tuple[list[dict[str, Any]], str]:
+def finish_checkov(process: ChildProcess) -> tuple[list[dict[str, Any]], str]:
     """Wait for checkov; return its JSON reports (one per framework) and its log."""
     try:
-        stdout, stderr = process.communicate(timeout=TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired as error:
-        process.kill()
-        process.communicate()
+        process.finish(TIMEOUT_SECONDS)
+    except ChildTimeout as error:
         raise CheckovError(f"checkov did not finish within {TIMEOUT_SECONDS} s") from error
+    stdout, stderr = (data.decode(errors="replace") for data in (process.stdout, process.stderr))
     if process.returncode != 0:
         raise CheckovError(f"checkov exited {process.returncode}: {_tail(stderr or stdout)}")
     try:

@@ -1,7 +1,9 @@
 """Argument checks shared by components: each error names the argument, the value and what was expected."""
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
 from typing import Any, Iterable, Optional
 
 AWS_REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -9,7 +11,7 @@ AWS_REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 
 def whole_number(argument: str, value: Any, minimum: int, maximum: Optional[int] = None, unit: str = "") -> int:
     """An int (not a bool; a whole float from YAML is accepted) within [minimum, maximum]."""
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not is_number or int(value) != value or value < minimum or (maximum is not None and value > maximum):
         bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
         raise ValueError(f"{argument}: expected a whole number {bounds}{' ' + unit if unit else ''}, got {value!r}")
@@ -17,7 +19,7 @@ def whole_number(argument: str, value: Any, minimum: int, maximum: Optional[int]
 
 
 def positive_number(argument: str, value: Any, unit: str = "") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
         raise ValueError(f"{argument}: expected a number above 0{' ' + unit if unit else ''}, got {value!r}")
     return float(value)
 
@@ -61,6 +63,19 @@ def log_retention_days(argument: str, value: Any) -> int:
 
 # Child resource names are built from labels, so they must be stable and URN-safe.
 LABEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def non_finite_numbers(value: Any, where: str = "") -> list[tuple[str, float]]:
+    """(path, value) of every NaN or infinity in a config document (JSON's NaN/Infinity, YAML's .nan/.inf):
+    numbers that no setting means and that a protobuf Struct cannot carry as JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [(where or "(top level)", value)]
+    if isinstance(value, Mapping):
+        return [found for key, item in value.items()
+                for found in non_finite_numbers(item, f"{where}.{key}" if where else str(key))]
+    if isinstance(value, (list, tuple)):
+        return [found for index, item in enumerate(value) for found in non_finite_numbers(item, f"{where}[{index}]")]
+    return []
 
 
 def number_in_range(argument: str, value: Any, low: float, high: float, *, low_inclusive: bool = True) -> float:

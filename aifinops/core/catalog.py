@@ -4,11 +4,25 @@ Specs come from AWS's DescribeInstanceTypes records as shipped by moto (regenera
 `python -m aifinops.catalog_specs`), plus a small supplement for older types moto lacks. Prices come
 from a vendored us-east-1 table with its source and as-of date (refresh with `aifinops catalog refresh`),
 and from per-region tables that `aifinops catalog refresh --region R` writes next to it.
-Components, policy packs and the cost estimate all ask this module; none of them guesses from names.
+Components, policy packs and the cost estimate all ask this module.
+
+A type the catalog does not list is judged by its name (`classify`), so a new generation is never a
+silent pass. An EC2 name is `<family>.<size>`; the family is a series (letters), a generation (digits)
+and options: `p5en` is series p, `p6e-gb200` series p, `trn2u` series trn, `u-6tb1` and `mac-m4`
+series u and mac.
+- A series starting with p or g (GPUs: p, g, gr and any later p*/g* series), inf (Inferentia),
+  trn (Trainium), dl (Gaudi) or cg (the first cluster GPU type) is accelerated.
+- A series in OTHER_SERIES (general purpose, compute, memory, storage, HPC, Mac, and FPGA `f` and video
+  transcoding `vt`, which carry no GPU, Neuron or Gaudi device) is not.
+- Anything else (a new series, a misspelling, a name that is no EC2 name) cannot be classified: the
+  approval policy reports it until it is approved by name or the catalog learns it.
+botocore's EC2 InstanceType enum and moto's DescribeInstanceTypes data are checked against this rule
+in tests/test_catalog.py.
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +30,19 @@ from typing import Any, Iterable, Optional
 
 DATA_DIR = Path(__file__).parent / "data"
 SAGEMAKER_PREFIX = "ml."
+
+# The family-name rule (see the module docstring).
+ACCELERATED_SERIES_PREFIXES = ("p", "g", "inf", "trn", "dl", "cg")
+OTHER_SERIES = frozenset({"a", "c", "cc", "cr", "d", "f", "h", "hi", "hpc", "hs", "i", "im", "is", "m", "mac", "r",
+                          "t", "u", "vt", "x", "z"})
+# Values that are no EC2 name and launch no accelerator: Batch's computeResources.instanceTypes aliases
+# (AWS resolves them to c, m and r families) and SageMaker Studio's `system` app instance.
+CPU_ALIASES = {"optimal": "Batch resolves it to CPU families", "default_x86_64": "Batch resolves it to CPU families",
+               "default_arm64": "Batch resolves it to CPU families", "system": "SageMaker Studio's own CPU app"}
+# series + generation + options (p5en, p6e-gb200), or series + dashed options (u-6tb1, mac-m4)
+_FAMILY = re.compile(r"^(?P<series>[a-z]+)(\d+[a-z0-9-]*|-[a-z0-9-]*\d[a-z0-9-]*)$")
+_SIZE = re.compile(r"^(nano|micro|small|medium|large|\d*xlarge|metal(-\d+xl)?)$")
+ACCELERATED, NOT_ACCELERATED, UNCLASSIFIED = "accelerated", "not-accelerated", "unclassified"
 
 # A sensible approved set: current-generation types teams use for training and inference.
 DEFAULT_APPROVED_INSTANCE_TYPES = (
@@ -140,7 +167,66 @@ def lookup(instance_type: str) -> Optional[AcceleratorSpec]:
 
 
 def is_accelerated(instance_type: str) -> bool:
-    return lookup(instance_type) is not None
+    """Accelerated by the catalog, or by the family rule for a type it does not list."""
+    return classify(instance_type).verdict == ACCELERATED
+
+
+@dataclass(frozen=True)
+class Classification:
+    verdict: str  # ACCELERATED | NOT_ACCELERATED | UNCLASSIFIED
+    ec2_name: str  # the EC2 type (or family) read from the value; "" when none could be read
+    spec: Optional[AcceleratorSpec]  # set when the catalog lists the type
+    reason: str  # how the verdict was reached, for messages
+
+
+def series_verdict(family: str) -> tuple[str, str]:
+    """(verdict, reason) of an EC2 family name by the family rule alone."""
+    match = _FAMILY.match(family)
+    if match is None:
+        return UNCLASSIFIED, f"'{family}' is not an EC2 family name (series, generation, options)"
+    series = match.group("series")
+    if series.startswith(ACCELERATED_SERIES_PREFIXES):
+        return ACCELERATED, f"family {family} is of an accelerated series ({series})"
+    if series in OTHER_SERIES:
+        return NOT_ACCELERATED, f"family {family} is of a series without GPU, Neuron or Gaudi devices ({series})"
+    return UNCLASSIFIED, f"family {family} is of a series ({series}) the family rule does not know"
+
+
+def ec2_type_name(value: str) -> str:
+    """The EC2 `<family>.<size>` inside a value (`ml.g5.xlarge`, AppStream's `stream.graphics.g4dn.xlarge`,
+    OpenSearch's `r6g.large.search`), or ''."""
+    parts = value.strip().split(".")
+    for index in range(len(parts) - 1):
+        if _FAMILY.match(parts[index]) and _SIZE.match(parts[index + 1]):
+            return f"{parts[index]}.{parts[index + 1]}"
+    return ""
+
+
+def classify(value: str, is_family: bool = False) -> Classification:
+    """Is an instance type (or, with is_family, a family such as Batch's `p4d`) accelerated?
+
+    The catalog answers for the types it lists; otherwise the family rule of the module docstring does,
+    and a value neither can read is UNCLASSIFIED (never taken as CPU)."""
+    value = value.strip() if isinstance(value, str) else ""
+    if value in CPU_ALIASES:
+        return Classification(NOT_ACCELERATED, value, None, f"'{value}': {CPU_ALIASES[value]}")
+    if is_family:
+        family = normalize_instance_type(value)
+        if any(_specs()[t].family == family for t in accelerated_types()):
+            return Classification(ACCELERATED, family, None, f"the catalog lists accelerated {family} types")
+        verdict, reason = series_verdict(family)
+        return Classification(verdict, family if verdict != UNCLASSIFIED else "", None, reason)
+    spec = lookup(value)
+    if spec is not None:
+        return Classification(ACCELERATED, spec.instance_type, spec, "in the catalog")
+    name = ec2_type_name(value)
+    if not name:
+        return Classification(UNCLASSIFIED, "", None, f"'{value}' is not an EC2 instance type name (family.size)")
+    spec = lookup(name)
+    if spec is not None:
+        return Classification(ACCELERATED, name, spec, f"read as {name}, in the catalog")
+    verdict, reason = series_verdict(name.split(".", 1)[0])
+    return Classification(verdict, name, None, reason)
 
 
 def on_demand_price(instance_type: str) -> Optional[float]:
@@ -156,24 +242,36 @@ def spot_discount(instance_type: str) -> float:
 def approval_problem(value: str, approved: Iterable[str], is_family: bool = False, where: str = "") -> str:
     """Why an instance type (or, with is_family, a whole family such as Batch's `p4d`) is not approved.
 
-    '' when it is approved, not accelerated, or unknown to the catalog. A family is approved only when
-    every accelerated size in it is. `approved` holds EC2 names (SageMaker `ml.` names are normalized).
+    '' when it is approved or not accelerated. A family is approved only when every accelerated size the
+    catalog lists in it is (a family the catalog does not list, only by being approved itself). A type the
+    catalog does not list is judged by `classify`; one that cannot be classified is a problem too, until
+    it is approved by name. `approved` holds EC2 names (SageMaker `ml.` names are normalized).
     Policies and the checkov checks both ask this, so they judge alike.
     """
     approved = {normalize_instance_type(t) for t in approved}
     at = f" at {where}" if where else ""
-    if is_family:
-        family = normalize_instance_type(value)
-        unapproved = [t for t in accelerated_types() if _specs()[t].family == family and t not in approved]
-        if not unapproved:
-            return ""
-        return (f"instance family '{value}'{at} allows accelerated types that are not approved "
-                f"({', '.join(unapproved)}): list approved types instead of the family")
-    spec = lookup(value)
+    found = classify(value, is_family)
     normalized = normalize_instance_type(value)
-    if spec is None or normalized in approved:
+    if found.verdict == NOT_ACCELERATED or normalized in approved or (found.ec2_name and found.ec2_name in approved):
         return ""
-    compared = f", compared as '{normalized}'" if normalized != value else ""
+    if found.verdict == UNCLASSIFIED:
+        what = "instance family" if is_family else "instance type"
+        return (f"{what} '{value}'{at} cannot be classified as accelerated or not ({found.reason}): "
+                f"approve it by name if it is meant, or use a type the catalog knows")
+    if is_family:
+        family = found.ec2_name
+        listed = [t for t in accelerated_types() if _specs()[t].family == family]
+        unapproved = [t for t in listed if t not in approved]
+        if listed and not unapproved:
+            return ""
+        allows = f"accelerated types that are not approved ({', '.join(unapproved)})" if unapproved else \
+            f"accelerated types the catalog does not list ({found.reason})"
+        return f"instance family '{value}'{at} allows {allows}: list approved types instead of the family"
+    compared = f", compared as '{found.ec2_name}'" if found.ec2_name != value else ""
+    if found.spec is None:
+        return (f"accelerated instance type '{value}' (not in the catalog; {found.reason}{compared})"
+                f"{at} is not approved")
+    spec = found.spec
     return (f"accelerated instance type '{value}' ({spec.count}x {spec.manufacturer} {spec.model}{compared})"
             f"{at} is not approved")
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 EXIT_OK = 0
 EXIT_POLICY_VIOLATION = 1  # a mandatory policy failed
-EXIT_ERROR = 2  # program, config, or tool error
+EXIT_ERROR = 2  # usage, program, config, or tool error
+EXIT_INTERNAL = 3  # a bug in aifinops itself (an unexpected exception): "please report"
 
 
 class AifinopsError(Exception):

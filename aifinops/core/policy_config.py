@@ -14,7 +14,9 @@ from typing import Any, Mapping, Optional, Sequence
 
 import jsonschema
 
+from .argument_checks import non_finite_numbers
 from .errors import PolicyPackError
+from .input_files import read_text_file
 
 ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 ALL_POLICIES = "all"
@@ -85,7 +87,7 @@ def parse_config(document: Any, origin: str) -> PolicyPackConfig:
 
 def load_config_file(path: str | Path) -> PolicyPackConfig:
     try:
-        text = Path(path).read_text()
+        text = read_text_file(path, "--policy-pack-config")
     except OSError as error:
         raise PolicyPackError(f"--policy-pack-config {path}: cannot read: {error.strerror}") from error
     if not text.strip():
@@ -138,8 +140,15 @@ def _apply(result: PolicyPackConfig, config: Mapping[str, PolicySettings]) -> Po
 
 
 def _schema_errors(policy: PolicyInfo, properties: Mapping[str, Any]) -> list[str]:
-    if not policy.config_schema:
-        return []
+    # Stricter than the CLI, which ignores a property its schema does not name: a misspelt property would
+    # silently leave the policy at its default (the Analyzer protocol carries no additionalProperties).
+    known = sorted(((policy.config_schema or {}).get("properties") or {}))
+    messages = [f"unknown property {name!r}; " + (f"expected one of: {', '.join(known)}" if known
+                                                   else "the policy takes no properties")
+                for name in sorted(set(properties) - set(known))]
+    messages += [f"{where}: expected a finite number, got {value!r}" for where, value in non_finite_numbers(properties)]
+    if not policy.config_schema or messages:
+        return messages
     schema: dict[str, Any] = {"type": "object"}
     if policy.config_schema.get("properties"):
         schema["properties"] = policy.config_schema["properties"]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from aifinops.core.errors import AifinopsError
+from aifinops.project import from_cwd
 
 from .junit import junit_document
 from .markdown import markdown_document
@@ -34,7 +35,7 @@ def write_reports(report: Report, args: argparse.Namespace) -> list[Path]:
         target = getattr(args, flag, None)
         if not target:
             continue
-        path = Path(target)
+        path = from_cwd(args, target)  # relative to --cwd, as every path the CLI takes
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(render(report))

@@ -8,14 +8,16 @@ suppressed finding carries the component's reason.
 from __future__ import annotations
 
 from aifinops.checkov.run import FAILED, SUPPRESSED, CheckovFinding, CheckovScan
+from aifinops.policies.checkov_checks.aifinops_check_settings import CHECK_POLICIES
 
-from .model import Finding, Level, Report, Rule, Tool, ToolKind
+from .model import COST, SECURITY, Finding, Level, Report, Rule, Tool, ToolKind
 from .policy_findings import LEVEL_OF_ENFORCEMENT
 from .text import finding_body, finding_heading
 
 TOOL_NAME = "checkov"
 CHECKOV_URI = "https://www.checkov.io/"
 NOT_SCANNED_RULE = "not-scanned"
+MIRRORS_POLICY = "mirrorsPolicy"  # our checks (CKV_AIFINOPS_*) repeat a policy: the report counts the pair once
 
 
 def add_checkov_scan(report: Report, scan: CheckovScan) -> Tool:
@@ -27,10 +29,16 @@ def add_checkov_scan(report: Report, scan: CheckovScan) -> Tool:
                                level=LEVEL_OF_ENFORCEMENT.get(enforcement, Level.ERROR), help_uri=finding.guideline,
                                enabled=enforcement != "disabled",
                                properties={"framework": finding.framework, "severity": finding.severity.lower(),
-                                           "enforcementLevel": enforcement}))
+                                           "enforcementLevel": enforcement,
+                                           MIRRORS_POLICY: CHECK_POLICIES.get(finding.check_id, "")},
+                               # checkov's own checks are security and compliance checks; ours mirror cost policies
+                               category=COST if finding.check_id in CHECK_POLICIES else SECURITY))
     if scan.not_scanned:
         tool.add_rule(Rule(id=NOT_SCANNED_RULE, level=Level.NOTE,
-                           description="Resources checkov did not scan: their type has no export mapping yet."))
+                           description="Resources checkov did not scan: their type has no export mapping yet.",
+                           help_text="Add the resource type to the checkov export mapping (aifinops/checkov/export.py) "
+                                     "so its checks run, or check the resource by hand.",
+                           help_uri=CHECKOV_URI, precision="very-high"))
     for finding in scan.findings:
         if finding.status in (FAILED, SUPPRESSED):
             report.add(_finding(finding, tool.rules[finding.check_id].level,
@@ -47,7 +55,7 @@ def _finding(finding: CheckovFinding, level: Level, label: str) -> Finding:
     return Finding(tool=TOOL_NAME, rule_id=finding.check_id, level=level, message=message, urn=finding.urn,
                    label=SUPPRESSED if suppressed else label, suppressed=finding.suppression_reason if suppressed else None,
                    properties={"checkovResource": finding.checkov_resource, "framework": finding.framework,
-                               "guideline": finding.guideline})
+                               "guideline": finding.guideline, MIRRORS_POLICY: CHECK_POLICIES.get(finding.check_id, "")})
 
 
 def checkov_sections(report: Report, scan: CheckovScan) -> list[str]:

@@ -1,12 +1,14 @@
 """`--junit FILE`: JUnit XML for CI dashboards. One suite per tool, one case per rule and resource.
 
 A blocking finding is a failure, a suppressed one is skipped, an advisory one passes with its text in
-system-out; a rule with no findings is one passing case, so dashboards count what was checked.
+system-out; a rule with no findings is one passing case, so dashboards count what was checked. The cost
+estimate's totals and change are the properties of an "aifinops cost estimate" suite.
 """
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from .cost_figures import cost_figures
 from .model import Finding, Report
 from .text import finding_body, finding_heading
 
@@ -35,6 +37,12 @@ def junit_document(report: Report) -> str:
         suite.set("skipped", str(counts["skipped"]))
         for key in totals:
             totals[key] += counts[key]
+    if report.cost is not None:  # the cost change, as a suite of properties (no cases: the packs gate on it)
+        cost = ET.SubElement(suites, "testsuite", name="aifinops cost estimate", tests="0", failures="0", errors="0",
+                             skipped="0")
+        properties = ET.SubElement(cost, "properties")
+        for name, value in cost_figures(report.cost).items():
+            ET.SubElement(properties, "property", name=name, value=value)
     for key, value in totals.items():
         suites.set(key, str(value))
     suites.set("errors", "0")

@@ -41,6 +41,11 @@ class Rule:
     help_uri: str = ""
     enabled: bool = True  # False for a rule configured off (e.g. a disabled policy)
     properties: Mapping[str, Any] = field(default_factory=dict)
+    category: str = ""  # SECURITY or COST: what code scanning files the rule under ("" when neither is known)
+    precision: str = "high"  # SARIF/GitHub: very-high | high | medium | low (how often a finding is right)
+
+
+SECURITY, COST = "security", "cost"
 
 
 @dataclass
@@ -77,6 +82,8 @@ class Report:
     duration_seconds: float
     tools: dict[str, Tool] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    # The cost estimate's JSON (core.estimate.infracost_json, with budgets and any --compare-to change).
+    cost: Optional[dict[str, Any]] = None
 
     def add_tool(self, tool: Tool) -> Tool:
         return self.tools.setdefault(tool.name, tool)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aifinops.policy_runner import PolicyRemediation, PolicyRun, PolicyViolation
 
-from .model import Finding, Level, Report, Rule, Tool, ToolKind
+from .model import COST, SECURITY, Finding, Level, Report, Rule, Tool, ToolKind
 
 # What an enforcement level means for the check: mandatory fails it, advisory is reported.
 LEVEL_OF_ENFORCEMENT = {"mandatory": Level.ERROR, "remediate": Level.ERROR, "advisory": Level.WARNING,
@@ -22,11 +22,19 @@ def add_policy_run(report: Report, run: PolicyRun) -> None:
                 name=policy.display_name, help_text=policy.remediation_steps, help_uri=policy.url,
                 enabled=level != "disabled",
                 properties={"enforcementLevel": level, "severity": policy.severity,
-                            "policyType": "stack" if policy.is_stack_policy else "resource"}))
+                            "policyType": "stack" if policy.is_stack_policy else "resource"},
+                category=pack_category(pack.name), precision="very-high"))
     for violation in run.violations:
         report.add(policy_finding(violation))
     for remediation in getattr(run, "remediations", []):
         report.add(remediation_finding(remediation))
+
+
+def pack_category(pack_name: str) -> str:
+    """A pack named for security (aifinops-security) holds security rules, one named for cost cost rules; a
+    pack named for neither is filed under neither."""
+    name = pack_name.lower()
+    return SECURITY if "security" in name else COST if "cost" in name else ""
 
 
 def remediation_finding(remediation: PolicyRemediation) -> Finding:

@@ -14,8 +14,10 @@ def finding_heading(report: Report, finding: Finding) -> str:
 def finding_body(report: Report, finding: Finding) -> list[str]:
     """The rule's description, what is wrong, and where in the program the resource was made."""
     rule = report.rule(finding)
-    lines = [rule.description] if rule is not None and rule.description else []
-    lines += finding.message.splitlines() or [""]
+    description = rule.description if rule is not None else ""
+    lines = [description] if description else []
+    # A checkov finding without details has its check's title as its message: print the title once.
+    lines += [line for line in finding.message.splitlines() if line != description] or ([] if lines else [""])
     source = report.source(finding)
     if source is not None:
         lines.append(f"at {source}")

@@ -3,7 +3,9 @@
 Wherever an instance type can be set (see `aifinops.policies.instance_type_locations`), a type the shared catalog
 (`aifinops.core.catalog`) knows as accelerated (GPU, Trainium, Inferentia, Gaudi) must be approved. SageMaker
 `ml.` types are compared without the prefix. A whole family (Batch, Karpenter) is approved only when
-every accelerated size in it is. CPU types, unknown values and names the catalog does not know pass.
+every accelerated size in it is. A type the catalog does not list is judged by its family
+(`catalog.classify`: p6e-gb200 and a future p7 are accelerated); one it cannot classify at all is a
+violation saying so, until approved by name. CPU types, and values unknown during preview, pass.
 """
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
 """budget-required-for-gpu-spend: accelerated capacity is created only under a budget that watches it.
 
 A resource that launches or reserves accelerated capacity (GPU, Trainium, Inferentia, Gaudi: the catalog
-decides, wherever the resource sets an instance type; an auto scaling group through its launch
-template) must be covered by an AWS Budget on cost in the same stack (a CostBudget, or an
+decides, by its family for a type it does not list, wherever the resource sets an instance type; an
+auto scaling group through its launch template; a type it cannot classify counts as accelerated) must be covered by an AWS Budget on cost in the same stack (a CostBudget, or an
 aws.budgets.Budget): one whose TagKeyValue filter matches the resource's cost tags (or that has no tag
-filter) and whose Service filter, if any, includes the service that bills it.
+filter), whose Service filter, if any, includes the service that bills it, whose Region and LinkedAccount
+filters, if any, include the resource's region and account, and that has no filter aifinops cannot
+evaluate for the resource (see aifinops.core.estimate.budgets).
 """
 from __future__ import annotations
 
@@ -41,9 +43,8 @@ def accelerated_types(ctx: PricingContext, resource: CostResource) -> list[str]:
         value = setting.value
         if not isinstance(value, str) or is_unknown(value):
             continue
-        accelerated = any(t.split(".", 1)[0] == value for t in catalog.accelerated_types()) if setting.is_family \
-            else catalog.is_accelerated(value)
-        if accelerated and value not in found:
+        # A type the catalog and its family rule cannot classify may be accelerated: it needs a budget too.
+        if catalog.classify(value, setting.is_family).verdict != catalog.NOT_ACCELERATED and value not in found:
             found.append(value)
     return found
 
@@ -59,11 +60,19 @@ def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> N
         if not types:
             continue
         tags = ctx.tags_of(resource)
+        region, account = ctx.region_of(resource), ctx.account_of(resource)
         service = SAGEMAKER if resource.type.startswith("aws:sagemaker/") else EC2_COMPUTE
-        if any(b.covers_resource(tags) and (b.services is None or service in b.services) for b in budgets):
+        # A budget with a filter that cannot be evaluated here (UsageType, an account not known offline)
+        # may not watch this capacity: it proves nothing.
+        if any(b.covers_resource(tags, region, account) and (b.services is None or service in b.services)
+               and not b.unevaluated_filters(region, account) for b in budgets):
             continue
         shown_tags = ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "no tags"
-        existing = "; ".join(f"'{b.name}' covers {b.describe()}" for b in budgets) or "the stack has no cost budget"
+        existing = "; ".join(
+            f"'{b.name}' covers {b.describe()}" + (f" (filters not evaluated offline: "
+                                                   f"{', '.join(b.unevaluated_filters(region, account))})"
+                                                   if b.unevaluated_filters(region, account) else "")
+            for b in budgets) or "the stack has no cost budget"
         report_violation(
             f"{resource.type} '{resource.name}' creates accelerated capacity ({', '.join(types)}) with {shown_tags}, "
             f"but no cost budget covers it ({existing}). Add a CostBudget (costBudgets in the stack config) "

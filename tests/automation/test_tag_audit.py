@@ -11,11 +11,12 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from moto.ec2.models import ec2_backends
 
 from aifinops.automation import ec2_instances
-from aifinops.automation.aws_clients import AwsClients
+from aifinops.automation.aws_clients import AwsClients, shared_session
 from aifinops.automation.ec2_instances import instance_arn
 from aifinops.automation.tag_audit import audit, fix
 from aifinops.automation.tag_rules import parse_rules
@@ -227,3 +228,31 @@ def test_an_audit_that_could_not_read_everything_exits_2(capsys: pytest.CaptureF
     assert code == 2 and "the audit is incomplete" in err
     assert [e["arn"] for e in errors] == ["tagging-api", "ec2", "s3", "sagemaker"]
     assert all(e["error"].startswith("listing: Could not connect to the endpoint URL") for e in errors)
+
+
+def test_apply_exits_2_and_lists_every_write_that_was_denied(moto: AwsClients, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    """Every TagResources call is denied (answered with AccessDeniedException before it reaches moto):
+    the command names each write that failed and exits 2, where it used to exit 0 as if it had tagged them."""
+    made = account(moto)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(json.dumps(RULES))
+    denials = []
+
+    def deny(**_):  # a before-call answer replaces the request (a before-send one would still reach moto)
+        denials.append(1)
+        error = {"Code": "AccessDeniedException", "Message": "not authorized to perform tag:TagResources"}
+        return AWSResponse("https://tagging.invalid", 400, {}, None), \
+            {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    events = shared_session().events
+    events.register_first("before-call.resource-groups-tagging-api.TagResources", deny)
+    try:
+        code, _, err = run_cli(capsys, "audit", "tags", "--region", REGION, "--fix", str(rules), "--apply")
+    finally:
+        events.unregister("before-call.resource-groups-tagging-api.TagResources", deny)
+    assert denials and code == 2
+    assert "the fix is incomplete" in err
+    listed = [line for line in err.splitlines() if line.startswith("  tag ")]
+    assert any(arn(made["never"]) in line and "AccessDeniedException" in line for line in listed)
+    assert "CostCenter" not in instance_tags(moto, made["never"])

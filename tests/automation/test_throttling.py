@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import boto3
+import pytest
+from botocore.exceptions import ClientError
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
+from moto import mock_aws
 from moto.core.botocore_stubber import MockRawResponse
 
 from aifinops.automation.aws_clients import AwsClients
@@ -77,3 +80,24 @@ def test_a_throttled_stop_fails_one_instance_and_the_others_stop(moto: AwsClient
     arns = [instance_arn("aws", REGION, ACCOUNT_ID, i) for i in ids]
     assert [(e.arn, e.reason) for e in report.with_outcome("failed")] == [(arns[1], "ThrottlingException: Rate exceeded")]
     assert sorted(e.arn for e in report.with_outcome("done")) == [arns[0], arns[2]]
+
+
+@pytest.mark.parametrize("setting", [1, 3])
+def test_the_count_of_attempts_equals_aws_max_attempts(setting: int, monkeypatch) -> None:
+    """AWS_MAX_ATTEMPTS=N means N tries in all, as botocore's own variable does: every DescribeInstances
+    comes back throttled (a real HTTP 400 in front of moto), and exactly N requests are sent before the
+    error reaches the caller."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", str(setting))
+    monkeypatch.setattr("botocore.endpoint.time.sleep", lambda _seconds: None)
+    with mock_aws():
+        ec2 = AwsClients(region=REGION).client("ec2")
+        attempts = []
+
+        def always_throttle(request, **_):
+            attempts.append(request.url)
+            return AWSResponse(request.url, 400, {}, MockRawResponse(EC2_THROTTLED))
+
+        ec2.meta.events.register_first("before-send.ec2.DescribeInstances", always_throttle)
+        with pytest.raises(ClientError, match="RequestLimitExceeded"):
+            ec2.describe_instances()
+    assert len(attempts) == setting

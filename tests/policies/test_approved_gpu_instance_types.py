@@ -162,3 +162,34 @@ aws.eks.NodeGroup("ng", cluster_name="c", node_role_arn="arn:aws:iam::1234567890
     assert "'p3.8xlarge'" in result.messages(POLICY)[0]
     # no "can't run policy during preview" advisory: unknowns are handled, not tripped over
     assert [v for v in result.advisory if v.policy == POLICY] == []
+
+
+def test_accelerated_type_the_catalog_lacks_is_judged_by_its_family(check_policies):
+    """Issue 13: with only g5.xlarge approved, p6e-gb200 (now listed) and a future p7 (judged by family) fail."""
+    assert catalog.lookup("p7.48xlarge") is None
+    program = """
+import pulumi_aws as aws
+aws.ec2.Instance("gb200", instance_type="p6e-gb200.36xlarge", ami="ami-1")
+aws.ec2.Instance("future", instance_type="p7.48xlarge", ami="ami-1")
+aws.ec2.Instance("cpu", instance_type="c9i.large", ami="ami-1")
+aws.ec2.Instance("approved", instance_type="g5.xlarge", ami="ami-1")
+"""
+    result = check_policies(program, REGION, {POLICY: {"approvedInstanceTypes": ["g5.xlarge"]}})
+    assert result.names(POLICY) == {"gb200", "future"}
+    by_name = {result.graph.resources[v.urn].name: v for v in result.of(POLICY)}
+    assert "4x NVIDIA GB200" in by_name["gb200"].detail
+    assert "not in the catalog; family p7 is of an accelerated series (p)" in by_name["future"].detail
+    assert all(v.is_mandatory for v in by_name.values())
+
+
+def test_type_that_cannot_be_classified_is_a_violation_until_approved_by_name(check_policies):
+    program = """
+import pulumi_aws as aws
+aws.ec2.Instance("odd", instance_type="q9.8xlarge", ami="ami-1")
+aws.ec2.Instance("garbled", instance_type="GPU-large", ami="ami-1")
+"""
+    result = check_policies(program, REGION, {POLICY: {"approvedInstanceTypes": ["g5.xlarge"]}})
+    assert result.names(POLICY) == {"odd", "garbled"}
+    assert all("cannot be classified as accelerated or not" in v.detail for v in result.of(POLICY))
+    approved = check_policies(program, REGION, {POLICY: {"approvedInstanceTypes": ["g5.xlarge", "q9.8xlarge"]}})
+    assert approved.names(POLICY) == {"garbled"}

@@ -1,6 +1,8 @@
 """monthly-cost-within-budget and budget-required-for-gpu-spend, through the real Analyzer gRPC path."""
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import tagged_config
 
 GPU_UNDER_BUDGET = """
@@ -88,3 +90,169 @@ def test_an_account_wide_or_matching_budget_covers_gpu_capacity(check_policies):
         '[{"name": "Service", "values": ["Amazon Simple Storage Service"]}]')
     # a budget on S3 spend does not watch GPU spend
     assert check_policies(service_only, tagged_config()).names("budget-required-for-gpu-spend") == {"fleet"}
+
+
+# -- issue 13: the budget gate fails closed ------------------------------------------------------------
+UNPRICED_UNDER_BUDGET = """
+import pulumi_aws as aws
+aws.ec2.Instance("b200", instance_type="p6-b200.48xlarge", ami="ami-1", tags={"Project": "test"})
+aws.budgets.Budget("small", budget_type="COST", time_unit="MONTHLY", limit_amount="100", limit_unit="USD",
+                   cost_filters=[{"name": "TagKeyValue", "values": ["user:Project$test"]}])
+"""
+APPROVE_B200 = {"approved-gpu-instance-types": {"approvedInstanceTypes": ["p6-b200.48xlarge"]}}
+
+
+def test_an_unpriced_resource_under_a_budget_makes_it_unprovable(check_policies):
+    """An approved p6-b200.48xlarge (no price in the table) under a $100 budget no longer passes."""
+    from aifinops.core import catalog
+
+    assert catalog.on_demand_price("p6-b200.48xlarge") is None
+    result = check_policies(UNPRICED_UNDER_BUDGET, tagged_config(), APPROVE_B200)
+    assert result.of("approved-gpu-instance-types") == []
+    assert result.of("monthly-cost-within-budget") == []  # the priced sum ($0 of compute) is under $100
+    (violation,) = result.of("monthly-cost-fully-priced")
+    assert violation.is_mandatory and result.names("monthly-cost-fully-priced") == {"small"}
+    assert "budget 'small' ($100.00, Project = test) cannot be proven" in violation.detail
+    assert "b200 (aws:ec2/instance:Instance, unpriced: " in violation.detail and "p6-b200.48xlarge" in violation.detail
+
+
+def test_the_unprovable_budget_can_be_made_advisory_in_the_pack_config(check_policies):
+    result = check_policies(UNPRICED_UNDER_BUDGET, tagged_config(),
+                            {**APPROVE_B200, "monthly-cost-fully-priced": "advisory"})
+    (violation,) = result.of("monthly-cost-fully-priced")
+    assert not violation.is_mandatory and violation in result.advisory
+
+
+def test_resources_outside_the_budget_filters_do_not_make_it_unprovable(check_policies):
+    other = UNPRICED_UNDER_BUDGET.replace('tags={"Project": "test"}', 'tags={"Project": "other"}')
+    assert check_policies(other, tagged_config(), APPROVE_B200).of("monthly-cost-fully-priced") == []
+
+
+REGIONAL_BUDGET = """
+import pulumi_aws as aws
+aws.ec2.Instance("box", instance_type="g5.xlarge", ami="ami-1")
+aws.budgets.Budget("regional", budget_type="COST", time_unit="MONTHLY", limit_amount="100", limit_unit="USD",
+                   cost_filters=[{{"name": "Region", "values": ["{region}"]}}{extra}])
+"""
+
+
+def test_a_region_filtered_budget_is_charged_only_with_its_region(check_policies):
+    """g5.xlarge all month is $734.38 + its 8 GB gp2 root volume $0.80: over a $100 budget on us-east-1,
+    outside one on eu-west-1 (issue 13: it used to be charged there), unless its provider deploys there."""
+    elsewhere = check_policies(REGIONAL_BUDGET.format(region="eu-west-1", extra=""), tagged_config())
+    assert elsewhere.of("monthly-cost-within-budget") == []
+    here = check_policies(REGIONAL_BUDGET.format(region="us-east-1", extra=""), tagged_config())
+    (violation,) = here.of("monthly-cost-within-budget")
+    assert "$735.18 of region us-east-1 exceeds budget 'regional' $100.00" in violation.detail
+    assert "not evaluated" not in violation.detail
+    in_ireland = REGIONAL_BUDGET.format(region="eu-west-1", extra="").replace(
+        'ami="ami-1")', 'ami="ami-1", opts=pulumi.ResourceOptions(provider=aws.Provider("eu", region="eu-west-1")))')
+    result = check_policies("import pulumi\n" + in_ireland, tagged_config())
+    assert "of region eu-west-1 exceeds budget 'regional'" in result.messages("monthly-cost-within-budget")[0]
+
+
+def test_filters_that_cannot_be_evaluated_are_named(check_policies):
+    extra = ', {"name": "UsageType", "values": ["USE1-BoxUsage:g5.xlarge"]}, {"name": "LinkedAccount", ' \
+            '"values": ["123456789012"]}'
+    result = check_policies(REGIONAL_BUDGET.format(region="us-east-1", extra=extra), tagged_config())
+    (violation,) = result.of("monthly-cost-within-budget")
+    assert ("filters not evaluated, every resource counted as matching them: UsageType, LinkedAccount"
+            in violation.detail)
+
+
+def test_a_linked_account_filter_is_evaluated_from_the_provider():
+    """A provider that pins its account (allowedAccountIds, or an assumed role) answers LinkedAccount."""
+    from aifinops.core.estimate import CostResource, estimate
+    from aifinops.core.estimate.budgets import covered_resources, read_budgets, unevaluated_filters
+
+    def instance(name: str, provider: dict) -> CostResource:
+        return CostResource(urn=f"urn:{name}", type="aws:ec2/instance:Instance", name=name, custom=True,
+                            props={"instanceType": "g5.xlarge", "ami": "ami-1"}, provider_props=provider)
+
+    budget = CostResource(urn="urn:b", type="aws:budgets/budget:Budget", name="b", custom=True, props={
+        "budgetType": "COST", "timeUnit": "MONTHLY", "limitAmount": "100", "limitUnit": "USD",
+        "costFilters": [{"name": "LinkedAccount", "values": ["111111111111"]}]})
+    views = [instance("ours", {"allowedAccountIds": '["111111111111"]'}),
+             instance("theirs", {"assumeRoles": [{"roleArn": "arn:aws:iam::222222222222:role/deploy"}]}),
+             instance("unpinned", {}), budget]
+    result = estimate(views)
+    assert {r.name: r.account for r in result.resources if r.type.endswith("Instance")} == {
+        "ours": "111111111111", "theirs": "222222222222", "unpinned": ""}
+    (scope,) = read_budgets(views)
+    covered = [r.name for r, _ in covered_resources(scope, result)]
+    assert sorted(covered) == ["ours", "unpinned"]  # "theirs" is billed to another account
+    assert unevaluated_filters(scope, [r for r in result.resources if r.name == "unpinned"]) == ["LinkedAccount"]
+    assert unevaluated_filters(scope, [r for r in result.resources if r.name == "ours"]) == []
+
+
+def test_gpu_capacity_judged_by_family_or_watched_by_an_unevaluable_budget_needs_a_budget(check_policies):
+    """A p7 the catalog does not list is accelerated capacity too; a budget whose LinkedAccount filter cannot be
+    evaluated (the provider pins no account) does not prove it is watched."""
+    program = """
+import pulumi_aws as aws
+aws.ec2.Instance("next-gen", instance_type="p7.48xlarge", ami="ami-1", tags={"Project": "test"})
+aws.budgets.Budget("by-account", budget_type="COST", time_unit="MONTHLY", limit_amount="100", limit_unit="USD",
+                   cost_filters=[{"name": "LinkedAccount", "values": ["123456789012"]}])
+"""
+    result = check_policies(program, tagged_config(), {"approved-gpu-instance-types": {
+        "approvedInstanceTypes": ["p7.48xlarge"]}})
+    (message,) = result.messages("budget-required-for-gpu-spend")
+    assert "creates accelerated capacity (p7.48xlarge)" in message
+    assert "'by-account' covers account 123456789012 (filters not evaluated offline: LinkedAccount)" in message
+    pinned = program.replace('tags={"Project": "test"})', 'tags={"Project": "test"}, opts=pulumi.ResourceOptions('
+                             'provider=aws.Provider("prod", allowed_account_ids=["123456789012"])))')
+    result = check_policies("import pulumi\n" + pinned, tagged_config(), {"approved-gpu-instance-types": {
+        "approvedInstanceTypes": ["p7.48xlarge"]}})
+    assert result.of("budget-required-for-gpu-spend") == []
+
+
+# A g5.xlarge group at 1 desired of 4: $734.38 at desired, 4 x 730 h x $1.006 = $2,937.52 at maximum.
+SCALING_GROUP = """
+import pulumi
+import pulumi_aws as aws
+from aifinops.components.tagging import register_cost_tags
+register_cost_tags(pulumi.Config().require_object("costTags"))
+template = aws.ec2.LaunchTemplate("lt", instance_type="g5.xlarge", image_id="ami-1")
+aws.autoscaling.Group("asg", min_size=1, max_size=4, desired_capacity=1, availability_zones=["us-east-1a"],
+                      launch_template={"id": template.id, "version": "$Latest"})
+aws.budgets.Budget("team", budget_type="COST", limit_amount="2000", limit_unit="USD", time_unit="MONTHLY")
+"""
+
+
+def test_the_budget_gate_prices_scaling_groups_at_their_maximum_when_configured(check_policies):
+    at_desired = check_policies(SCALING_GROUP, tagged_config(), mock_outputs=True)
+    assert at_desired.of("monthly-cost-within-budget") == []
+    at_maximum = check_policies(SCALING_GROUP, tagged_config(), mock_outputs=True,
+                                policy_config={"monthly-cost-within-budget": {"size": "maximum"}})
+    (message,) = at_maximum.messages("monthly-cost-within-budget")
+    assert "estimated monthly cost at maximum size $2,937.52" in message and "budget 'team' $2,000.00" in message
+
+
+UNBOUNDED_POOL = """
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+k8s.apiextensions.CustomResource("pool", api_version="karpenter.sh/v1", kind="NodePool", metadata={"name": "pool"},
+    spec={"template": {"spec": {"requirements": [
+        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g5.xlarge"]}]}}})
+aws.budgets.Budget("team", budget_type="COST", limit_amount="2000", limit_unit="USD", time_unit="MONTHLY")
+"""
+
+
+def test_a_node_pool_without_a_maximum_cannot_be_proven_within_budget_at_maximum(check_policies):
+    result = check_policies(UNBOUNDED_POOL, tagged_config(), mock_outputs=True,
+                            policy_config={"monthly-cost-within-budget": {"size": "maximum"}})
+    (message,) = result.messages("monthly-cost-within-budget")
+    assert "cannot be proven at maximum size: pool has no maximum size" in message
+
+
+def test_a_priced_node_pool_falls_under_an_account_wide_budget():
+    from aifinops.core.estimate.budgets import BudgetScope
+    from aifinops.core.estimate.model import PRICED, PriceLine, ResourceCost
+    line = PriceLine("g5.xlarge spot", 730, "instance-hours", 0.4, "Amazon Elastic Compute Cloud", "test", "2026-11")
+    pool = ResourceCost("urn:pool", "kubernetes:karpenter.sh/v1:NodePool", "pool", PRICED, [line], None, "",
+                        "llm", "", {})
+    scope = BudgetScope("urn:b", "b", 1000.0, {}, None, [])
+    assert scope.covers(pool) and scope.covered_usd(pool) == pytest.approx(line.monthly_usd)
+    unpriced_config_map = ResourceCost("urn:cm", "kubernetes:core/v1:ConfigMap", "cm", "unpriced", [], None, "",
+                                       "llm", "", {})
+    assert not scope.covers(unpriced_config_map)

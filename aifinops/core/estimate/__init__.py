@@ -2,7 +2,7 @@
 
     from aifinops.core.estimate import CostResource, estimate, parse_usage
     result = estimate([CostResource(...), ...], parse_usage(raw, "costUsage"))
-    result.monthly_usd, result.naive_monthly_usd, result.by_tag("CostCenter"), result.to_json()
+    result.monthly_usd, result.max_monthly_usd, result.by_tag("CostCenter"), infracost_json.estimate_document(result)
 
 Prices: `aifinops.core.catalog` (EC2 per region, with spot discounts, Dedicated and reserved rates),
 `aifinops.core.lifecycle` (S3 classes) and `aifinops.core.service_prices` (the rest, us-east-1), each line
@@ -17,7 +17,7 @@ from aifinops.core import catalog
 from aifinops.core.service_prices import HOURS_PER_MONTH, table_region
 from aifinops.core.tags import DEFAULT_REQUIRED_TAGS
 
-from . import compute, data_stores, network, sagemaker, services, storage
+from . import compute, data_stores, karpenter, network, sagemaker, services, storage
 from .context import PricingContext
 from .discounts import apply_discounts
 from .model import (
@@ -39,7 +39,7 @@ from .view import CostResource
 
 Pricer = Callable[[CostResource, PricingContext], Priced]
 PRICERS: dict[str, Pricer] = {**compute.PRICERS, **storage.PRICERS, **services.PRICERS, **sagemaker.PRICERS,
-                               **network.PRICERS, **data_stores.PRICERS}
+                               **network.PRICERS, **data_stores.PRICERS, **karpenter.PRICERS}
 FREE_TYPES: dict[str, str] = {**services.FREE_TYPES, **storage.FREE_TYPES, **sagemaker.FREE_TYPES,
                               **network.FREE_TYPES, **data_stores.FREE_TYPES}
 SKIPPED_PREFIXES = ("pulumi:pulumi:Stack", "pulumi:providers:")
@@ -52,6 +52,8 @@ def price_resource(resource: CostResource, ctx: PricingContext) -> Priced:
         priced.lines = priced.lines + transfer
         if priced.naive_lines is not None:
             priced.naive_lines = priced.naive_lines + transfer
+        if priced.max_lines is not None:
+            priced.max_lines = priced.max_lines + transfer
         if priced.status == FREE:  # free by itself, but it moves data
             priced = Priced(lines=priced.lines, note=priced.note)
     return priced
@@ -110,10 +112,12 @@ def estimate(resources: Iterable[CostResource], usage: Optional[Usage] = None, *
             urn=resource.urn, type=resource.type, name=resource.name, status=priced.status, lines=priced.lines,
             naive_lines=priced.naive_lines, note=priced.note,
             component=component.name if component else NO_COMPONENT,
-            component_type=component.type if component else "", tags=ctx.tags_of(resource)))
+            component_type=component.type if component else "", tags=ctx.tags_of(resource),
+            region=regions.get(resource.urn, ""), account=ctx.account_of(resource),
+            max_lines=priced.max_lines, unbounded=priced.unbounded))
     ctx.region = ctx.default_region
     for cost in usage_only_costs(usage, ctx):
-        regions[cost.urn] = ctx.region
+        regions[cost.urn] = cost.region = ctx.region
         costs.append(cost)
     pricing = region_pricing(set(regions.values()))
     warnings = [row["note"] for row in pricing if row["note"]]

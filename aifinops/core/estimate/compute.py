@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from statistics import mean
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from aifinops.core.service_prices import HOURS_PER_MONTH, has_price, service_price, service_quantity
 
@@ -495,12 +495,24 @@ def price_auto_scaling_group(r: CostResource, ctx: PricingContext) -> Priced:
     problem = unpriced_types(ctx, types, spec.tenancy) if (types or found) else "launch template not found"
     if problem:
         return unpriced(problem)
-    on_demand = min(units, base) + max(units - base, 0.0) * percent / 100.0
     source = f"; launch configuration {configuration.name}" if template is None and configuration is not None else ""
-    assumption = (f"{size_note}, {hours_note}; on-demand base {base:g}, then {percent:g}% on demand and "
-                  f"{100 - percent:g}% spot{source}")
-    return price_group(ctx, spec, units, hours, on_demand, types, max_price, assumption,
-                       reservation=reservation_target(ctx, r) or reservation_target(ctx, template), weights=weights)
+    distribution_note = f"on-demand base {base:g}, then {percent:g}% on demand and {100 - percent:g}% spot{source}"
+    reservation = reservation_target(ctx, r) or reservation_target(ctx, template)
+
+    def at_size(size: float, note: str) -> Priced:
+        on_demand = min(size, base) + max(size - base, 0.0) * percent / 100.0
+        return price_group(ctx, spec, size, hours, on_demand, types, max_price,
+                           f"{note}, {hours_note}; {distribution_note}", reservation=reservation, weights=weights)
+
+    return with_maximum(at_size(units, size_note), at_size, _number(r.get("maxSize")), units)
+
+
+def with_maximum(desired: Priced, at_size: Callable[[float, str], Priced], max_size: Optional[float],
+                 desired_size: float, what: str = "maxSize") -> Priced:
+    """The desired-size pricing, with the lines at `max_size` when the group can grow past it."""
+    if max_size is not None and max_size > desired_size and desired.status == "priced":
+        desired.max_lines = at_size(max_size, f"{max_size:g} instances ({what}: the most it can scale to)").lines
+    return desired
 
 
 def _overrides_and_template(ctx: PricingContext, r: CostResource
@@ -577,14 +589,19 @@ def price_eks_node_group(r: CostResource, ctx: PricingContext) -> Priced:
         return unpriced(problem)
     hours, hours_note = hours_of(usage, "each node")
     is_spot = r.get("capacityType") == "SPOT"
-    disk_lines: list[PriceLine] = []
-    if template is None:
-        disk = _number(r.get("diskSize")) or EKS_DEFAULT_DISK_GB
-        disk_lines, _ = ebs_lines({"volumeSize": disk, "volumeType": "gp3"}, instances * hours / HOURS_PER_MONTH,
-                                  "node disk", "gp3", f"{instances:g} nodes x {hours:g} h")
-    return price_group(ctx, spec, instances, hours, 0 if is_spot else instances, types, None,
-                       f"{size_note}, {hours_note}; capacityType {r.get('capacityType') or 'ON_DEMAND'}",
-                       what="nodes", extra_lines=disk_lines)
+
+    def at_size(size: float, note: str) -> Priced:
+        disk_lines: list[PriceLine] = []
+        if template is None:
+            disk = _number(r.get("diskSize")) or EKS_DEFAULT_DISK_GB
+            disk_lines, _ = ebs_lines({"volumeSize": disk, "volumeType": "gp3"}, size * hours / HOURS_PER_MONTH,
+                                      "node disk", "gp3", f"{size:g} nodes x {hours:g} h")
+        return price_group(ctx, spec, size, hours, 0 if is_spot else size, types, None,
+                           f"{note}, {hours_note}; capacityType {r.get('capacityType') or 'ON_DEMAND'}",
+                           what="nodes", extra_lines=disk_lines)
+
+    return with_maximum(at_size(instances, size_note), at_size, _number(r.get("scalingConfig", "maxSize")), instances,
+                        "scalingConfig.maxSize")
 
 
 def price_ebs_volume(r: CostResource, ctx: PricingContext) -> Priced:

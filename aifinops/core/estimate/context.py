@@ -1,12 +1,13 @@
 """What a pricer can ask about the rest of the stack: linked resources, usage, spot discounts."""
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable, Optional
 
 from aifinops.core import catalog
 
 from ..tags import ASG_TYPE, LAUNCH_TEMPLATE_TYPE, effective_tags
-from ..values import is_unknown
+from ..values import as_list, is_unknown
 from .usage import Usage
 from .view import CostResource
 
@@ -43,6 +44,32 @@ class PricingContext:
         """Where the resource deploys: its provider's region, else the stack's (`aws:region`)."""
         region = resource.provider_props.get("region")
         return region if isinstance(region, str) and region and not is_unknown(region) else self.default_region
+
+    def account_of(self, resource: CostResource) -> str:
+        """The AWS account the resource's provider deploys to, when its config pins one ("" otherwise):
+        a single `allowedAccountIds` entry, else the account of the role it assumes (the last one)."""
+        props = self._provider_config(resource)
+        allowed = [a for a in as_list(props.get("allowedAccountIds")) if isinstance(a, str) and not is_unknown(a)]
+        if len(allowed) == 1:
+            return allowed[0]
+        single = props.get("assumeRole")  # pulumi-aws 6's one role; 7 takes a list, assumeRoles
+        roles = [r for r in as_list(props.get("assumeRoles")) + [single] if isinstance(r, dict)]
+        arn = roles[-1].get("roleArn") if roles else None
+        parts = arn.split(":") if isinstance(arn, str) and not is_unknown(arn) else []
+        return parts[4] if len(parts) > 5 and parts[4].isdigit() else ""
+
+    @staticmethod
+    def _provider_config(resource: CostResource) -> dict[str, Any]:
+        """Provider properties with JSON-text values decoded (provider inputs carry nested values as JSON)."""
+        decoded = {}
+        for key, value in resource.provider_props.items():
+            if isinstance(value, str) and value[:1] in "[{":
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    pass
+            decoded[key] = value
+        return decoded
 
     def enter(self, resource: CostResource) -> None:
         """Price what follows in the resource's region."""

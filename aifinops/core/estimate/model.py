@@ -7,8 +7,8 @@ it). Only priced lines add up to the total; the others are listed, never counted
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Optional
 
 PRICED, FREE, NEEDS_USAGE, UNPRICED = "priced", "free", "needs-usage", "unpriced"
 UNTAGGED = "(untagged)"
@@ -65,11 +65,6 @@ class PriceLine:
     def monthly_usd(self) -> float:
         return self.quantity * self.unit_usd
 
-    def to_json(self) -> dict[str, Any]:
-        return {"description": self.description, "quantity": round(self.quantity, 6), "unit": self.unit,
-                "unitUsd": self.unit_usd, "monthlyUsd": round(self.monthly_usd, 4), "service": self.service,
-                "source": self.source, "asOf": self.as_of, "assumption": self.assumption}
-
 
 @dataclass
 class Priced:
@@ -79,6 +74,9 @@ class Priced:
     lines: list[PriceLine] = field(default_factory=list)
     naive_lines: Optional[list[PriceLine]] = None  # None: the naive equivalent costs the same
     note: str = ""
+    # A group that can scale: its lines at its maximum size (None: no range, the maximum is `lines`).
+    max_lines: Optional[list[PriceLine]] = None
+    unbounded: bool = False  # it can scale with no maximum: the figure at maximum scale is not an upper bound
 
 
 def free(note: str) -> Priced:
@@ -105,22 +103,34 @@ class ResourceCost:
     component: str  # the outermost component's name, or NO_COMPONENT
     component_type: str
     tags: dict[str, str]
+    # Where AWS bills it, for budget filters: the provider's region and account ("" when not known offline).
+    region: str = ""
+    account: str = ""
+    max_lines: Optional[list[PriceLine]] = None  # at the group's maximum size, list price; None: no range
+    unbounded: bool = False  # no maximum size: nothing bounds what it may cost (a NodePool without limits)
 
     @property
     def monthly_usd(self) -> float:
         return sum(line.monthly_usd for line in self.lines)
 
     @property
+    def has_range(self) -> bool:
+        return self.max_lines is not None
+
+    @property
+    def lines_at_maximum(self) -> list[PriceLine]:
+        """What the resource bills at its maximum size: the lines a budget gate set to the maximum sums."""
+        return self.lines if self.max_lines is None else self.max_lines
+
+    @property
+    def max_monthly_usd(self) -> float:
+        """The monthly cost at the maximum size (list price: discounts apply to the desired size only)."""
+        return sum(line.monthly_usd for line in self.lines_at_maximum)
+
+    @property
     def naive_monthly_usd(self) -> float:
         lines = self.lines if self.naive_lines is None else self.naive_lines
         return sum(line.monthly_usd for line in lines)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"urn": self.urn, "type": self.type, "name": self.name, "status": self.status,
-                "component": self.component, "componentType": self.component_type, "tags": self.tags,
-                "monthlyUsd": round(self.monthly_usd, 2), "naiveMonthlyUsd": round(self.naive_monthly_usd, 2),
-                "note": self.note, "lines": [line.to_json() for line in self.lines],
-                "naiveLines": None if self.naive_lines is None else [line.to_json() for line in self.naive_lines]}
 
 
 @dataclass
@@ -148,6 +158,17 @@ class Estimate:
     @property
     def monthly_usd(self) -> float:
         return sum(r.monthly_usd for r in self.priced)
+
+    @property
+    def max_monthly_usd(self) -> float:
+        """The priced total with every scalable group at its maximum size (see ResourceCost.lines_at_maximum);
+        a lower bound only when `unbounded` lists resources."""
+        return sum(r.max_monthly_usd for r in self.priced)
+
+    @property
+    def unbounded(self) -> list[ResourceCost]:
+        """Priced resources with no maximum size, so no figure bounds what they may cost."""
+        return [r for r in self.priced if r.unbounded]
 
     @property
     def naive_monthly_usd(self) -> float:
@@ -186,29 +207,14 @@ class Estimate:
         """Each (source, as-of) that a priced line used, in first-use order."""
         seen: dict[tuple[str, str], None] = {}
         for resource in self.resources:
-            for line in resource.lines + (resource.naive_lines or []):
+            for line in resource.lines + (resource.naive_lines or []) + (resource.max_lines or []):
                 seen.setdefault((line.source, line.as_of), None)
         return list(seen)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "stack": self.stack, "region": self.region, "currency": "USD",
-            "monthlyUsd": round(self.monthly_usd, 2), "naiveMonthlyUsd": round(self.naive_monthly_usd, 2),
-            "savingsUsd": round(self.savings_usd, 2), "savingsPercent": round(self.savings_percent, 1),
-            "usageSource": self.usage_source, "warnings": self.warnings, "regionPricing": self.region_pricing,
-            "byComponent": [{"component": c.name, "type": c.type, "monthlyUsd": round(c.monthly_usd, 2),
-                             "naiveMonthlyUsd": round(c.naive_monthly_usd, 2)} for c in self.by_component()],
-            "byTag": {key: {value: round(total, 2) for value, total in self.by_tag(key).items()}
-                      for key in self.cost_tag_keys},
-            "sources": [{"source": source, "asOf": as_of} for source, as_of in self.sources()],
-            "unpriced": [_listed(r) for r in self.with_status(UNPRICED)],
-            "needsUsage": [_listed(r) for r in self.with_status(NEEDS_USAGE)],
-            "resources": [r.to_json() for r in self.resources],
-        }
-
-
-def _listed(resource: ResourceCost) -> dict[str, str]:
-    return {"urn": resource.urn, "type": resource.type, "name": resource.name, "reason": resource.note}
+    def at_maximum(self) -> "Estimate":
+        """The estimate with every scalable group at its maximum size: what a budget gate set to the maximum
+        compares (budgets.covered_resources(scope, estimate.at_maximum()))."""
+        return replace(self, resources=[replace(r, lines=r.lines_at_maximum, max_lines=None) for r in self.resources])
 
 
 def top_drivers(resources: Iterable[ResourceCost], count: int = 3) -> list[ResourceCost]:

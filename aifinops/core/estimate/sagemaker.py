@@ -177,4 +177,5 @@ FREE_TYPES = {
     "aws:sagemaker/userProfile:UserProfile": "user profiles are free: their apps are usage (sagemakerJobs)",
     "aws:sagemaker/space:Space": "spaces are free: their apps are usage (sagemakerJobs)",
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": "model registry groups are free",
+    "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy": "model registry group policies are free",
 }

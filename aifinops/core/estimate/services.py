@@ -205,6 +205,24 @@ def price_composite_alarm(r: CostResource, ctx: PricingContext) -> Priced:
     return Priced(lines=[service_line(("cloudwatch", "compositeAlarm"), CLOUDWATCH, "composite alarm", 1)])
 
 
+def price_dashboard(r: CostResource, ctx: PricingContext) -> Priced:
+    return Priced(lines=[service_line(("cloudwatch", "dashboard"), CLOUDWATCH, "dashboard", 1,
+                                      "the account's first 3 dashboards are free; not deducted")])
+
+
+STANDARD_PARAMETER_BYTES = 4096
+
+
+def price_ssm_parameter(r: CostResource, ctx: PricingContext) -> Priced:
+    """Standard parameters are free; an Advanced one (or an Intelligent-Tiering one over the standard 4 KB)
+    bills per month. API interactions are not priced."""
+    advanced = r.get("tier") == "Advanced" or (
+        r.get("tier") == "Intelligent-Tiering" and len(str(r.get("value") or "")) > STANDARD_PARAMETER_BYTES)
+    if not advanced:
+        return free("standard parameters are free")
+    return Priced(lines=[service_line(("ssm", "advancedParameter"), "AWS Systems Manager", "advanced parameter", 1)])
+
+
 def price_log_group(r: CostResource, ctx: PricingContext) -> Priced:
     usage = ctx.usage_for(r)
     if "monthlyIngestedGb" not in usage:
@@ -405,6 +423,9 @@ FREE_TYPES: dict[str, str] = {
     "aws:autoscaling/schedule:Schedule": "scheduled actions are free",
     "aws:autoscaling/policy:Policy": "scaling policies are free (their alarms are priced)",
     "aws:autoscaling/lifecycleHook:LifecycleHook": "lifecycle hooks are free",
+    "aws:appautoscaling/target:Target": "Application Auto Scaling is free: priced on what it scales",
+    "aws:appautoscaling/policy:Policy": "Application Auto Scaling is free (its alarms are priced)",
+    "aws:appautoscaling/scheduledAction:ScheduledAction": "Application Auto Scaling is free",
     "aws:sns/topicPolicy:TopicPolicy": "topic policies are free",
     "aws:sns/topicSubscription:TopicSubscription": "deliveries are priced on the topic",
     "aws:kms/alias:Alias": "aliases are free",
@@ -412,6 +433,7 @@ FREE_TYPES: dict[str, str] = {
     "aws:cloudwatch/eventRule:EventRule": "EventBridge rules on AWS service events are free",
     "aws:cloudwatch/eventTarget:EventTarget": "EventBridge rules on AWS service events are free",
     "aws:lambda/permission:Permission": "permissions are free",
+    "aws:ssm/association:Association": "State Manager associations on EC2 instances are free",
     "aws:budgets/budgetAction:BudgetAction": "priced on its budget (action-enabled budget-days)",
     "aws:costexplorer/anomalyMonitor:AnomalyMonitor": "Cost Anomaly Detection is free",
     "aws:costexplorer/anomalySubscription:AnomalySubscription": "Cost Anomaly Detection is free",
@@ -455,7 +477,8 @@ FREE_PACKAGES = {"random": "computed by the provider, no cloud resource", "tls":
 # Kubernetes objects that hold no capacity of their own.
 KUBERNETES_FREE_KINDS = ("Namespace", "NetworkPolicy", "PodDisruptionBudget", "HorizontalPodAutoscaler",
                          "ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding", "ClusterRole",
-                         "ClusterRoleBinding", "ResourceQuota", "LimitRange", "PriorityClass")
+                         "ClusterRoleBinding", "ResourceQuota", "LimitRange", "PriorityClass",
+                         "ServiceMonitor", "PodMonitor", "PrometheusRule")  # the Prometheus Operator's configuration
 
 
 def price_kubernetes(r: CostResource, ctx: PricingContext) -> Priced:
@@ -477,6 +500,8 @@ PRICERS = {
     "aws:kms/key:Key": price_kms_key,
     "aws:cloudwatch/metricAlarm:MetricAlarm": price_metric_alarm,
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": price_composite_alarm,
+    "aws:cloudwatch/dashboard:Dashboard": price_dashboard,
+    "aws:ssm/parameter:Parameter": price_ssm_parameter,
     "aws:cloudwatch/logGroup:LogGroup": price_log_group,
     "aws:lambda/function:Function": price_lambda,
     "aws:lb/loadBalancer:LoadBalancer": price_load_balancer,

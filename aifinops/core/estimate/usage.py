@@ -29,6 +29,8 @@ from typing import Any, Mapping, Optional
 import jsonschema
 import yaml
 
+from ..argument_checks import non_finite_numbers
+from ..input_files import read_text_file
 from .discounts import DISCOUNTS_SCHEMA, Discounts
 from .usage_keys import JOBS_SCHEMA, SERVICE_USAGE_KEYS
 
@@ -106,6 +108,8 @@ def parse_usage(raw: Any, source: str) -> Usage:
     if not isinstance(raw, Mapping):
         raise UsageError(f"{source}: expected a mapping with version, spotDiscounts, defaults and resources, "
                          f"got {type(raw).__name__}")
+    for where, value in non_finite_numbers(raw):
+        raise UsageError(f"{source}: {where}: expected a finite number, got {value!r}")
     error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(USAGE_SCHEMA).iter_errors(raw))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
@@ -119,7 +123,7 @@ def parse_usage(raw: Any, source: str) -> Usage:
 
 def load_usage_file(path: Path) -> Usage:
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = yaml.safe_load(read_text_file(path, "usage file"))
     except OSError as error:
         raise UsageError(f"cannot read usage file {path}: {error.strerror}") from error
     except yaml.YAMLError as error:
