@@ -12,13 +12,12 @@ import asyncio
 import contextlib
 import gc
 import io
-import json
 import os
 import runpy
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import unquote, urlparse
 
 import pulumi
@@ -38,14 +37,15 @@ from .core.errors import ProgramError
 from .graph import PROVIDER_TYPE_PREFIX, STACK_TYPE, Resource, ResourceGraph, SourcePosition
 from .mock_cloud import DEFAULT_REGION, CloudMocks
 from .program_timeout import program_deadline
-from .project import Project, StackConfig
+from .project import BLINDED, Project, StackConfig
 
 UNKNOWN = rpc.UNKNOWN
 SIG_KEY = rpc._special_sig_key  # a secret on the wire: {SIG_KEY: SECRET_SIG, "value": ...}
 SECRET_SIG = rpc._special_secret_sig
 RESOURCE_SIG = rpc._special_resource_sig  # a resource reference on the wire: {SIG_KEY: RESOURCE_SIG, urn, id}
 STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
-BLINDED = "[secret]"
+# Called with each resource as it is recorded (its inputs final), while the program goes on.
+RegistrationListener = Callable[[Resource, ResourceGraph], None]
 
 
 def engine_urn(stack: str, project: str, parent_urn: str, type_token: str, name: str) -> str:
@@ -106,13 +106,6 @@ def blind(value: Any) -> Any:
     if isinstance(value, list):
         return [blind(v) for v in value]
     return value
-
-
-def _decode_config_value(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except (ValueError, TypeError):
-        return value
 
 
 def downgrade_resource_references(value: Any) -> Any:
@@ -177,6 +170,7 @@ class RecordingMonitor(MockMonitor):
                  mock_outputs: bool = False, stack_reference_outputs: Optional[dict[str, Any]] = None) -> None:
         super().__init__(mocks)
         self.graph = graph
+        self.on_register: Optional[RegistrationListener] = None
         # As in a preview of creates, ids and provider-computed outputs are unknown unless asked otherwise.
         self.mock_outputs = mock_outputs
         self.stack_reference_outputs = stack_reference_outputs or {}
@@ -202,6 +196,11 @@ class RecordingMonitor(MockMonitor):
                 return provider.inputs["region"]
         return str(self.package_config.get("aws", {}).get("region") or DEFAULT_REGION)
 
+    def _record(self, resource: Resource) -> None:
+        self.graph.add(resource)
+        if self.on_register is not None:
+            self.on_register(resource, self.graph)
+
     # -- the engine's default providers -----------------------------------------------------------
     def _default_provider(self, package: str, version: str) -> str:
         if package in self.default_providers:
@@ -216,7 +215,7 @@ class RecordingMonitor(MockMonitor):
         if not self.mock_outputs:
             provider_id = UNKNOWN  # a provider created by this update has no id during its preview
         # The engine's default providers have no parent.
-        self.graph.add(Resource(urn=urn, type=f"{PROVIDER_TYPE_PREFIX}{package}", name=name, custom=True,
+        self._record(Resource(urn=urn, type=f"{PROVIDER_TYPE_PREFIX}{package}", name=name, custom=True,
                                 id=provider_id, inputs=inputs, outputs=outputs))
         self.default_providers[package] = f"{urn}::{provider_id}"
         return self.default_providers[package]
@@ -225,7 +224,7 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         urn = engine_urn(self.graph.stack, self.graph.project, request.parent, request.type, request.name)
         if request.type == STACK_TYPE:
-            self.graph.add(Resource(urn=urn, type=STACK_TYPE, name=request.name, custom=False))
+            self._record(Resource(urn=urn, type=STACK_TYPE, name=request.name, custom=False))
             return resource_pb2.RegisterResourceResponse(urn=urn)
 
         inputs = self._inputs(request.object)
@@ -242,7 +241,7 @@ class RecordingMonitor(MockMonitor):
             resource_id, state = self.mocks.preview_of_create(request.type, inputs, state)
             if is_provider:
                 resource_id = UNKNOWN  # resources refer to a provider being created as <urn>::<unknown id>
-        self.graph.add(Resource(
+        self._record(Resource(
             urn=urn, type=request.type, name=request.name, custom=bool(request.custom),
             parent=request.parent, provider=provider if request.custom else "", id=resource_id or "",
             dependencies=list(request.dependencies),
@@ -271,7 +270,7 @@ class RecordingMonitor(MockMonitor):
                 typ=request.type, name=request.name, inputs=inputs, provider=provider, resource_id=request.id,
                 custom=True))
             state["id"] = request.id
-        self.graph.add(Resource(
+        self._record(Resource(
             urn=urn, type=request.type, name=request.name, custom=True, parent=request.parent,
             provider=provider if request.type != STACK_REFERENCE_TYPE else "", id=request.id,
             dependencies=list(request.dependencies), inputs=plain(inputs), outputs=plain(state), read=True,
@@ -453,20 +452,21 @@ def _program_output_as_diagnostics(graph: ResourceGraph):
 
 def run_program(project: Project, stack: StackConfig, debug: bool = False, mock_outputs: bool = False,
                 stack_reference_outputs: Optional[dict[str, Any]] = None,
-                timeout: Optional[float] = None) -> ResourceGraph:
+                timeout: Optional[float] = None,
+                on_register: Optional[RegistrationListener] = None) -> ResourceGraph:
     """Run the project's program for `stack` under mocks and return what it registered.
 
     As `pulumi preview` of a new stack: ids and provider-computed outputs are unknown; `mock_outputs`
     gives them AWS-shaped concrete values instead. `stack_reference_outputs`: stack name -> outputs, what
-    StackReferences read (else unknown). `timeout`: seconds the program may run (see program_timeout)."""
+    StackReferences read (else unknown). `timeout`: seconds the program may run (see program_timeout).
+    `on_register` is called with each resource as it is recorded (e.g. aifinops.pack_stream.PackStream.submit,
+    which analyzes it while the program goes on)."""
     # What an earlier run in this process froze is garbage now, unless its graph is still held: let the
     # collector reclaim it, or memory grows with every run (tests, benchmarks, a long-lived caller).
     if gc.get_freeze_count():
         gc.unfreeze()
         gc.collect()
-    blinded_config = {k: (BLINDED if k in stack.secret_keys else _decode_config_value(v))
-                      for k, v in stack.values.items()}
-    graph = ResourceGraph(project.name, stack.name, blinded_config, program_dir=str(project.main))
+    graph = ResourceGraph(project.name, stack.name, stack.blinded_values(), program_dir=str(project.main))
     mocks = CloudMocks(region_for=lambda ref: monitor.region_for(ref))
     monitor = RecordingMonitor(mocks, graph, project, stack, mock_outputs, stack_reference_outputs)
 
@@ -475,6 +475,7 @@ def run_program(project: Project, stack: StackConfig, debug: bool = False, mock_
     runtime_settings.ROOT.set(None)  # set_mocks made a root stack; run_in_stack makes the real one
     runtime_settings.SETTINGS.engine = RecordingEngine(graph)
     graph.resources.clear()
+    monitor.on_register = on_register  # from here on: the program's own registrations
 
     # `main` names the program's directory (its __main__.py runs) or, valid for Python too, one file.
     program = project.main.resolve()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import yaml
 
@@ -20,6 +20,7 @@ from .core.errors import PolicyPackError
 from .core.input_files import UndecodableFileError, read_text_file
 from .core.policy_config import ALL_POLICIES, PolicyPackConfig, load_config_file
 from .graph import ResourceGraph
+from .pack_stream import PackStream
 from .project import from_cwd
 from .secret_masking import mask_policy_run, mask_text, secret_strings
 from .policy_runner import RPC_TIMEOUT_SECONDS, PackEnvironment, PolicyPackSet, PolicyRun
@@ -68,7 +69,12 @@ def selected_pack_dirs(args: argparse.Namespace) -> list[Path]:
     return project_packs or policies.pack_dirs()
 
 
-def run_policy_packs(graph: ResourceGraph, args: argparse.Namespace) -> Optional[PolicyRun]:
+def start_policy_packs(args: argparse.Namespace, project: str, stack: str, config: Mapping[str, Any]
+                       ) -> Optional[PackStream]:
+    """Start the packs for `project`/`stack` (`config`: the stack config as the graph keeps it) now, before
+    the program runs, so they start while it imports its SDKs; the stream then takes each resource as it
+    registers. None with --skip-policy-packs. Flag and config-file errors are raised here, before any
+    process starts."""
     if getattr(args, "skip_policy_packs", False):
         if args.policy_pack or args.policy_pack_config:
             raise PolicyPackError("--skip-policy-packs cannot be combined with --policy-pack or --policy-pack-config")
@@ -77,19 +83,30 @@ def run_policy_packs(graph: ResourceGraph, args: argparse.Namespace) -> Optional
         raise PolicyPackError('the number of "--policy-pack-config" flags must match the number of '
                               '"--policy-pack" flags')
     configs = [load_config_file(from_cwd(args, path)) for path in args.policy_pack_config]
-    environment = PackEnvironment.for_graph(graph, dict(getattr(args, "stack_tag", []) or []),
+    environment = PackEnvironment.for_graph(ResourceGraph(project, stack, dict(config)),
+                                            dict(getattr(args, "stack_tag", []) or []),
                                             project_description(Path(args.cwd)))
+
+    def configs_for(names: Sequence[str]) -> dict[str, list[PolicyPackConfig]]:
+        if args.policy_pack:
+            return {name: configs[i:i + 1] for i, name in enumerate(names)}
+        return {name: configs for name in names}
+
+    packs = PolicyPackSet(selected_pack_dirs(args), environment, timeout=args.policy_timeout)
+    return PackStream(packs, configs_for).start()
+
+
+def finish_policy_packs(stream: PackStream, graph: ResourceGraph, args: argparse.Namespace) -> PolicyRun:
+    """The last answers and AnalyzeStack, once the program has finished; the packs are closed after. What
+    reaches the report is masked: a pack sees plain values, so what it says may quote a secret."""
     try:
-        with PolicyPackSet(selected_pack_dirs(args), environment, timeout=args.policy_timeout) as packs:
-            names = [pack.name for pack in packs.packs]
-            if args.policy_pack:
-                per_pack = {name: configs[i:i + 1] for i, name in enumerate(names)}
-            else:
-                per_pack = {name: configs for name in names}
-            _warn_unknown_policies(packs, per_pack)
-            return mask_policy_run(packs.check(graph, per_pack), graph)
+        try:
+            run = stream.finish(graph)
+            _warn_unknown_policies(stream.packs, stream.configs_for([pack.name for pack in stream.packs.packs]))
+        finally:
+            stream.packs.close()
+        return mask_policy_run(run, graph)
     except PolicyPackError as error:
-        # A pack sees plain values, so what it raised may quote a secret: mask the message as the findings.
         message = str(error)
         traceback = getattr(error, "pack_traceback", None)
         if getattr(args, "debug", False) and traceback:  # the pack's own traceback, not ours
@@ -98,7 +115,13 @@ def run_policy_packs(graph: ResourceGraph, args: argparse.Namespace) -> Optional
         raise PolicyPackError(mask_text(message, secret_strings(graph))) from None
 
 
-def _warn_unknown_policies(packs: PolicyPackSet, per_pack: dict[str, list[PolicyPackConfig]]) -> None:
+def run_policy_packs(graph: ResourceGraph, args: argparse.Namespace) -> Optional[PolicyRun]:
+    """Run the packs over a finished graph (no streaming)."""
+    stream = start_policy_packs(args, graph.project, graph.stack, graph.config)
+    return finish_policy_packs(stream, graph, args) if stream is not None else None
+
+
+def _warn_unknown_policies(packs: PolicyPackSet, per_pack: Mapping[str, Sequence[PolicyPackConfig]]) -> None:
     """A misspelt policy name would silently keep the policy's defaults: say so (the CLI does not)."""
     known = {policy.name for pack in packs.packs for policy in pack.policies} | {ALL_POLICIES}
     named = {name for configs in per_pack.values() for config in configs for name in config}

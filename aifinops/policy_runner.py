@@ -7,9 +7,10 @@ three-line launcher that only adds a handler for the gRPC server's log, so a rai
 is seen), in a process group of its own (aifinops.child_processes). The pack prints the port of
 its Analyzer gRPC server; this module then speaks the Analyzer protocol to it with the protobufs that
 ship in the pulumi package: GetAnalyzerInfo, ConfigureStack, Configure (schema defaults plus the user's
-config, validated), then, as the engine's step generator does for each resource, Remediate through every
-pack in order (later packs and Analyze see the remediated inputs, which are written back to the graph),
-Analyze with its options and provider, and at the end AnalyzeStack with outputs.
+config, validated), then, as the engine's step generator does for each resource as it registers, Remediate
+through every pack in order (later packs and Analyze see the remediated inputs, which are written back to
+the graph), Analyze with its options and provider, and at the end AnalyzeStack with outputs. The order of
+those calls, and their streaming while the program runs, is aifinops.pack_stream's.
 
 A pack that does not start, crashes, hangs or answers something that is not a valid Analyzer response
 raises PolicyPackError (exit 2): a policy check never passes because a pack went quiet. Processes are
@@ -26,7 +27,6 @@ import queue
 import sys
 import time
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -37,11 +37,11 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from .child_processes import ChildProcess
-from .analyzer_requests import analyze_request, analyze_stack_request, graph_value
+from .analyzer_requests import graph_value
 from .core.errors import PolicyPackError
 from .core.input_files import read_text_file
 from .policy_failures import exception_type, last_traceback, raising_policy
-from .core.policy_config import PackInfo, PolicyInfo, PolicyPackConfig, PolicySettings, reconcile
+from .core.policy_config import PackInfo, PolicyInfo, PolicyPackConfig, PolicySettings
 from .graph import Resource, ResourceGraph
 
 START_TIMEOUT_SECONDS = 60.0
@@ -335,18 +335,30 @@ class PolicyPackProcess:
             in_flight = [r.urn for r, _ in pending]
             what = in_flight[0] if len(in_flight) == 1 else f"one of {len(in_flight)} resources in flight: " \
                 + ", ".join(in_flight)
-            response = self._call(method, future.result, what, request)
+            response = self.finish_call(method, future, what, request)
             pending.popleft()
             answers.append((request, response))
 
         for request in requests:
-            pending.append((request, self._call(method, lambda r=request: getattr(self._stub, method).future(
-                r, timeout=self.timeout), request.urn)))
+            pending.append((request, self.start_call(method, request)))
             if len(pending) >= ANALYZE_WINDOW:
                 collect()
         while pending:
             collect()
         return answers
+
+    def start_call(self, method: str, request: analyzer_pb2.AnalyzeRequest) -> Any:
+        """Send one per-resource call (Analyze, Remediate) without waiting: its future."""
+        return self._call(method, lambda: getattr(self._stub, method).future(request, timeout=self.timeout),
+                          request.urn)
+
+    def finish_call(self, method: str, future: Any, what: str, request: Any = None) -> Any:
+        """Wait for a call `start_call` sent; `what` names the resource(s) a failure is blamed on, `request`
+        is the one answered (so a raising policy can be named)."""
+        return self._call(method, future.result, what, request)
+
+    def analyze_violations(self, response: analyzer_pb2.AnalyzeResponse, urn: str) -> list[PolicyViolation]:
+        return self._violations(response, urn, "Analyze")
 
     def analyze_stack(self, request: analyzer_pb2.AnalyzeStackRequest, stack_urn: str) -> list[PolicyViolation]:
         response = self._call("AnalyzeStack", lambda: self._stub.AnalyzeStack(request, timeout=self.timeout),
@@ -532,58 +544,15 @@ class PolicyPackSet:
 
     def check(self, graph: ResourceGraph,
               configs: Optional[Mapping[str, Sequence[PolicyPackConfig]]] = None) -> PolicyRun:
-        """Run every pack over the graph. `configs`: pack name -> its config documents, applied in order."""
-        started = time.perf_counter()
-        effective = {p.info.name: reconcile(p.info, (configs or {}).get(p.info.name, ())) for p in self.processes}
-        stack_urn = graph.root.urn if any(r.type == "pulumi:pulumi:Stack" for r in graph) else ""
-        requests: list[analyzer_pb2.AnalyzeRequest] = []
+        """Run every pack over a finished graph. `configs`: pack name -> its config documents, applied in order.
 
-        def configure(process: PolicyPackProcess) -> None:
-            process.configure_stack(graph)
-            process.configure(effective[process.info.name])
+        The same path as a streamed preview (see aifinops.pack_stream), fed the whole graph at once."""
+        from .pack_stream import PackStream  # it builds on this module
 
-        def analyze(process: PolicyPackProcess) -> list[PolicyViolation]:
-            return process.analyze(requests) + process.analyze_stack(stack_request, stack_urn)
-
-        pool = ThreadPoolExecutor(max_workers=len(self.processes))
-        try:
-            for future in [pool.submit(configure, p) for p in self.processes]:
-                future.result()
-            remediations, remediation_violations = self._remediate(graph, effective)
-            requests = [analyze_request(graph, resource) for resource in graph]
-            stack_request = analyze_stack_request(graph)
-            results = [future.result() for future in [pool.submit(analyze, p) for p in self.processes]]
-        except BaseException:
-            self.close()  # unblocks the other packs' calls; a failed set is not reused
-            raise
-        finally:
-            pool.shutdown(wait=True)
-        violations = remediation_violations + [v for result in results for v in result]
-        return PolicyRun(self.packs, violations, len(requests), time.perf_counter() - started, effective,
-                         remediations)
-
-    def _remediate(self, graph: ResourceGraph, effective: Mapping[str, PolicyPackConfig]
-                   ) -> tuple[list[PolicyRemediation], list[PolicyViolation]]:
-        """The engine's first pass: each pack in turn may rewrite each resource's inputs; the next pack,
-        Analyze and every later reader of the graph see the result. A pack with no policy at level
-        `remediate` would answer nothing (the SDK runs only those), so it is not asked."""
-        remediations: list[PolicyRemediation] = []
-        violations: list[PolicyViolation] = []
-        for process in self.processes:
-            if not any(s.enforcement_level == "remediate" for s in effective[process.info.name].values()):
-                continue
-            resources = list(graph)
-            answers = process.remediate([analyze_request(graph, resource) for resource in resources])
-            for resource, (urn, response) in zip(resources, answers):
-                inputs, applied, diagnostics = process.remediation_results(urn, response, resource.inputs)
-                violations.extend(diagnostics)
-                if applied:
-                    remediations.extend(applied)
-                    _record_inputs(resource, inputs)
-        return remediations, violations
+        return PackStream(self, lambda names: configs or {}).start().finish(graph)
 
 
-def _record_inputs(resource: Resource, inputs: dict[str, Any]) -> None:
+def record_inputs(resource: Resource, inputs: dict[str, Any]) -> None:
     """Write remediated inputs to the graph; outputs that echoed an input follow it, as a preview's would."""
     before = resource.inputs
     for key in set(before) | set(inputs):

@@ -12,11 +12,12 @@ from .core.errors import ProjectError
 from .checkov.command import add_checkov_arguments, finish_checkov_scan, start_checkov_scan
 from .cost_section import add_cost_arguments, preview_cost_section
 from .program_host import run_stack_program
+from .engine import RegistrationListener
 from .program_timeout import DEFAULT_PROGRAM_TIMEOUT_SECONDS, parse_timeout
 from .graph import ResourceGraph
-from .policy_check import add_policy_arguments, run_policy_packs
+from .policy_check import add_policy_arguments, finish_policy_packs, start_policy_packs
 from .preview_output import render_text
-from .project import from_cwd, load_project, read_json_argument
+from .project import Project, StackConfig, from_cwd, load_project, read_json_argument
 from .reports import Report, add_report_arguments, write_reports
 from .reports.digest import preview_document
 from .reports.policy_findings import add_policy_run
@@ -66,24 +67,47 @@ def stack_reference_outputs(args: argparse.Namespace) -> Optional[dict[str, Any]
     return document
 
 
-def load_graph(args: argparse.Namespace) -> tuple[ResourceGraph, float]:
-    """Load the project and stack named by the shared flags, run the program, time it."""
+def load_stack(args: argparse.Namespace) -> tuple[Project, StackConfig]:
+    """The project and stack named by the shared flags."""
     project = load_project(args.cwd)
-    stack = project.load_stack(project.select_stack(args.stack))
+    return project, project.load_stack(project.select_stack(args.stack))
+
+
+def load_graph(args: argparse.Namespace, on_register: Optional[RegistrationListener] = None
+               ) -> tuple[ResourceGraph, float]:
+    """Load the project and stack named by the shared flags, run the program, time it."""
+    project, stack = load_stack(args)
+    return run_program_timed(project, stack, args, on_register)
+
+
+def run_program_timed(project: Project, stack: StackConfig, args: argparse.Namespace,
+                      on_register: Optional[RegistrationListener] = None) -> tuple[ResourceGraph, float]:
     started = time.perf_counter()
     graph = run_stack_program(project, stack, debug=args.debug, mock_outputs=args.mock_outputs,
-                              stack_reference_outputs=stack_reference_outputs(args), timeout=args.timeout)
+                              stack_reference_outputs=stack_reference_outputs(args), timeout=args.timeout,
+                              on_register=on_register)
     return graph, time.perf_counter() - started
 
 
 def run(args: argparse.Namespace) -> int:
-    graph, duration = step("running the program", load_graph, args)
+    started = time.perf_counter()
+    project, stack = load_stack(args)
+    # The packs start now and analyze each resource as it registers, while the program goes on.
+    stream = start_policy_packs(args, project.name, stack.name, stack.blinded_values())
+    try:
+        graph, duration = step("running the program", run_program_timed, project, stack, args,
+                               stream.submit if stream else None)
+    except BaseException:
+        if stream is not None:
+            stream.abort()
+        raise
     report = Report(graph, duration)
-    checkov_scan = start_checkov_scan(graph, args)  # runs while the policy packs do
-    policy_run = step("running the policy packs", run_policy_packs, graph, args)
+    checkov_scan = start_checkov_scan(graph, args)  # runs while the policy packs finish
+    policy_run = step("running the policy packs", finish_policy_packs, stream, graph, args) \
+        if stream is not None else None
     if policy_run is not None:
         add_policy_run(report, policy_run)
-        report.duration_seconds += policy_run.duration_seconds
+        report.duration_seconds = time.perf_counter() - started  # program and packs overlap
     checkov_lines = step("scanning with checkov", finish_checkov_scan, checkov_scan, report)
     cost_lines, cost_json = step("estimating the cost", preview_cost_section, graph, args)
     report.cost = cost_json

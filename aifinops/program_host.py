@@ -16,7 +16,7 @@ import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .child_processes import ChildProcess, ChildTimeout, guard_path, release_path
 from .core.errors import AifinopsError, ProgramError, ProjectError
@@ -61,16 +61,19 @@ _ERRORS = {"ProjectError": ProjectError, "ProgramError": ProgramError}
 
 def run_stack_program(project: Project, stack: StackConfig, debug: bool = False, mock_outputs: bool = False,
                       stack_reference_outputs: Optional[dict[str, Any]] = None,
-                      timeout: Optional[float] = DEFAULT_PROGRAM_TIMEOUT_SECONDS) -> ResourceGraph:
+                      timeout: Optional[float] = DEFAULT_PROGRAM_TIMEOUT_SECONDS,
+                      on_register: Optional[Callable[..., None]] = None) -> ResourceGraph:
     """The program's ResourceGraph, recorded in the interpreter the Pulumi CLI would run it with
-    (see `aifinops.engine.run_program` for the options)."""
+    (see `aifinops.engine.run_program` for the options). `on_register` hears of each resource as it
+    registers when the program runs in this process; a program run in another interpreter is only
+    heard of as a whole, in the graph returned."""
     options = {"debug": debug, "mock_outputs": mock_outputs, "stack_reference_outputs": stack_reference_outputs,
                "timeout": timeout}
     python = project.python
     if python is None or _is_running_interpreter(project.virtualenv):
         from .engine import run_program
 
-        return run_program(project, stack, **options)
+        return run_program(project, stack, **options, on_register=on_register)
     if not python.exists():
         relative = os.path.relpath(project.virtualenv, project.root)
         raise ProjectError(

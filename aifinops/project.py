@@ -18,12 +18,28 @@ UV_DEFAULT_VIRTUALENV = ".venv"  # where uv puts a project's virtualenv when Pul
 _PROJECT_CONFIG_SCHEMA_KEYS = {"type", "default", "description", "secret", "items", "value"}
 
 
+BLINDED = "[secret]"  # what pulumi preview --json shows for a secret
+
+
 @dataclass
 class StackConfig:
     name: str
     path: Path
     values: dict[str, str]  # namespaced key -> string value, as the CLI hands them to a program
     secret_keys: list[str] = field(default_factory=list)
+
+    def blinded_values(self) -> dict[str, Any]:
+        """The config as a preview shows it (and policy packs see it): values decoded from JSON where they
+        are JSON, secrets replaced by '[secret]'."""
+        return {key: BLINDED if key in self.secret_keys else _decode_config_value(value)
+                for key, value in self.values.items()}
+
+
+def _decode_config_value(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except (ValueError, TypeError):
+        return value
 
 
 @dataclass

@@ -1,0 +1,241 @@
+"""Streams resources to the policy packs as the program registers them, as the Pulumi CLI does.
+
+The engine's step generator calls Remediate, then Analyze, for each resource as it registers, while the
+program goes on; AnalyzeStack comes once at the end, with outputs. A PackStream does the same from a
+thread of its own: `submit` queues a registered resource; the thread connects and configures the packs
+(so they start while the program still imports its SDKs), sends each resource through every pack's
+Remediate in order (the remediated inputs are what later packs and Analyze see, and what the graph keeps),
+then one Analyze request to every pack, a few calls in flight per pack (ANALYZE_WINDOW). `finish` waits for
+the last answers, sends AnalyzeStack and returns the PolicyRun.
+
+Answers arrive in any order; results are kept by resource and assembled at the end in the graph's stable
+order (see ResourceGraph.put_in_stable_order), so a streamed run reports exactly what a run over the
+finished graph reports. Reads (Resource.get, StackReference) are not analyzed one by one: the engine
+analyzes registrations, and reads reach the packs in AnalyzeStack.
+
+Fail closed: a pack that fails to start, crashes, hangs or answers garbage stops the stream; the error
+is raised by `finish` (the program is not interrupted), and the packs are closed.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from pulumi.runtime.proto import analyzer_pb2
+
+from . import policy_runner
+from .analyzer_requests import analyze_request, analyze_stack_request
+from .core.errors import PolicyPackError
+from .core.policy_config import PolicyPackConfig, reconcile
+from .graph import STACK_TYPE, Resource, ResourceGraph
+from .policy_runner import PolicyPackProcess, PolicyPackSet, PolicyRemediation, PolicyRun, PolicyViolation
+
+# pack names -> each pack's config documents, applied in order (they can only be paired with packs
+# once the packs have said who they are)
+ConfigsFor = Callable[[Sequence[str]], Mapping[str, Sequence[PolicyPackConfig]]]
+_END = object()
+
+
+@dataclasses.dataclass
+class _Outcome:
+    """What the packs answered for one resource, kept until the run is assembled in stable order."""
+
+    remediations: dict[int, list[PolicyRemediation]] = dataclasses.field(default_factory=dict)  # by pack index
+    remediation_violations: dict[int, list[PolicyViolation]] = dataclasses.field(default_factory=dict)
+    violations: dict[int, list[PolicyViolation]] = dataclasses.field(default_factory=dict)
+
+
+class _InFlight:
+    """One pack's Analyze calls in flight, answered in the order they were sent."""
+
+    def __init__(self, index: int, process: PolicyPackProcess) -> None:
+        self.index, self.process = index, process
+        self.calls: collections.deque[tuple[analyzer_pb2.AnalyzeRequest, Any]] = collections.deque()
+
+    def send(self, request: analyzer_pb2.AnalyzeRequest) -> None:
+        self.calls.append((request, self.process.start_call("Analyze", request)))
+
+    def collect(self, wait: bool = True) -> Optional[tuple[str, Any]]:
+        """The oldest call's (urn, response); None when `wait` is false and it has not been answered yet."""
+        request, future = self.calls[0]
+        if not wait and not future.done():
+            return None
+        # With calls in flight, a crash cannot be pinned on one of them: name them all.
+        in_flight = [r.urn for r, _ in self.calls]
+        what = in_flight[0] if len(in_flight) == 1 else \
+            f"one of {len(in_flight)} resources in flight: " + ", ".join(in_flight)
+        response = self.process.finish_call("Analyze", future, what, request)
+        self.calls.popleft()
+        return request.urn, response
+
+
+class PackStream:
+    """Remediate and Analyze for each resource while the program runs; AnalyzeStack at the end.
+
+        stream = PackStream(packs, configs_for).start()   # packs: a PolicyPackSet, entered or not
+        run_program(..., on_register=stream.submit)       # or stream.submit(resource, graph) per resource
+        run = stream.finish(graph)                        # raises PolicyPackError if a pack failed
+    """
+
+    def __init__(self, packs: PolicyPackSet, configs_for: Optional[ConfigsFor] = None) -> None:
+        self.packs = packs
+        self.configs_for = configs_for or (lambda names: {})
+        self.effective: dict[str, PolicyPackConfig] = {}
+        self.first_sent_at: Optional[float] = None  # perf_counter() of the first Analyze call (for tests, benchmarks)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._outcomes: dict[str, _Outcome] = {}
+        self._graph: Optional[ResourceGraph] = None
+        self._streamed = False  # something was submitted (the SDK registers from several threads)
+        self._analyzed = 0
+        self._error: Optional[BaseException] = None
+        self._ended = False  # the thread has taken the end marker off the queue
+        self._ready = threading.Event()  # the packs are started and configured (or failed)
+        self._thread = threading.Thread(target=self._serve, name="aifinops-pack-stream", daemon=True)
+        self._started_at = time.perf_counter()
+
+    # -- the caller's side ------------------------------------------------------------------------
+    def start(self) -> "PackStream":
+        self._started_at = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def submit(self, resource: Resource, graph: ResourceGraph) -> None:
+        """Queue a resource the program just registered (its inputs are final; `graph` holds its provider).
+        Safe from any thread: the SDK calls the monitor from its executor's threads."""
+        self._graph = graph
+        self._streamed = True
+        self._queue.put(resource)
+
+    def wait_until_ready(self) -> None:
+        """Block until the packs have started and been configured; raises what went wrong."""
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+
+    def finish(self, graph: ResourceGraph) -> PolicyRun:
+        """Wait for every answer, run AnalyzeStack over the finished graph, return the run in stable order.
+
+        A graph that was not streamed (e.g. recorded in another interpreter) is sent here, whole."""
+        if not self._streamed:
+            for resource in graph:
+                self.submit(resource, graph)
+        self._queue.put(_END)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        try:
+            return self._assemble(graph)
+        except BaseException:
+            self.packs.close()  # unblocks the other packs' calls; a failed set is not reused
+            raise
+
+    def abort(self) -> None:
+        """Stop streaming (the program failed): nothing more is sent, the packs are closed."""
+        self._queue.put(_END)
+        self.packs.close()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    # -- the stream's thread ----------------------------------------------------------------------
+    def _serve(self) -> None:
+        try:
+            try:
+                self._configure()
+            finally:
+                self._ready.set()
+            self._stream()
+        except BaseException as error:  # noqa: BLE001 raised by finish() in the caller's thread
+            self._error = error if isinstance(error, PolicyPackError) else \
+                PolicyPackError(f"policy packs failed: {type(error).__name__}: {error}")
+            self.packs.close()
+            self._discard_queue()
+
+    def _configure(self) -> None:
+        if not self.packs.is_open:
+            self.packs.__enter__()
+        configs = self.configs_for([p.info.name for p in self.packs.processes])
+        self.effective = {p.info.name: reconcile(p.info, configs.get(p.info.name, ())) for p in self.packs.processes}
+        for process in self.packs.processes:
+            process.configure_stack(self._graph_for_configure())
+            process.configure(self.effective[process.info.name])
+
+    def _graph_for_configure(self) -> ResourceGraph:
+        environment = self.packs.environment
+        return ResourceGraph(environment.project, environment.stack, {})
+
+    def _stream(self) -> None:
+        processes = self.packs.processes
+        remediating = [i for i, p in enumerate(processes)
+                       if any(s.enforcement_level == "remediate" for s in self.effective[p.info.name].values())]
+        windows = [_InFlight(index, process) for index, process in enumerate(processes)]
+        while True:
+            resource = self._queue.get()
+            if resource is _END:
+                self._ended = True
+                break
+            outcome = self._outcomes.setdefault(resource.urn, _Outcome())
+            if resource.read:
+                continue
+            graph = self._graph
+            for index in remediating:
+                self._remediate(processes[index], index, resource, graph, outcome)
+            request = analyze_request(graph, resource)
+            if self.first_sent_at is None:
+                self.first_sent_at = time.perf_counter()
+            self._analyzed += 1
+            for window in windows:
+                while len(window.calls) >= policy_runner.ANALYZE_WINDOW:
+                    self._record(window, *window.collect())
+                window.send(request)
+                while window.calls and (answer := window.collect(wait=False)) is not None:
+                    self._record(window, *answer)
+        for window in windows:
+            while window.calls:
+                self._record(window, *window.collect())
+
+    def _remediate(self, process: PolicyPackProcess, index: int, resource: Resource, graph: ResourceGraph,
+                   outcome: _Outcome) -> None:
+        """One pack's Remediate of one resource; what it changed is written to the graph at once, so the
+        next pack, Analyze and every resource that names this one as its provider see it."""
+        ((urn, response),) = process.remediate([analyze_request(graph, resource)])
+        inputs, applied, diagnostics = process.remediation_results(urn, response, resource.inputs)
+        outcome.remediation_violations[index] = diagnostics
+        outcome.remediations[index] = applied
+        if applied:
+            policy_runner.record_inputs(resource, inputs)
+
+    def _record(self, window: _InFlight, urn: str, response: Any) -> None:
+        self._outcomes[urn].violations[window.index] = window.process.analyze_violations(response, urn)
+
+    def _discard_queue(self) -> None:
+        """After a failure: drop what is queued, and keep dropping until finish() or abort() ends it."""
+        while not self._ended:
+            self._ended = self._queue.get() is _END
+
+    # -- the end of the run -----------------------------------------------------------------------
+    def _assemble(self, graph: ResourceGraph) -> PolicyRun:
+        processes = self.packs.processes
+        stack_urn = graph.root.urn if any(r.type == STACK_TYPE for r in graph) else ""
+        stack_request = analyze_stack_request(graph)
+        with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+            stack_results = list(pool.map(lambda p: p.analyze_stack(stack_request, stack_urn), processes))
+        outcomes = [self._outcomes.get(resource.urn, _Outcome()) for resource in graph]
+        # The order of a run over the finished graph: each remediating pack's diagnostics resource by
+        # resource, then each pack's Analyze violations in graph order followed by its stack violations.
+        violations: list[PolicyViolation] = []
+        remediations: list[PolicyRemediation] = []
+        for index in range(len(processes)):
+            for outcome in outcomes:
+                violations += outcome.remediation_violations.get(index, [])
+                remediations += outcome.remediations.get(index, [])
+        for index, stack_violations in enumerate(stack_results):
+            for outcome in outcomes:
+                violations += outcome.violations.get(index, [])
+            violations += stack_violations
+        return PolicyRun(self.packs.packs, violations, self._analyzed, time.perf_counter() - self._started_at,
+                         self.effective, remediations)
