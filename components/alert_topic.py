@@ -15,6 +15,8 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from aifinops.core.estimate.declared_usage import DECLARED_USAGE, alert_topic_usage
+
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com$")
 
@@ -77,6 +79,12 @@ def encrypted_alert_topic(name: str, services: Sequence[str], emails: Sequence[s
     return topic
 
 
+def declared_alert_usage(name: str, emails: Sequence[str], topic: Optional[aws.sns.Topic]) -> dict[str, object]:
+    """The owning component's output that states the topic's usage ceiling for the estimate (an alert topic
+    publishes a few times a month), so a budget over it can be proven without a usage file entry."""
+    return {DECLARED_USAGE: {f"{name}-alerts": alert_topic_usage(len(emails))}} if topic is not None else {}
+
+
 @dataclass
 class AlertTopicArgs:
     """Arguments of AlertTopic; none is required.
@@ -106,4 +114,4 @@ class AlertTopic(pulumi.ComponentResource):
         super().__init__("aifinops:monitoring:AlertTopic", name, None, opts)
         topic = encrypted_alert_topic(name, list(args.services), emails, f"aifinops AlertTopic {name}", self)
         self.arn = topic.arn
-        self.register_outputs({"arn": topic.arn})
+        self.register_outputs({"arn": topic.arn, **declared_alert_usage(name, emails, topic)})

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 from aifinops.core.argument_checks import one_of, positive_number, string_list
 
-from .alert_topic import encrypted_alert_topic, validate_emails
+from .alert_topic import declared_alert_usage, encrypted_alert_topic, validate_emails
 from .gpu_instance import validate_tags
 
 TYPE_TOKEN = "aifinops:cost:CostAnomalyAlerts"
@@ -122,4 +122,5 @@ class CostAnomalyAlerts(pulumi.ComponentResource):
             tags=tags or None, opts=child)
         self.monitor_arn = monitor.arn
         self.topic_arn = topic.arn if topic is not None else None
-        self.register_outputs({"monitorArn": monitor.arn, "topicArn": self.topic_arn})
+        self.register_outputs({"monitorArn": monitor.arn, "topicArn": self.topic_arn,
+                               **declared_alert_usage(name, through_topic, topic)})

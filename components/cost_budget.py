@@ -17,7 +17,7 @@ import pulumi_aws as aws
 from aifinops.core import catalog
 from aifinops.core.argument_checks import one_of, positive_number, string_list
 
-from .alert_topic import encrypted_alert_topic, validate_emails
+from .alert_topic import declared_alert_usage, encrypted_alert_topic, validate_emails
 from .gpu_instance import validate_tags
 
 TYPE_TOKEN = "aifinops:cost:CostBudget"
@@ -266,7 +266,8 @@ class CostBudget(pulumi.ComponentResource):
         self.budget_name = budget.name
         self.topic_arn = topic.arn if topic is not None else None
         self.amount_usd = amount
-        self.register_outputs({"budgetName": budget.name, "amountUsd": amount, "topicArn": self.topic_arn})
+        self.register_outputs({"budgetName": budget.name, "amountUsd": amount, "topicArn": self.topic_arn,
+                               **declared_alert_usage(name, [], topic)})
 
     def _action(self, name: str, budget: aws.budgets.Budget, action: BudgetAction,
                 tag_filters: Mapping[str, list[str]], subscribers: list[dict[str, object]]) -> None:

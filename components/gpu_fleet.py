@@ -23,7 +23,7 @@ from aifinops.core import argument_checks as checks
 from aifinops.core import catalog
 from aifinops.core import gpu_agent_config
 
-from .alert_topic import encrypted_alert_topic, validate_emails
+from .alert_topic import declared_alert_usage, encrypted_alert_topic, validate_emails
 from .checkov_suppressions import suppress_checkov
 from .checkpoint_watcher import (
     WatcherSettings,
@@ -444,7 +444,7 @@ class GpuFleet(pulumi.ComponentResource):
             "alertsTopicArn": topic.arn, "capacityReservationId": self.capacity_reservation_id,
             "hourlyCostRangeUsd": list(self.hourly_cost_range_usd) if self.hourly_cost_range_usd else None,
             "reservedHourlyUsd": self.reserved_hourly_usd, "gpuMetricsCollected": self.gpu_metrics_collected,
-            "lowUtilisationAlarmArn": self.low_utilisation_alarm_arn})
+            "lowUtilisationAlarmArn": self.low_utilisation_alarm_arn, **declared_alert_usage(name, emails, topic)})
 
     # -- validation -------------------------------------------------------------------------------
     @staticmethod

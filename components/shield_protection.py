@@ -22,7 +22,7 @@ import pulumi_aws as aws
 from aifinops.core import argument_checks as checks
 from aifinops.core.service_prices import service_price
 
-from .alert_topic import encrypted_alert_topic, validate_emails
+from .alert_topic import declared_alert_usage, encrypted_alert_topic, validate_emails
 from .component_inputs import labelled_inputs
 from .gpu_instance import validate_tags
 
@@ -218,6 +218,7 @@ class ShieldProtection(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(protections.values())))
 
         self.alarm_topic_arn: Optional[pulumi.Output[str]] = None
+        topic: Optional[aws.sns.Topic] = None
         self.alarm_names: list[str] = []
         self.ddos_detected_alarm_names: list[str] = []  # what a DdosCostResponse acts on
         if alarms:
@@ -257,7 +258,8 @@ class ShieldProtection(pulumi.ComponentResource):
         self.register_outputs({"protectionIds": self.protection_ids,
                                "protectionGroupArn": self.protection_group_arn,
                                "subscriptionMonthlyUsd": self.subscription_monthly_usd,
-                               "alarmTopicArn": self.alarm_topic_arn, "alarmNames": self.alarm_names})
+                               "alarmTopicArn": self.alarm_topic_arn, "alarmNames": self.alarm_names,
+                               **declared_alert_usage(name, emails, topic)})
 
     def _alarm(self, name: str, label: str, arn: pulumi.Input[str], metric: str, topic: aws.sns.Topic,
                tags: Mapping[str, str]) -> str:

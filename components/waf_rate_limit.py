@@ -17,7 +17,7 @@ import pulumi_aws as aws
 from aifinops.core import argument_checks as checks
 from aifinops.core.service_prices import service_price
 
-from .alert_topic import encrypted_alert_topic, validate_emails
+from .alert_topic import declared_alert_usage, encrypted_alert_topic, validate_emails
 from .automation_lambda import account_scope, key_policy
 from .checkov_suppressions import suppress_checkov
 from .component_inputs import labelled_inputs
@@ -213,11 +213,13 @@ class WafRateLimit(pulumi.ComponentResource):
             aws.wafv2.WebAclAssociation(f"{name}-{label}", resource_arn=arn, web_acl_arn=web_acl.arn, opts=child)
 
         self.alarm_topic_arn: Optional[pulumi.Output[str]] = None
+        topic: Optional[aws.sns.Topic] = None
         if alarm_threshold is not None:
             topic_arn = args.alarm_topic_arn
             if topic_arn is None:
-                topic_arn = encrypted_alert_topic(name, ["cloudwatch.amazonaws.com"], emails,
-                                                  f"aifinops WafRateLimit {name}", self).arn
+                topic = encrypted_alert_topic(name, ["cloudwatch.amazonaws.com"], emails,
+                                              f"aifinops WafRateLimit {name}", self)
+                topic_arn = topic.arn
             self.alarm_topic_arn = pulumi.Output.from_input(topic_arn)
             region = None if scope == "CLOUDFRONT" else aws.get_region_output(
                 opts=pulumi.InvokeOptions(parent=self)).region
@@ -229,7 +231,8 @@ class WafRateLimit(pulumi.ComponentResource):
         self.log_group_name = log_group.name
         self.monthly_fixed_usd = monthly_fixed_usd(len(rules))
         self.register_outputs({"webAclArn": web_acl.arn, "webAclId": web_acl.id, "logGroupName": log_group.name,
-                               "monthlyFixedUsd": self.monthly_fixed_usd, "alarmTopicArn": self.alarm_topic_arn})
+                               "monthlyFixedUsd": self.monthly_fixed_usd, "alarmTopicArn": self.alarm_topic_arn,
+                               **declared_alert_usage(name, emails, topic)})
 
     def _blocked_alarm(self, name: str, rule_name: str, threshold: int, topic_arn: pulumi.Input[str],
                        region: Optional[pulumi.Output[str]], tags: Mapping[str, str]) -> None:

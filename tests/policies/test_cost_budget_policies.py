@@ -19,7 +19,8 @@ CostBudget("team", CostBudgetArgs(amount_usd={amount}, tag_filters={{"Project": 
 """
 # Under the Project=test budget: box 730 h x $1.006 = $734.38 + 100 GB x $0.08 = $8.00, and the trainer at
 # 100 h of spot: $21.958 x 0.4 x 100 = $878.32 + its 8 GB default root volume at gp2 $0.10 = $0.80; the KMS key
-# of the budget's topic $1: $1,622.50 in all. (The topic itself needs usage: listed, not counted.)
+# of the budget's topic $1, and the topic at the ceiling CostBudget declares for it (1,000 publishes x $0.50 per
+# million = $0.0005): $1,622.50 in all.
 COVERED = 734.38 + 8.0 + 878.32 + 0.80 + 1.0
 USAGE = {"resources": {"trainer": {"monthlyHours": 100}}}
 
@@ -43,7 +44,7 @@ def test_over_budget_fails_with_both_numbers_and_top_drivers(check_policies):
     assert f"estimated monthly cost ${COVERED:,.2f} of Project = test exceeds budget 'team' $1,000.00" in violation.detail
     assert "top cost drivers: trainer (Instance) $879.12, box (Instance) $742.38, team-alerts-key (Key) $1.00" \
         in violation.detail
-    assert "1 covered resources could not be priced and are not counted" in violation.detail
+    assert "could not be priced" not in violation.detail  # the topic's usage is declared by CostBudget
 
 
 def test_headroom_turns_a_near_miss_into_a_failure(check_policies):
@@ -256,3 +257,52 @@ def test_a_priced_node_pool_falls_under_an_account_wide_budget():
     unpriced_config_map = ResourceCost("urn:cm", "kubernetes:core/v1:ConfigMap", "cm", "unpriced", [], None, "",
                                        "llm", "", {})
     assert not scope.covers(unpriced_config_map)
+
+
+ALERT_TOPICS = """
+import pulumi
+import pulumi_aws as aws
+from aifinops.components.tagging import register_cost_tags
+register_cost_tags(pulumi.Config().require_object("costTags"))
+from aifinops.components.alert_topic import AlertTopic, AlertTopicArgs
+from aifinops.components.cost_budget import CostBudget, CostBudgetArgs
+CostBudget("team", CostBudgetArgs(amount_usd=100, emails=["a@example.com"]))
+AlertTopic("oncall", AlertTopicArgs(emails=["a@example.com", "b@example.com"]))
+{extra}
+"""
+
+
+def test_our_alert_topics_declare_their_usage_so_a_budget_over_them_can_be_proven(check_policies, preview):
+    from aifinops.core.estimate import estimate
+    from aifinops.cost_estimate import cost_views
+
+    result = check_policies(ALERT_TOPICS.format(extra=""), tagged_config())
+    assert result.of("monthly-cost-fully-priced") == [] and result.of("monthly-cost-within-budget") == []
+    graph = preview(ALERT_TOPICS.format(extra=""), tagged_config())
+    topics = {r.name: r for r in estimate(cost_views(graph)).resources if r.type == "aws:sns/topic:Topic"}
+    assert {name: r.status for name, r in topics.items()} == {"team-alerts": "priced", "oncall-alerts": "priced"}
+    (publishes, emails) = topics["oncall-alerts"].lines
+    # 1,000 publishes, each to 2 emails: 2,000 deliveries = 0.02 x 100k at $2.00 per 100k
+    assert (publishes.quantity, emails.quantity) == (1000 / 1e6, 2000 / 1e5)
+    assert "declared by its component" in publishes.assumption
+    (budget_publishes,) = topics["team-alerts"].lines  # the budget's topic has no email subscription
+    assert budget_publishes.quantity == 1000 / 1e6
+
+
+def test_a_topic_no_component_declares_still_needs_usage_under_a_budget(check_policies):
+    result = check_policies(ALERT_TOPICS.format(extra='aws.sns.Topic("mine")'), tagged_config())
+    (violation,) = result.of("monthly-cost-fully-priced")
+    assert "mine (aws:sns/topic:Topic, needs-usage" in violation.detail
+    assert "team-alerts" not in violation.detail and "oncall-alerts" not in violation.detail
+
+
+def test_the_usage_file_wins_over_what_a_component_declares(preview):
+    from aifinops.core.estimate import estimate, parse_usage
+    from aifinops.cost_estimate import cost_views
+
+    graph = preview(ALERT_TOPICS.format(extra=""), tagged_config())
+    usage = parse_usage({"resources": {"oncall-alerts": {"monthlyPublishes": 5_000_000}}}, "test")
+    (topic,) = [r for r in estimate(cost_views(graph), usage).resources
+                if r.name == "oncall-alerts" and r.type == "aws:sns/topic:Topic"]
+    (publishes,) = topic.lines
+    assert publishes.quantity == 5.0 and "usage file" in publishes.assumption

@@ -16,6 +16,7 @@ from aifinops.core.service_prices import (
 
 from ..values import as_list
 from .compute import hours_of
+from .declared_usage import declared_usage
 from .context import PricingContext
 from .model import (
     BUDGETS,
@@ -106,7 +107,9 @@ def request_chunks(usage: dict[str, Any]) -> tuple[float, str]:
 
 
 def price_topic(r: CostResource, ctx: PricingContext) -> Priced:
-    usage = ctx.usage_for(r)
+    usage, source = ctx.usage_for(r), "usage file"
+    if not usage:  # an aifinops alert topic states its ceiling (see declared_usage)
+        usage, source = declared_usage(r, ctx.by_urn.get(r.parent)), "declared by its component (alert topic ceiling)"
     fifo = r.get("fifoTopic") is True
     kind = "FIFO" if fifo else "standard"
     lines = []
@@ -114,13 +117,13 @@ def price_topic(r: CostResource, ctx: PricingContext) -> Priced:
         chunks, chunk_note = request_chunks(usage)
         key = "fifoPublishes" if fifo else "publishes"
         lines.append(service_line(("sns", key), SNS, f"{kind} publishes", usage["monthlyPublishes"] * chunks / 1e6,
-                           f"usage file; {chunk_note}"))
+                           f"{source}; {chunk_note}"))
         if fifo and "averageMessageKb" in usage:
             gb = usage["monthlyPublishes"] * float(usage["averageMessageKb"]) / (1024 * 1024)
-            lines.append(service_line(("sns", "fifoPayloadGb"), SNS, "FIFO payload data", gb, "usage file"))
+            lines.append(service_line(("sns", "fifoPayloadGb"), SNS, "FIFO payload data", gb, source))
     if "monthlyEmailDeliveries" in usage:
         lines.append(service_line(("sns", "emailDeliveries"), SNS, "email deliveries",
-                           usage["monthlyEmailDeliveries"] / 1e5, "usage file"))
+                           usage["monthlyEmailDeliveries"] / 1e5, source))
     if not lines:
         rate = service_price("sns", "fifoPublishes" if fifo else "publishes").usd
         return needs_usage(f"charged per {kind} publish (${rate:g} per million, each 64 KB chunk billed as one) and "
