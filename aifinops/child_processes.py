@@ -189,16 +189,18 @@ _LIVE: "weakref.WeakSet[ChildProcess]" = weakref.WeakSet()
 class ChildProcess:
     """A child in its own process group, watched by the guard, its stdout and stderr read with deadlines.
 
-    `stdin`: subprocess.DEVNULL (default) or bytes to write and close. `on_stdout_line`/`on_stderr_line`
-    see each line as it arrives; `stdout`/`stderr` return everything read."""
+    `stdin`: subprocess.DEVNULL (default) or bytes to write and close; with `stdin_later`, a pipe kept open
+    for one `write_stdin` (a child started early, told what to do once it is known).
+    `on_stdout_line`/`on_stderr_line` see each line as it arrives; `stdout`/`stderr` return everything read."""
 
     def __init__(self, command: Sequence[str], *, cwd: Optional[str | os.PathLike[str]] = None,
                  env: Optional[Mapping[str, str]] = None, stdin: Optional[bytes] = None,
+                 stdin_later: bool = False,
                  on_stdout_line: Optional[Callable[[bytes], None]] = None,
                  on_stderr_line: Optional[Callable[[bytes], None]] = None) -> None:
         self.popen = subprocess.Popen(
             list(command), cwd=cwd, env=dict(env) if env is not None else None,
-            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE, stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE if stdin is not None or stdin_later else subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True)  # its own session, hence its own process group
         self.pid = self.popen.pid
         self._stopped = False
@@ -207,12 +209,16 @@ class ChildProcess:
         self._stdout = StreamReader(self.popen.stdout, on_stdout_line)
         self._stderr = StreamReader(self.popen.stderr, on_stderr_line)
         if stdin is not None:
-            assert self.popen.stdin is not None
-            try:
-                self.popen.stdin.write(stdin)
-                self.popen.stdin.close()
-            except OSError:  # it exited without reading: its exit status says why
-                pass
+            self.write_stdin(stdin)
+
+    def write_stdin(self, data: bytes) -> None:
+        """Write `data` to the child's stdin and close it."""
+        assert self.popen.stdin is not None
+        try:
+            self.popen.stdin.write(data)
+            self.popen.stdin.close()
+        except OSError:  # it exited without reading: its exit status says why
+            pass
 
     @property
     def stdout_closed(self) -> threading.Event:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .core.errors import ProjectError
-from .checkov.command import add_checkov_arguments, finish_checkov_scan, start_checkov_scan
+from .checkov.command import add_checkov_arguments, finish_checkov_scan, start_checkov_scan, warm_up_checkov
 from .cost_section import add_cost_arguments, preview_cost_section
 from .program_host import run_stack_program
 from .engine import RegistrationListener
@@ -92,17 +92,21 @@ def run_program_timed(project: Project, stack: StackConfig, args: argparse.Names
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     project, stack = load_stack(args)
-    # The packs start now and analyze each resource as it registers, while the program goes on.
+    # The packs start now and analyze each resource as it registers, while the program goes on; checkov's
+    # interpreter imports meanwhile (the children are stopped by the command however the run ends).
     stream = start_policy_packs(args, project.name, stack.name, stack.blinded_values())
+    warm_checkov = warm_up_checkov(args, project.main.resolve().parent)
     try:
         graph, duration = step("running the program", run_program_timed, project, stack, args,
                                stream.submit if stream else None)
     except BaseException:
         if stream is not None:
             stream.abort()
+        if warm_checkov is not None:
+            warm_checkov.cancel()
         raise
     report = Report(graph, duration)
-    checkov_scan = start_checkov_scan(graph, args)  # runs while the policy packs finish
+    checkov_scan = start_checkov_scan(graph, args, warm_checkov)  # runs while the policy packs finish
     policy_run = step("running the policy packs", finish_policy_packs, stream, graph, args) \
         if stream is not None else None
     if policy_run is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import time
+from pathlib import Path
 from typing import Optional
 
 from aifinops.graph import ResourceGraph
@@ -15,7 +16,7 @@ from aifinops.project import from_cwd
 from aifinops.reports.checkov_findings import add_checkov_scan, checkov_sections
 from aifinops.reports.model import Report
 
-from .run import PendingScan
+from .run import PendingScan, WarmCheckov
 
 
 def add_checkov_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,12 +25,23 @@ def add_checkov_arguments(parser: argparse.ArgumentParser) -> None:
                              "a failed check fails the preview (exit 1)")
 
 
-def start_checkov_scan(graph: ResourceGraph, args: argparse.Namespace) -> Optional[PendingScan]:
+def _config_files(args: argparse.Namespace) -> list[str]:
+    return [str(Path(from_cwd(args, path)).resolve()) for path in args.policy_pack_config]
+
+
+def warm_up_checkov(args: argparse.Namespace, project_dir: Path) -> Optional[WarmCheckov]:
+    """With --checkov, start checkov's interpreter now, so its imports overlap the program."""
+    if not getattr(args, "checkov", False):
+        return None
+    return WarmCheckov(project_dir, _config_files(args))
+
+
+def start_checkov_scan(graph: ResourceGraph, args: argparse.Namespace,
+                       warm: Optional[WarmCheckov] = None) -> Optional[PendingScan]:
     if not getattr(args, "checkov", False):
         return None
     started = time.perf_counter()
-    configs = [str(from_cwd(args, path)) for path in args.policy_pack_config]
-    pending = PendingScan([graph], policy_config_files=configs)
+    pending = PendingScan([graph], policy_config_files=_config_files(args), warm=warm)
     atexit.register(pending.cancel)  # if the policy packs fail first, do not leave checkov behind
     pending.waited_seconds = time.perf_counter() - started
     return pending

@@ -113,7 +113,8 @@ class PendingScan:
 
     def __init__(self, graphs: Sequence[ResourceGraph], *, policy_config_files: Sequence[str] = (),
                  checkov: Optional[Path] = None, work_dir: Optional[Path] = None,
-                 suppressions: Optional[Iterable[CheckovSuppression]] = None) -> None:
+                 suppressions: Optional[Iterable[CheckovSuppression]] = None,
+                 warm: Optional[WarmCheckov] = None) -> None:
         self.started = time.perf_counter()
         self.waited_seconds = 0.0  # what the caller spent waiting on this scan, outside results()
         self.graphs = list(graphs)
@@ -132,10 +133,14 @@ class PendingScan:
                         for index, graph in enumerate(self.graphs)]
         self.process: Optional[ChildProcess] = None
         frameworks = [f for f in (TERRAFORM, KUBERNETES) if any(f in e.frameworks() for e in self.exports)]
-        if frameworks:
+        if frameworks and warm is not None:
+            self.process = warm.start(self.directory, frameworks, config_files)
+        elif frameworks:
             program_dir = self.graphs[0].program_dir
             executable = checkov or find_checkov(Path(program_dir).parent if program_dir else None)
             self.process = start_checkov(executable, self.directory, frameworks, config_files)
+        elif warm is not None:
+            warm.cancel()
 
     def results(self) -> list[CheckovScan]:
         try:
@@ -175,21 +180,94 @@ def scan_graphs(graphs: Sequence[ResourceGraph], **options: Any) -> list[Checkov
     return PendingScan(graphs, **options).results()
 
 
-def start_checkov(executable: Path, directory: Path, frameworks: Sequence[str],
-                  policy_config_files: Sequence[str] = ()) -> ChildProcess:
-    """Start one checkov run over `directory`, offline, with our custom checks, in a process group of its own."""
-    command = [str(executable), "--directory", str(directory), "--framework", *frameworks,
-               "--skip-download", "--output", "json", "--soft-fail", "--compact",
-               "--external-checks-dir", str(CUSTOM_CHECKS_DIR)]
+def checkov_arguments(directory: Path, frameworks: Sequence[str]) -> list[str]:
+    """checkov's command line for one offline run over `directory` with our custom checks."""
+    return ["--directory", str(directory), "--framework", *frameworks, "--skip-download", "--output", "json",
+            "--soft-fail", "--compact", "--external-checks-dir", str(CUSTOM_CHECKS_DIR)]
+
+
+def checkov_environment(policy_config_files: Sequence[str]) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in PLATFORM_ENV} | OFFLINE_ENV
     if policy_config_files:
         env[POLICY_CONFIG_ENV] = os.pathsep.join(policy_config_files)
     else:
         env.pop(POLICY_CONFIG_ENV, None)
+    return env
+
+
+def start_checkov(executable: Path, directory: Path, frameworks: Sequence[str],
+                  policy_config_files: Sequence[str] = ()) -> ChildProcess:
+    """Start one checkov run over `directory`, offline, with our custom checks, in a process group of its own."""
     try:
-        return ChildProcess(command, env=env, cwd=directory)
+        return ChildProcess([str(executable), *checkov_arguments(directory, frameworks)],
+                            env=checkov_environment(policy_config_files), cwd=directory)
     except OSError as error:
         raise CheckovError(f"could not run {executable}: {error}") from error
+
+
+# Runs in checkov's interpreter: import checkov (most of its start-up) at once, then wait for the run's
+# command line, and run it exactly as the `checkov` script does. An empty line or EOF: not needed.
+_WARM_CHECKOV = """
+import json, os, sys, warnings
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", category=SyntaxWarning)
+    from checkov.main import Checkov
+line = sys.stdin.readline()
+if not line.strip():
+    sys.exit(0)
+request = json.loads(line)
+os.chdir(request["cwd"])
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", category=SyntaxWarning)
+    sys.exit(Checkov(request["argv"]).run())
+"""
+
+
+def script_interpreter(executable: Path) -> Optional[Path]:
+    """The Python a console script such as `checkov` runs with (its #! line), or None if it is not one."""
+    try:
+        with open(executable, "rb") as script:
+            first = script.readline(1024)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    words = first[2:].decode(errors="replace").split()
+    interpreter = Path(words[0]) if len(words) == 1 else None  # `#!/usr/bin/env python3` and the like: no
+    return interpreter if interpreter is not None and interpreter.name.startswith("python") \
+        and interpreter.is_file() else None
+
+
+class WarmCheckov:
+    """checkov's interpreter started before the program runs, so its ~3 s of imports overlap the program;
+    `start` hands it the run once the export is on disk. Where checkov is not a Python console script,
+    `start` runs the executable as before."""
+
+    def __init__(self, project_dir: Optional[Path], policy_config_files: Sequence[str] = ()) -> None:
+        self.executable = find_checkov(project_dir)
+        self.policy_config_files = tuple(policy_config_files)
+        interpreter = script_interpreter(self.executable)
+        self.process: Optional[ChildProcess] = None
+        if interpreter is not None:
+            self.process = ChildProcess([str(interpreter), "-c", _WARM_CHECKOV], stdin_later=True,
+                                        env=checkov_environment(self.policy_config_files))
+
+    def start(self, directory: Path, frameworks: Sequence[str], policy_config_files: Sequence[str]) -> ChildProcess:
+        """The checkov run over `directory` (the warm process, unless the config files changed)."""
+        process, self.process = self.process, None
+        if process is None or tuple(policy_config_files) != self.policy_config_files or process.poll() is not None:
+            if process is not None:
+                process.stop()
+            return start_checkov(self.executable, directory, frameworks, policy_config_files)
+        request = {"cwd": str(directory), "argv": checkov_arguments(directory, frameworks)}
+        process.write_stdin((json.dumps(request) + "\n").encode())
+        return process
+
+    def cancel(self) -> None:
+        """Not needed after all (nothing to scan, or the run failed first)."""
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
 
 
 def finish_checkov(process: ChildProcess) -> tuple[list[dict[str, Any]], str]:
