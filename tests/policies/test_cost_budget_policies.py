@@ -306,3 +306,23 @@ def test_the_usage_file_wins_over_what_a_component_declares(preview):
                 if r.name == "oncall-alerts" and r.type == "aws:sns/topic:Topic"]
     (publishes,) = topic.lines
     assert publishes.quantity == 5.0 and "usage file" in publishes.assumption
+
+
+def test_a_declaration_that_is_not_valid_usage_is_ignored_and_the_topic_still_needs_usage(preview):
+    from aifinops.core.estimate import estimate
+    from aifinops.cost_estimate import cost_views
+
+    program = """
+import pulumi, pulumi_aws as aws
+class Alerts(pulumi.ComponentResource):
+    def __init__(self, name, publishes):
+        super().__init__("test:index:Alerts", name)
+        aws.sns.Topic(f"{name}-alerts", opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"declaredUsage": {f"{name}-alerts": {"monthlyPublishes": publishes}}})
+Alerts("bad", "lots")
+Alerts("negative", -5)
+Alerts("good", 10)
+"""
+    graph = preview(program, tagged_config())
+    status = {r.name: r.status for r in estimate(cost_views(graph)).resources if r.type == "aws:sns/topic:Topic"}
+    assert status == {"bad-alerts": "needs-usage", "negative-alerts": "needs-usage", "good-alerts": "priced"}

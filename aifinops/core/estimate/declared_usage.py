@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .usage import UsageError, parse_usage
 from .view import CostResource
 
 DECLARED_USAGE = "declaredUsage"  # the component output that carries it
@@ -25,7 +26,14 @@ def alert_topic_usage(email_subscriptions: int) -> dict[str, float]:
 
 
 def declared_usage(resource: CostResource, parent: CostResource | None) -> dict[str, Any]:
-    """What the resource's parent component declares for it by name ({} when nothing, or not a mapping)."""
+    """What the resource's parent component declares for it by name: {} when nothing, or when the declaration
+    is not valid usage (the resource then still needs usage: fail closed)."""
     declared = parent.get(DECLARED_USAGE) if parent is not None else None
     usage = declared.get(resource.name) if isinstance(declared, dict) else None
-    return dict(usage) if isinstance(usage, dict) else {}
+    if parent is None or not isinstance(usage, dict):
+        return {}
+    try:  # the usage file's own checks: known keys, finite non-negative numbers
+        parsed = parse_usage({"resources": {resource.name: usage}}, f"{parent.name}.{DECLARED_USAGE}")
+    except UsageError:
+        return {}
+    return parsed.for_resource(resource.type, resource.name, resource.urn)
