@@ -61,7 +61,7 @@ def wait_for(condition, seconds: float) -> bool:
 @pytest.fixture
 def slow_run(tmp_path: Path):
     """Start `aifinops preview --checkov` with a pack that hangs in Analyze; yield once the pack is
-    analysing (the checkov export is on disk then), with the marker and the run's temp folder."""
+    analysing and the checkov export is on disk, with the marker and the run's temp folder."""
     root = write_project(tmp_path / "project", PROGRAM, tagged_config())
     pack = make_pack(tmp_path / "slow-pack", SLOW_BODY, before_pack="import subprocess\n")
     temp = tmp_path / "tmp"
@@ -76,7 +76,8 @@ def slow_run(tmp_path: Path):
     try:
         assert wait_for(lambda: started.exists() or process.poll() is not None, 120), "the pack never started"
         assert process.poll() is None, process.communicate()
-        assert any(temp.iterdir()), "the checkov export should be on disk while the packs run"
+        # The pack analyses while the program still runs (streamed); checkov's export follows the program.
+        assert wait_for(lambda: any(temp.iterdir()), 60), "the checkov export should be on disk while the packs run"
         assert len(processes_with(marker)) >= 3  # aifinops, the pack, its sleep (and checkov, the guard)
         yield process, marker, temp
     finally:
