@@ -190,7 +190,7 @@ class ChildProcess:
     """A child in its own process group, watched by the guard, its stdout and stderr read with deadlines.
 
     `stdin`: subprocess.DEVNULL (default) or bytes to write and close; with `stdin_later`, a pipe kept open
-    for one `write_stdin` (a child started early, told what to do once it is known).
+    for `write_stdin` (a child started early, told what to do once it is known, or fed as work comes).
     `on_stdout_line`/`on_stderr_line` see each line as it arrives; `stdout`/`stderr` return everything read."""
 
     def __init__(self, command: Sequence[str], *, cwd: Optional[str | os.PathLike[str]] = None,
@@ -211,12 +211,15 @@ class ChildProcess:
         if stdin is not None:
             self.write_stdin(stdin)
 
-    def write_stdin(self, data: bytes) -> None:
-        """Write `data` to the child's stdin and close it."""
+    def write_stdin(self, data: bytes, close: bool = True) -> None:
+        """Write `data` to the child's stdin, and close it unless `close` is false."""
         assert self.popen.stdin is not None
         try:
             self.popen.stdin.write(data)
-            self.popen.stdin.close()
+            if close:
+                self.popen.stdin.close()
+            else:
+                self.popen.stdin.flush()
         except OSError:  # it exited without reading: its exit status says why
             pass
 

@@ -8,6 +8,13 @@ Remediate in order (the remediated inputs are what later packs and Analyze see, 
 then one Analyze request to every pack, a few calls in flight per pack (ANALYZE_WINDOW). `finish` waits for
 the last answers, sends AnalyzeStack and returns the PolicyRun.
 
+A long stream's Analyze calls go through aifinops.analyze_relay, a process of its own: a thread here that
+waits on gRPC answers while the program keeps the interpreter busy gets the GIL back too seldom, and the
+calls fell behind the program. Once RELAY_BACKLOG registrations wait while the program runs, the thread
+only serializes each request and writes what is queued to the relay at once (each write gives the GIL
+away, and getting it back takes a switch interval); the answers come back when the stream ends. A stream with a pack that remediates
+stays here, because each Remediate must be answered before the next pack and Analyze see the resource.
+
 Answers arrive in any order; results are kept by resource and assembled at the end in the graph's stable
 order (see ResourceGraph.put_in_stable_order), so a streamed run reports exactly what a run over the
 finished graph reports. Reads (Resource.get, StackReference) are not analyzed one by one: the engine
@@ -20,7 +27,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import json
 import queue
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +37,11 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from pulumi.runtime.proto import analyzer_pb2
 
-from . import policy_runner
+import grpc
+
+from . import analyze_relay, policy_runner
 from .analyzer_requests import analyze_request, analyze_stack_request
+from .child_processes import ChildProcess, ChildTimeout
 from .core.errors import PolicyPackError
 from .core.policy_config import PolicyPackConfig, reconcile
 from .graph import STACK_TYPE, Resource, ResourceGraph
@@ -39,6 +51,11 @@ from .policy_runner import PolicyPackProcess, PolicyPackSet, PolicyRemediation, 
 # once the packs have said who they are)
 ConfigsFor = Callable[[Sequence[str]], Mapping[str, Sequence[PolicyPackConfig]]]
 _END = object()
+# Registrations waiting that start the relay: a program whose packs keep up needs no process more (it takes
+# about 0.1 s to start), and neither does a run over a finished graph (nothing competes for the GIL).
+RELAY_BACKLOG = 32
+# What the relay may take beyond the packs' own call timeout to send its answers and exit.
+RELAY_GRACE_SECONDS = 30.0
 
 
 @dataclasses.dataclass
@@ -65,13 +82,80 @@ class _InFlight:
         request, future = self.calls[0]
         if not wait and not future.done():
             return None
-        # With calls in flight, a crash cannot be pinned on one of them: name them all.
-        in_flight = [r.urn for r, _ in self.calls]
-        what = in_flight[0] if len(in_flight) == 1 else \
-            f"one of {len(in_flight)} resources in flight: " + ", ".join(in_flight)
+        what = policy_runner.in_flight([r.urn for r, _ in self.calls])
         response = self.process.finish_call("Analyze", future, what, request)
         self.calls.popleft()
         return request.urn, response
+
+
+class _RelayedError(grpc.RpcError):
+    """A call the relay saw fail, as the pack's own error handling reads a gRPC error."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        super().__init__(document.get("details", ""))
+        self._code = getattr(grpc.StatusCode, str(document.get("code")), grpc.StatusCode.UNKNOWN)
+        self._details = str(document.get("details", ""))
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+class _Relay:
+    """Analyze calls sent to every pack by aifinops.analyze_relay; the answers come back at the end."""
+
+    def __init__(self, processes: Sequence[PolicyPackProcess]) -> None:
+        self.processes = processes
+        self.timeout = max(p.timeout for p in processes)
+        command = [sys.executable, "-P", analyze_relay.__file__, f"{self.timeout:g}",
+                   str(policy_runner.ANALYZE_WINDOW), *[str(p.port) for p in processes]]
+        try:
+            self.child = ChildProcess(command, stdin_later=True)
+        except OSError as error:
+            raise PolicyPackError(f"the Analyze relay could not be started: {error}") from error
+        self.requests: list[analyzer_pb2.AnalyzeRequest] = []
+        self._unsent: list[bytes] = []
+
+    def send(self, request: analyzer_pb2.AnalyzeRequest) -> None:
+        """Queue `request` for every pack; `flush` writes what is queued (a relay that has exited says why
+        in `answers`)."""
+        self.requests.append(request)
+        body = request.SerializeToString()
+        self._unsent += (analyze_relay.HEADER.pack(len(body)), body)
+
+    def flush(self) -> None:
+        if self._unsent:
+            self.child.write_stdin(b"".join(self._unsent), close=False)
+            self._unsent.clear()
+
+    def answers(self) -> list[tuple[int, str, analyzer_pb2.AnalyzeResponse]]:
+        """End the stream and wait: (pack index, urn, response) for every request and pack, or the error
+        of the first call that failed, as the pack's own client would have raised it."""
+        self.flush()
+        self.child.write_stdin(analyze_relay.HEADER.pack(0))
+        try:
+            code = self.child.finish(self.timeout + RELAY_GRACE_SECONDS)
+        except ChildTimeout:
+            raise PolicyPackError(f"the Analyze relay did not finish within {self.timeout + RELAY_GRACE_SECONDS:g}s")
+        answers = []
+        for kind, pack, number, payload in analyze_relay.read_results(self.child.stdout):
+            if kind == b"F":
+                document = json.loads(payload)
+                urns = [self.requests[n].urn for n in document.get("inFlight", [number])]
+                raise self.processes[pack].call_failed("Analyze", _RelayedError(document),
+                                                       policy_runner.in_flight(urns), self.requests[number])
+            answers.append((pack, self.requests[number].urn, analyzer_pb2.AnalyzeResponse.FromString(payload)))
+        if len(answers) != len(self.requests) * len(self.processes):
+            stderr = self.child.stderr.decode(errors="replace").strip()
+            raise PolicyPackError(f"the Analyze relay exited with code {code} after {len(answers)} of "
+                                  f"{len(self.requests) * len(self.processes)} answers"
+                                  + (f":\n{stderr[-2000:]}" if stderr else ""))
+        return answers
+
+    def stop(self) -> None:
+        self.child.stop()
 
 
 class PackStream:
@@ -90,8 +174,9 @@ class PackStream:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._outcomes: dict[str, _Outcome] = {}
         self._graph: Optional[ResourceGraph] = None
-        self._streamed = False  # something was submitted (the SDK registers from several threads)
+        self._streamed = False  # the program submitted something (the SDK registers from several threads)
         self._analyzed = 0
+        self.relayed = 0  # Analyze requests sent through the relay (for tests, benchmarks)
         self._error: Optional[BaseException] = None
         self._ended = False  # the thread has taken the end marker off the queue
         self._ready = threading.Event()  # the packs are started and configured (or failed)
@@ -122,8 +207,9 @@ class PackStream:
 
         A graph that was not streamed (e.g. recorded in another interpreter) is sent here, whole."""
         if not self._streamed:
+            self._graph = graph
             for resource in graph:
-                self.submit(resource, graph)
+                self._queue.put(resource)
         self._queue.put(_END)
         self._thread.join()
         if self._error is not None:
@@ -173,30 +259,45 @@ class PackStream:
         remediating = [i for i, p in enumerate(processes)
                        if any(s.enforcement_level == "remediate" for s in self.effective[p.info.name].values())]
         windows = [_InFlight(index, process) for index, process in enumerate(processes)]
-        while True:
-            resource = self._queue.get()
-            if resource is _END:
-                self._ended = True
-                break
-            outcome = self._outcomes.setdefault(resource.urn, _Outcome())
-            if resource.read:
-                continue
-            graph = self._graph
-            for index in remediating:
-                self._remediate(processes[index], index, resource, graph, outcome)
-            request = analyze_request(graph, resource)
-            if self.first_sent_at is None:
-                self.first_sent_at = time.perf_counter()
-            self._analyzed += 1
+        relay: Optional[_Relay] = None
+        try:
+            while True:
+                resource = self._queue.get()
+                if resource is _END:
+                    self._ended = True
+                    break
+                outcome = self._outcomes.setdefault(resource.urn, _Outcome())
+                if resource.read:
+                    continue
+                graph = self._graph
+                for index in remediating:
+                    self._remediate(processes[index], index, resource, graph, outcome)
+                request = analyze_request(graph, resource)
+                if self.first_sent_at is None:
+                    self.first_sent_at = time.perf_counter()
+                self._analyzed += 1
+                if relay is None and not remediating and self._streamed and self._queue.qsize() >= RELAY_BACKLOG:
+                    relay = _Relay(processes)
+                if relay is not None:
+                    relay.send(request)
+                    self.relayed += 1
+                    if self._queue.empty():
+                        relay.flush()
+                    continue
+                for window in windows:
+                    while len(window.calls) >= policy_runner.ANALYZE_WINDOW:
+                        self._record(window.index, *window.collect())
+                    window.send(request)
+                    while window.calls and (answer := window.collect(wait=False)) is not None:
+                        self._record(window.index, *answer)
             for window in windows:
-                while len(window.calls) >= policy_runner.ANALYZE_WINDOW:
-                    self._record(window, *window.collect())
-                window.send(request)
-                while window.calls and (answer := window.collect(wait=False)) is not None:
-                    self._record(window, *answer)
-        for window in windows:
-            while window.calls:
-                self._record(window, *window.collect())
+                while window.calls:
+                    self._record(window.index, *window.collect())
+            for index, urn, response in relay.answers() if relay is not None else ():
+                self._record(index, urn, response)
+        finally:
+            if relay is not None:
+                relay.stop()
 
     def _remediate(self, process: PolicyPackProcess, index: int, resource: Resource, graph: ResourceGraph,
                    outcome: _Outcome) -> None:
@@ -209,8 +310,8 @@ class PackStream:
         if applied:
             policy_runner.record_inputs(resource, inputs)
 
-    def _record(self, window: _InFlight, urn: str, response: Any) -> None:
-        self._outcomes[urn].violations[window.index] = window.process.analyze_violations(response, urn)
+    def _record(self, index: int, urn: str, response: Any) -> None:
+        self._outcomes[urn].violations[index] = self.packs.processes[index].analyze_violations(response, urn)
 
     def _discard_queue(self) -> None:
         """After a failure: drop what is queued, and keep dropping until finish() or abort() ends it."""

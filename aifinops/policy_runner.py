@@ -205,6 +205,7 @@ class PolicyPackProcess:
         self.timeout = timeout
         self.info: Optional[PackInfo] = None
         self.project_version = ""  # PulumiPolicy.yaml's version, read at launch
+        self.port: Optional[int] = None  # of its Analyzer server, once connected
         self._process: Optional[ChildProcess] = None
         self._port_line: queue.Queue[bytes] = queue.Queue()
         self._port_seen = False
@@ -264,6 +265,7 @@ class PolicyPackProcess:
         if not text.isdigit() or not 0 < int(text) < 65536:
             raise PolicyPackError(f"policy pack {self.label} printed {text[:200]!r} where the CLI expects the "
                                   f"port of its Analyzer server" + self._tail())
+        self.port = int(text)
         self._channel = grpc.insecure_channel(f"127.0.0.1:{text}", options=[
             ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES)])
@@ -331,11 +333,7 @@ class PolicyPackProcess:
 
         def collect() -> None:
             request, future = pending[0]
-            # With calls in flight, a crash cannot be pinned on one of them: name them all.
-            in_flight = [r.urn for r, _ in pending]
-            what = in_flight[0] if len(in_flight) == 1 else f"one of {len(in_flight)} resources in flight: " \
-                + ", ".join(in_flight)
-            response = self.finish_call(method, future, what, request)
+            response = self.finish_call(method, future, in_flight([r.urn for r, _ in pending]), request)
             pending.popleft()
             answers.append((request, response))
 
@@ -450,9 +448,13 @@ class PolicyPackProcess:
         try:
             return call()
         except grpc.RpcError as error:
-            failure = PolicyPackError(self._failure(method, error, urn, request))
-            failure.pack_traceback = self._failed_traceback  # shown with --debug
-            raise failure from error
+            raise self.call_failed(method, error, urn, request) from error
+
+    def call_failed(self, method: str, error: grpc.RpcError, urn: str = "", request: Any = None) -> PolicyPackError:
+        """The error for a failed call (also one the Analyze relay made): why the pack failed, naming `urn`."""
+        failure = PolicyPackError(self._failure(method, error, urn, request))
+        failure.pack_traceback = self._failed_traceback  # shown with --debug
+        return failure
 
     def _failure(self, method: str, error: grpc.RpcError, urn: str, request: Any = None) -> str:
         what = f"{method} of {urn}" if urn else method
@@ -550,6 +552,11 @@ class PolicyPackSet:
         from .pack_stream import PackStream  # it builds on this module
 
         return PackStream(self, lambda names: configs or {}).start().finish(graph)
+
+
+def in_flight(urns: Sequence[str]) -> str:
+    """What a failed call is blamed on: with calls in flight, a crash cannot be pinned on one of them."""
+    return urns[0] if len(urns) == 1 else f"one of {len(urns)} resources in flight: " + ", ".join(urns)
 
 
 def record_inputs(resource: Resource, inputs: dict[str, Any]) -> None:

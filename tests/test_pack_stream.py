@@ -11,13 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from aifinops import policy_runner
+from aifinops import child_processes, pack_stream, policy_runner
 from aifinops.cli import main
+from aifinops.core.errors import PolicyPackError
+from aifinops.core.policy_config import parse_config
 from aifinops.engine import run_program
+from aifinops.pack_stream import PackStream
 from aifinops.policy_runner import PackEnvironment, PolicyPackSet
 from aifinops.project import load_project
 from tests.conftest import write_project
 from tests.test_analyzer_protocol import write_pack
+from tests.test_policy_runner import make_pack, small_graph
 
 # The pack writes a file when it analyzes the bucket named "first"; its path comes from stack config.
 MARKER_PACK = """
@@ -233,3 +237,62 @@ def test_a_built_in_pack_serves_with_fewer_garbage_collections(monkeypatch):
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+
+
+# -- the Analyze relay: a long stream's calls sent from a process of its own (aifinops.analyze_relay) ----
+
+def stream_while_running(packs: PolicyPackSet, graph, monkeypatch):
+    """Submit every resource as a running program would (before finish), with the relay taking over at once."""
+    monkeypatch.setattr(pack_stream, "RELAY_BACKLOG", 0)
+    stream = PackStream(packs).start()
+    for resource in graph:
+        stream.submit(resource, graph)
+    return stream, stream.finish(graph)
+
+
+def relays_running() -> list:
+    return [c for c in list(child_processes._LIVE) if "analyze_relay.py" in " ".join(c.popen.args)]
+
+
+def test_the_relay_reports_what_the_packs_answer_in_process(tmp_path, monkeypatch):
+    root = write_project(tmp_path / "project", REVERSED_PROGRAM, {"aws:region": "us-east-1"})
+    project = load_project(root)
+    graph = run_program(project, project.load_stack("dev"))
+    flagger, marker = write_pack(tmp_path / "flagger", FLAG_EVERY_BUCKET), write_pack(tmp_path / "marker", MARKER_PACK)
+    with PolicyPackSet([flagger, marker], PackEnvironment.for_graph(graph)) as packs:
+        finished = packs.check(graph)  # a finished graph: no relay
+        stream, relayed = stream_while_running(packs, graph, monkeypatch)
+    assert stream.relayed == relayed.resources_analyzed == finished.resources_analyzed == 26
+    assert relayed.violations == finished.violations
+    assert [v.detail for v in relayed.violations if v.policy == "flags"] == [f"b{i:02d}" for i in range(24)]
+    assert not relays_running()
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("if args.name == 'boom': os._exit(3)", r"crashed \(exit code 3\) during Analyze of .*::boom"),
+    ("if args.name == 'boom': raise RuntimeError('policy bug')",
+     r"policy pack 'fake': policy 'probe' raised RuntimeError during Analyze of resource urn:.*::boom: policy bug"),
+    ("if args.name == 'boom': time.sleep(30)", r"did not answer Analyze of .*::boom.* within 1s"),
+])
+def test_a_pack_failing_behind_the_relay_fails_closed_as_it_would_in_process(tmp_path, monkeypatch, body, expected):
+    monkeypatch.setattr(policy_runner, "ANALYZE_WINDOW", 1)  # so the failure is pinned on boom alone
+    graph = small_graph("ok", "boom", "after")
+    packs = PolicyPackSet([make_pack(tmp_path / "pack", body)], PackEnvironment.for_graph(graph), timeout=1,
+                          start_timeout=30)
+    with pytest.raises(PolicyPackError, match=expected):
+        with packs:
+            stream_while_running(packs, graph, monkeypatch)
+    assert not packs.is_open and not relays_running()
+
+
+def test_a_remediating_pack_is_never_relayed(tmp_path, monkeypatch):
+    pack = make_pack(tmp_path / "pack", "pass")
+    graph = small_graph("ok")
+    with PolicyPackSet([pack], PackEnvironment.for_graph(graph)) as packs:
+        monkeypatch.setattr(pack_stream, "RELAY_BACKLOG", 0)
+        stream = PackStream(packs, lambda names: {"fake": [parse_config({"probe": "remediate"}, "test")]})
+        stream.start()
+        for resource in graph:
+            stream.submit(resource, graph)
+        run = stream.finish(graph)
+    assert run.resources_analyzed == 3 and stream.relayed == 0  # each Remediate is answered before Analyze
