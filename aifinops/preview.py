@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
 
@@ -107,13 +108,20 @@ def run(args: argparse.Namespace) -> int:
         raise
     report = Report(graph, duration)
     checkov_scan = start_checkov_scan(graph, args, warm_checkov)  # runs while the policy packs finish
-    policy_run = step("running the policy packs", finish_policy_packs, stream, graph, args) \
-        if stream is not None else None
+    # The packs' last answers and AnalyzeStack, which this process only waits on, overlap the estimate.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aifinops-packs") as pool:
+        finishing = pool.submit(finish_policy_packs, stream, graph, args) if stream is not None else None
+        try:
+            cost_lines, cost_json = step("estimating the cost", preview_cost_section, graph, args)
+        except BaseException:
+            if stream is not None:
+                stream.abort()
+            raise
+        policy_run = step("running the policy packs", finishing.result) if finishing is not None else None
     if policy_run is not None:
         add_policy_run(report, policy_run)
         report.duration_seconds = time.perf_counter() - started  # program and packs overlap
     checkov_lines = step("scanning with checkov", finish_checkov_scan, checkov_scan, report)
-    cost_lines, cost_json = step("estimating the cost", preview_cost_section, graph, args)
     report.cost = cost_json
     if args.json:
         json.dump({**preview_document(report), "costEstimate": cost_json}, sys.stdout, indent=2, default=str)
