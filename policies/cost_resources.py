@@ -5,11 +5,17 @@ from typing import Any, Iterable
 
 from aifinops.core.estimate import CostResource
 
+from .call_memo import once_per_call
 from .preview_values import plain
 
 
 def from_policy_resources(resources: Iterable[Any]) -> list[CostResource]:
-    """CostResources from pulumi-policy PolicyResource objects (a stack policy's `args.resources`)."""
+    """CostResources from pulumi-policy PolicyResource objects (a stack policy's `args.resources`): every
+    stack policy of one AnalyzeStack call sees the same stack, so they share one conversion."""
+    return once_per_call("cost resources", lambda: _convert(resources))
+
+
+def _convert(resources: Iterable[Any]) -> list[CostResource]:
     views = []
     for resource in resources:
         provider = getattr(resource, "provider", None)

@@ -10,7 +10,10 @@ import gc
 import importlib
 from typing import Any, Mapping, Optional
 
+import pulumi_policy.policy
 from pulumi_policy import EnforcementLevel, PolicyPack
+
+from . import call_memo
 
 # The cyclic collector's thresholds while a pack serves (Python's defaults: 700, 10, 10). AnalyzeStack keeps
 # every resource of the stack alive while the policies run, and with the defaults repeated collections over
@@ -39,6 +42,7 @@ def serve(kind: str, name: Optional[str] = None, initial_config: Optional[Mappin
     module_name, description = PACKS[kind]
     module = importlib.import_module(module_name)
     _collect_garbage_less_often()
+    call_memo.install(pulumi_policy.policy._PolicyAnalyzerServicer)  # pinned SDK (pyproject.toml)
     PolicyPack(name=name or module.PACK_NAME, policies=module.POLICIES, enforcement_level=enforcement_level,
                initial_config=dict(initial_config) if initial_config else None, description=description)
 

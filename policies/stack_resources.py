@@ -11,6 +11,7 @@ from typing import Any, Iterable, Sequence
 
 from pulumi_policy import PolicyResource
 
+from .call_memo import once_per_call
 from .preview_values import plain
 
 
@@ -19,7 +20,8 @@ class StackResources:
 
     def __init__(self, resources: Sequence[PolicyResource]) -> None:
         self.resources = list(resources)
-        self._props: dict[str, Any] = {}
+        # By URN, shared by the stack policies of one AnalyzeStack call (each has its own PolicyResources).
+        self._props: dict[str, Any] = once_per_call("plain props by urn", dict)
         self._indexes: dict[tuple[tuple[str, ...], str], tuple[dict[str, list], dict[str, list]]] = {}
 
     def props(self, resource: PolicyResource) -> Any:

@@ -20,6 +20,7 @@ from aifinops.core.estimate import CostResource, Estimate, Usage, estimate, pars
 from aifinops.core.estimate.budgets import covered_resources, read_budgets, uncounted_resources, unevaluated_filters
 from aifinops.core.estimate.usage import USAGE_SCHEMA
 
+from ..call_memo import once_per_call
 from ..config_schema import config_schema, setting
 from ..cost_resources import from_policy_resources
 
@@ -61,8 +62,11 @@ def stack_usage(configured: Any) -> Usage:
 def stack_estimate(args: StackValidationArgs, views: list[CostResource]) -> Estimate:
     """The estimate of the stack as `aifinops cost` makes it: the policy's usage, the stack's `aws:region`."""
     region = _stack_config().get("aws:region")
-    return estimate(views, stack_usage(setting(args, SCHEMA, "usage")),
-                    region=region if isinstance(region, str) and region else None)
+    usage = setting(args, SCHEMA, "usage")
+    # The policies of one AnalyzeStack call that price the stack with the same usage share the estimate.
+    return once_per_call(("estimate", json.dumps(usage, sort_keys=True, default=str), id(views)),
+                         lambda: estimate(views, stack_usage(usage), region=region if isinstance(region, str)
+                                          and region else None))
 
 
 def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
