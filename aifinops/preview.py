@@ -113,11 +113,11 @@ def run(args: argparse.Namespace) -> int:
         finishing = pool.submit(finish_policy_packs, stream, graph, args) if stream is not None else None
         try:
             cost_lines, cost_json = step("estimating the cost", preview_cost_section, graph, args)
-        except BaseException:
+            policy_run = step("running the policy packs", finishing.result) if finishing is not None else None
+        except BaseException:  # a bad usage file, a signal: the packs are closed, so their thread ends now
             if stream is not None:
                 stream.abort()
             raise
-        policy_run = step("running the policy packs", finishing.result) if finishing is not None else None
     if policy_run is not None:
         add_policy_run(report, policy_run)
         report.duration_seconds = time.perf_counter() - started  # program and packs overlap
