@@ -29,6 +29,7 @@ PRICED_BY_MARKET_OPTIONS = ("aws:ec2/instance:Instance", "aws:ec2/launchTemplate
 SPOT_REQUEST_TYPE = "aws:ec2/spotInstanceRequest:SpotInstanceRequest"
 SPOT_FLEET_TYPE = "aws:ec2/spotFleetRequest:SpotFleetRequest"
 EC2_FLEET_TYPE = "aws:ec2/fleet:Fleet"
+SPOT_PRICED_TYPES = (ASG_TYPE, *PRICED_BY_MARKET_OPTIONS, SPOT_REQUEST_TYPE, SPOT_FLEET_TYPE, EC2_FLEET_TYPE)
 SCHEMA = config_schema({
     "maxFractionOfOnDemand": {
         "type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 1.0,
@@ -81,6 +82,8 @@ def _price(value: Any) -> float | None:
 
 
 def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in SPOT_PRICED_TYPES:
+        return  # before reading config and converting the properties: the pack sees every resource
     fraction = float(setting(args, SCHEMA, "maxFractionOfOnDemand"))
     for cap in spot_caps(args.resource_type, plain(args.props)):
         price = _price(cap.price) if not is_unknown(cap.price) else None

@@ -42,6 +42,8 @@ ADVICE = ("Managed spot training costs up to 90% less and resumes from the last 
 
 
 def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in (TRAINING_JOB, PIPELINE) and args.resource_type not in LIFECYCLE_SCRIPTS:
+        return  # before converting the properties: the pack sees every resource of the stack
     props = plain(args.props)
     if args.resource_type == TRAINING_JOB:
         spot = dig(props, "enableManagedSpotTraining")
