@@ -1,20 +1,26 @@
-"""Work that several policies of a pack share within one Analyzer call, done once per call.
+"""Work that the policies of a pack repeat within one Analyzer call, done once per call.
 
-pulumi-policy gives every stack policy its own copy of the stack's resources, so each budget policy
-converted the whole stack and estimated it again: three times in the cost pack's AnalyzeStack, which
-came last in a preview, after the program. The pack's server is wrapped (`install`) so that each
-AnalyzeStack call has a memo of its own; `once_per_call(key, compute)` keeps `compute()` there. Outside
-a call (a policy's validate called directly, as unit tests do) nothing is kept. What is kept is shared
-by the policies of the call: they must not change it.
+pulumi-policy converts a resource's properties (and its provider's) from protobuf once per policy, and
+gives every stack policy its own copy of the stack: in AnalyzeStack, each of a pack's five stack policies
+converted all 10,000 resources again, and each budget policy estimated the whole stack again. That came
+last in a preview, after the program. `install` wraps the SDK's Analyzer servicer so that each Analyze
+and AnalyzeStack call has a memo of its own:
+  - `once_per_call(key, compute)` keeps `compute()` there (the stack's cost views, its estimate);
+  - the SDK's protobuf-to-dict conversion of a message is kept there too. Only that step: the SDK still
+    builds every policy's own values and proxies from it, so no policy sees what another could change.
+Outside a call (a policy's validate called directly, as unit tests do) nothing is kept. What
+`once_per_call` keeps is shared by the policies of the call: they must not change it.
 """
 from __future__ import annotations
 
 import contextvars
 import functools
+from types import ModuleType
 from typing import Any, Callable, Optional, TypeVar
 
 T = TypeVar("T")
 _MEMO: contextvars.ContextVar[Optional[dict[Any, Any]]] = contextvars.ContextVar("aifinops_call_memo", default=None)
+_SERVED_WITH_MEMO = ("Analyze", "AnalyzeStack")
 
 
 def once_per_call(key: Any, compute: Callable[[], T]) -> T:
@@ -40,8 +46,36 @@ def with_memo(method: Callable[..., T]) -> Callable[..., T]:
     return serving
 
 
-def install(servicer_class: Any) -> None:
-    """Give the SDK's Analyzer servicer's AnalyzeStack a memo per call (once; a class without it is left)."""
-    method = getattr(servicer_class, "AnalyzeStack", None)
-    if method is not None and not getattr(method, "with_call_memo", False):
-        servicer_class.AnalyzeStack = with_memo(method)
+class JsonFormatWithMemo:
+    """Stands in for `json_format` in the SDK's module: MessageToDict of a message is kept for the call.
+
+    Keyed by the message object, which the memo holds so that its id stays its own; the dict it returns
+    is only read by the SDK (pulumi_policy.deserialize builds new values from it)."""
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.module, name)
+
+    def MessageToDict(self, message: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 the SDK's name
+        memo = _MEMO.get()
+        if memo is None or args or kwargs:
+            return self.module.MessageToDict(message, *args, **kwargs)
+        key = ("MessageToDict", id(message))
+        kept = memo.get(key)
+        if kept is None or kept[0] is not message:
+            kept = memo[key] = (message, self.module.MessageToDict(message))
+        return kept[1]
+
+
+def install(servicer_class: Any, sdk_module: Optional[ModuleType] = None) -> None:
+    """Give the SDK's Analyzer servicer a memo per Analyze and AnalyzeStack call, and `sdk_module` (the
+    module that defines it) the conversion kept in it. Idempotent; what the class or module lacks is left."""
+    for name in _SERVED_WITH_MEMO:
+        method = getattr(servicer_class, name, None)
+        if method is not None and not getattr(method, "with_call_memo", False):
+            setattr(servicer_class, name, with_memo(method))
+    json_format = getattr(sdk_module, "json_format", None)
+    if json_format is not None and not isinstance(json_format, JsonFormatWithMemo):
+        sdk_module.json_format = JsonFormatWithMemo(json_format)

@@ -6,9 +6,11 @@ directory is three small files (PulumiPolicy.yaml, requirements.txt, __main__.py
 """
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
-from typing import Any, Mapping, Optional
+import threading
+from typing import Any, Callable, Mapping, Optional
 
 import pulumi_policy.policy
 from pulumi_policy import EnforcementLevel, PolicyPack
@@ -20,6 +22,12 @@ from . import call_memo
 # them made it grow faster than the stack: 7.5 s of CPU for 10,000 resources against 0.5 s for 1,000; with
 # these, 4.2 s (benchmarks/engine.py). Reference counting still frees everything else at once.
 _GC_THRESHOLDS = (50_000, 20, 100)
+# AnalyzeStack builds every policy's copy of the stack, which lives until the policy returns, so the
+# collections it triggers only re-scan those copies: 1.35 of 3.7 s of CPU for 10,000 resources, against
+# 0.03 of 0.24 s for 1,000. It runs with the cyclic collector paused (reference counting still frees what
+# it drops); the collector runs again once no such call is in flight.
+_PAUSE_LOCK = threading.Lock()
+_paused_calls = 0
 
 # Pack kind -> (module with PACK_NAME and POLICIES, description).
 PACKS = {
@@ -42,7 +50,10 @@ def serve(kind: str, name: Optional[str] = None, initial_config: Optional[Mappin
     module_name, description = PACKS[kind]
     module = importlib.import_module(module_name)
     _collect_garbage_less_often()
-    call_memo.install(pulumi_policy.policy._PolicyAnalyzerServicer)  # pinned SDK (pyproject.toml)
+    servicer = pulumi_policy.policy._PolicyAnalyzerServicer  # the SDK is pinned (pyproject.toml)
+    call_memo.install(servicer, pulumi_policy.policy)
+    if not getattr(servicer.AnalyzeStack, "collector_paused", False):
+        servicer.AnalyzeStack = _collector_paused(servicer.AnalyzeStack)
     PolicyPack(name=name or module.PACK_NAME, policies=module.POLICIES, enforcement_level=enforcement_level,
                initial_config=dict(initial_config) if initial_config else None, description=description)
 
@@ -52,3 +63,22 @@ def _collect_garbage_less_often() -> None:
     collect young objects less often (see _GC_THRESHOLDS)."""
     gc.freeze()
     gc.set_threshold(*_GC_THRESHOLDS)
+
+
+def _collector_paused(method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method` with the cyclic collector paused while it runs (see _PAUSE_LOCK); calls may overlap."""
+    @functools.wraps(method)
+    def serving(*args: Any, **kwargs: Any) -> Any:
+        global _paused_calls
+        with _PAUSE_LOCK:
+            _paused_calls += 1
+            gc.disable()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            with _PAUSE_LOCK:
+                _paused_calls -= 1
+                if not _paused_calls:
+                    gc.enable()
+    serving.collector_paused = True  # type: ignore[attr-defined]
+    return serving

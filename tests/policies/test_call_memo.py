@@ -1,12 +1,23 @@
 """Work shared by the policies of one Analyzer call (aifinops.policies.call_memo)."""
 from __future__ import annotations
 
+import gc
+import importlib
+import inspect
+import json
 import threading
 
 import pulumi_policy.policy
+import pytest
+from google.protobuf import json_format
+from pulumi_policy import EnforcementLevel
 
+from aifinops.analyzer_requests import analyze_requests, analyze_stack_request
+from aifinops.engine import run_program
 from aifinops.policies import call_memo, packs
 from aifinops.policies.call_memo import once_per_call
+from aifinops.project import load_project
+from tests.conftest import write_project
 
 
 class Servicer:
@@ -62,9 +73,79 @@ def test_installing_twice_wraps_once_and_a_built_in_pack_installs_it(monkeypatch
     assert Servicer.AnalyzeStack is wrapped
 
     servicer_class = pulumi_policy.policy._PolicyAnalyzerServicer
-    monkeypatch.setattr(servicer_class, "AnalyzeStack", servicer_class.AnalyzeStack.__wrapped__
-                        if hasattr(servicer_class.AnalyzeStack, "__wrapped__") else servicer_class.AnalyzeStack)
+    for name in ("Analyze", "AnalyzeStack"):
+        monkeypatch.setattr(servicer_class, name, inspect.unwrap(getattr(servicer_class, name)))
+    monkeypatch.setattr(pulumi_policy.policy, "json_format", json_format)
     monkeypatch.setattr(packs, "PolicyPack", lambda **kwargs: None)
     monkeypatch.setattr(packs, "_collect_garbage_less_often", lambda: None)
     packs.serve("cost")
-    assert getattr(servicer_class.AnalyzeStack, "with_call_memo", False)
+    assert getattr(servicer_class.Analyze, "with_call_memo", False)
+    assert getattr(inspect.unwrap(servicer_class.AnalyzeStack, stop=lambda f: getattr(f, "with_call_memo", False)),
+                   "with_call_memo", False)
+    assert getattr(servicer_class.AnalyzeStack, "collector_paused", False)
+    assert isinstance(pulumi_policy.policy.json_format, call_memo.JsonFormatWithMemo)
+
+
+def served_answers(graph, kind: str) -> tuple[list[bytes], bytes]:
+    """A built-in pack's servicer, called in-process: each Analyze answer and the AnalyzeStack answer."""
+    module = importlib.import_module(f"aifinops.policies.{kind}")
+    servicer = pulumi_policy.policy._PolicyAnalyzerServicer(
+        module.PACK_NAME, "0.0.1", module.POLICIES, EnforcementLevel.MANDATORY, None, "", None, None, None, None, None)
+    analyzed = [servicer.Analyze(request, None).SerializeToString() for request in analyze_requests(graph)]
+    return analyzed, servicer.AnalyzeStack(analyze_stack_request(graph), None).SerializeToString()
+
+
+# Untagged, unencrypted, without lifecycle, and an unapproved GPU type: both packs have things to say,
+# resource by resource and about the stack.
+VIOLATING_PROGRAM = """
+import pulumi_aws as aws
+for i in range(3):
+    bucket = aws.s3.Bucket(f"data-{i}")
+    aws.s3.BucketVersioning(f"data-{i}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"})
+    aws.ec2.Instance(f"gpu-{i}", instance_type="p5.48xlarge", ami="ami-0123456789abcdef0")
+"""
+
+
+@pytest.mark.parametrize("kind", ["cost", "security"])
+def test_the_packs_answer_the_same_with_the_memo_and_convert_less(tmp_path, monkeypatch, kind):
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"aws:region": "us-east-1"}))
+    project = load_project(write_project(tmp_path, VIOLATING_PROGRAM, {"aws:region": "us-east-1"}))
+    graph = run_program(project, project.load_stack("dev"))
+    servicer_class = pulumi_policy.policy._PolicyAnalyzerServicer
+    for name in ("Analyze", "AnalyzeStack"):
+        monkeypatch.setattr(servicer_class, name, inspect.unwrap(getattr(servicer_class, name)))
+    conversions = []
+    original = json_format.MessageToDict
+    monkeypatch.setattr(json_format, "MessageToDict", lambda *a, **k: conversions.append(1) or original(*a, **k))
+    monkeypatch.setattr(pulumi_policy.policy, "json_format", json_format)
+    without = served_answers(graph, kind)
+    converted_without, conversions[:] = len(conversions), []
+    call_memo.install(servicer_class, pulumi_policy.policy)
+    with_memo = served_answers(graph, kind)
+    analyzed, stack = without
+    assert with_memo == without  # byte for byte
+    assert any(analyzed) or stack  # answers with violations in them
+    assert 0 < len(conversions) < converted_without / 2
+
+
+def test_analyze_stack_runs_with_the_collector_paused_even_when_calls_overlap():
+    seen, barrier = [], threading.Barrier(2)
+
+    def analyze_stack(name):
+        barrier.wait(timeout=10)
+        seen.append((name, gc.isenabled()))
+        if name == "quick":
+            return
+        barrier.wait(timeout=10)  # the quick call has returned: the collector stays paused for this one
+        seen.append((name, gc.isenabled()))
+
+    paused = packs._collector_paused(analyze_stack)
+    assert gc.isenabled()
+    threads = [threading.Thread(target=paused, args=(name,)) for name in ("quick", "slow")]
+    for thread in threads:
+        thread.start()
+    threads[0].join(timeout=10)
+    barrier.wait(timeout=10)
+    threads[1].join(timeout=10)
+    assert sorted(seen) == [("quick", False), ("slow", False), ("slow", False)]
+    assert gc.isenabled()  # on again after the last call
