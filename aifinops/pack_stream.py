@@ -130,8 +130,8 @@ class _Relay:
             self.child.write_stdin(b"".join(self._unsent), close=False)
             self._unsent.clear()
 
-    def answers(self) -> list[tuple[int, str, analyzer_pb2.AnalyzeResponse]]:
-        """End the stream and wait: (pack index, urn, response) for every request and pack, or the error
+    def answers(self) -> list[tuple[int, str, bytes]]:
+        """End the stream and wait: (pack index, urn, AnalyzeResponse bytes) for every request and pack, or the error
         of the first call that failed, as the pack's own client would have raised it."""
         self.flush()
         self.child.write_stdin(analyze_relay.HEADER.pack(0))
@@ -146,7 +146,7 @@ class _Relay:
                 urns = [self.requests[n].urn for n in document.get("inFlight", [number])]
                 raise self.processes[pack].call_failed("Analyze", _RelayedError(document),
                                                        policy_runner.in_flight(urns), self.requests[number])
-            answers.append((pack, self.requests[number].urn, analyzer_pb2.AnalyzeResponse.FromString(payload)))
+            answers.append((pack, self.requests[number].urn, payload))
         if len(answers) != len(self.requests) * len(self.processes):
             stderr = self.child.stderr.decode(errors="replace").strip()
             raise PolicyPackError(f"the Analyze relay exited with code {code} after {len(answers)} of "
@@ -173,6 +173,10 @@ class PackStream:
         self.first_sent_at: Optional[float] = None  # perf_counter() of the first Analyze call (for tests, benchmarks)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._outcomes: dict[str, _Outcome] = {}
+        # Analyze answers (pack index, urn, AnalyzeResponse or its bytes), read into violations at the end,
+        # while the packs run AnalyzeStack
+        self._answers: list[tuple[int, str, Any]] = []
+        self._remediating: list[int] = []  # indexes of the packs with a policy at level remediate
         self._graph: Optional[ResourceGraph] = None
         self._streamed = False  # the program submitted something (the SDK registers from several threads)
         self._analyzed = 0
@@ -211,11 +215,14 @@ class PackStream:
             for resource in graph:
                 self._queue.put(resource)
         self._queue.put(_END)
+        # The graph is final (nothing remediates it now): build the stack's request while the last answers come.
+        ready = self._ready.is_set() and self._error is None and not self._remediating
+        stack_request = analyze_stack_request(graph) if ready else None
         self._thread.join()
         if self._error is not None:
             raise self._error
         try:
-            return self._assemble(graph)
+            return self._assemble(graph, stack_request or analyze_stack_request(graph))
         except BaseException:
             self.packs.close()  # unblocks the other packs' calls; a failed set is not reused
             raise
@@ -249,15 +256,15 @@ class PackStream:
         for process in self.packs.processes:
             process.configure_stack(self._graph_for_configure())
             process.configure(self.effective[process.info.name])
+        self._remediating = [i for i, p in enumerate(self.packs.processes)
+                             if any(s.enforcement_level == "remediate" for s in self.effective[p.info.name].values())]
 
     def _graph_for_configure(self) -> ResourceGraph:
         environment = self.packs.environment
         return ResourceGraph(environment.project, environment.stack, {})
 
     def _stream(self) -> None:
-        processes = self.packs.processes
-        remediating = [i for i, p in enumerate(processes)
-                       if any(s.enforcement_level == "remediate" for s in self.effective[p.info.name].values())]
+        processes, remediating = self.packs.processes, self._remediating
         windows = [_InFlight(index, process) for index, process in enumerate(processes)]
         relay: Optional[_Relay] = None
         try:
@@ -311,7 +318,7 @@ class PackStream:
             policy_runner.record_inputs(resource, inputs)
 
     def _record(self, index: int, urn: str, response: Any) -> None:
-        self._outcomes[urn].violations[index] = self.packs.processes[index].analyze_violations(response, urn)
+        self._answers.append((index, urn, response))
 
     def _discard_queue(self) -> None:
         """After a failure: drop what is queued, and keep dropping until finish() or abort() ends it."""
@@ -319,12 +326,16 @@ class PackStream:
             self._ended = self._queue.get() is _END
 
     # -- the end of the run -----------------------------------------------------------------------
-    def _assemble(self, graph: ResourceGraph) -> PolicyRun:
+    def _assemble(self, graph: ResourceGraph, stack_request: analyzer_pb2.AnalyzeStackRequest) -> PolicyRun:
         processes = self.packs.processes
         stack_urn = graph.root.urn if any(r.type == STACK_TYPE for r in graph) else ""
-        stack_request = analyze_stack_request(graph)
         with ThreadPoolExecutor(max_workers=len(processes)) as pool:
-            stack_results = list(pool.map(lambda p: p.analyze_stack(stack_request, stack_urn), processes))
+            analyzing = [pool.submit(p.analyze_stack, stack_request, stack_urn) for p in processes]
+            for index, urn, response in self._answers:  # while the packs run their stack policies
+                if isinstance(response, bytes):
+                    response = analyzer_pb2.AnalyzeResponse.FromString(response)
+                self._outcomes[urn].violations[index] = processes[index].analyze_violations(response, urn)
+            stack_results = [future.result() for future in analyzing]
         outcomes = [self._outcomes.get(resource.urn, _Outcome()) for resource in graph]
         # The order of a run over the finished graph: each remediating pack's diagnostics resource by
         # resource, then each pack's Analyze violations in graph order followed by its stack violations.
