@@ -5,8 +5,9 @@ instance per group of four, plus the stack-wide cost-tag transform), then runs, 
 alternating them --repeat times (the figures are medians, so load from other processes hits all alike):
   - baseline: the stock SDK mocks (`pulumi.runtime.set_mocks`) running the same program with runpy;
   - engine: `aifinops preview --skip-policy-packs` (engine, recording, cost section, tree output);
-  - whole: `aifinops preview` with both default packs, streamed while the program runs (the synthetic
-    resources violate policies, so it exits 1: a normal outcome here).
+  - whole: `aifinops preview` with both default packs, streamed while the program runs, through the
+    Analyze relay once registrations queue up (the synthetic resources violate policies, so it exits 1:
+    a normal outcome here).
 Prints wall time, time ratios against the baseline, peak RSS (the aifinops process; each pack is a
 process of its own), and the packs' throughput measured apart: resources per second through both packs
 over a finished graph (Analyze per resource, then AnalyzeStack), with the per-call CPU cost on both sides
