@@ -33,11 +33,14 @@ _MAX_MESSAGE_BYTES = 400 * 1024 * 1024  # the policy SDK's own limit
 
 
 def read_results(data: bytes) -> Iterator[tuple[bytes, int, int, bytes]]:
-    """(kind, pack, request, payload) for each frame of the relay's output."""
+    """(kind, pack, request, payload) for each whole frame of the relay's output (a relay that died while
+    writing leaves a cut frame at the end, which is left out: the answers are then too few)."""
     offset = 0
-    while offset < len(data):
+    while offset + RESULT.size <= len(data):
         kind, pack, request, length = RESULT.unpack_from(data, offset)
         offset += RESULT.size
+        if offset + length > len(data):
+            return
         yield kind, pack, request, data[offset:offset + length]
         offset += length
 

@@ -296,3 +296,28 @@ def test_a_remediating_pack_is_never_relayed(tmp_path, monkeypatch):
             stream.submit(resource, graph)
         run = stream.finish(graph)
     assert run.resources_analyzed == 3 and stream.relayed == 0  # each Remediate is answered before Analyze
+
+
+# Stands in for the relay: reads a little, answers part of one frame, and dies.
+DYING_RELAY = """
+import os, sys
+sys.stdin.buffer.read(4)
+sys.stdout.buffer.write(b"R\\x00\\x00\\x00\\x00")
+sys.stdout.buffer.flush()
+sys.stderr.write("relay: out of memory\\n")
+os._exit(9)
+"""
+
+
+def test_a_relay_that_dies_fails_closed_naming_what_it_said(tmp_path, monkeypatch):
+    script = tmp_path / "dying_relay.py"
+    script.write_text(DYING_RELAY)
+    monkeypatch.setattr(pack_stream.analyze_relay, "__file__", str(script))
+    graph = small_graph("ok", "later")
+    packs = PolicyPackSet([make_pack(tmp_path / "pack", "pass")], PackEnvironment.for_graph(graph), timeout=5,
+                          start_timeout=30)
+    with pytest.raises(PolicyPackError, match=r"the Analyze relay exited with code 9 after 0 of 4 answers:\n"
+                                              r"relay: out of memory"):
+        with packs:
+            stream_while_running(packs, graph, monkeypatch)
+    assert not packs.is_open and not relays_running()
