@@ -12,8 +12,9 @@ A long stream's Analyze calls go through aifinops.analyze_relay, a process of it
 waits on gRPC answers while the program keeps the interpreter busy gets the GIL back too seldom, and the
 calls fell behind the program. Once RELAY_BACKLOG registrations wait while the program runs, the thread
 only serializes each request and writes what is queued to the relay at once (each write gives the GIL
-away, and getting it back takes a switch interval); the answers come back when the stream ends. A stream with a pack that remediates
-stays here, because each Remediate must be answered before the next pack and Analyze see the resource.
+away, and getting it back takes a switch interval); the answers come back when the stream ends. A stream
+with a pack that remediates stays here: each Remediate must be answered before the next pack sees the
+resource.
 
 Answers arrive in any order; results are kept by resource and assembled at the end in the graph's stable
 order (see ResourceGraph.put_in_stable_order), so a streamed run reports exactly what a run over the
@@ -131,8 +132,8 @@ class _Relay:
             self._unsent.clear()
 
     def answers(self) -> list[tuple[int, str, bytes]]:
-        """End the stream and wait: (pack index, urn, AnalyzeResponse bytes) for every request and pack, or the error
-        of the first call that failed, as the pack's own client would have raised it."""
+        """End the stream and wait: (pack index, urn, AnalyzeResponse bytes) for every request and pack, or
+        the error of the first call that failed, as the pack's own client would have raised it."""
         self.flush()
         self.child.write_stdin(analyze_relay.HEADER.pack(0))
         try:
@@ -331,10 +332,14 @@ class PackStream:
         stack_urn = graph.root.urn if any(r.type == STACK_TYPE for r in graph) else ""
         with ThreadPoolExecutor(max_workers=len(processes)) as pool:
             analyzing = [pool.submit(p.analyze_stack, stack_request, stack_urn) for p in processes]
-            for index, urn, response in self._answers:  # while the packs run their stack policies
-                if isinstance(response, bytes):
-                    response = analyzer_pb2.AnalyzeResponse.FromString(response)
-                self._outcomes[urn].violations[index] = processes[index].analyze_violations(response, urn)
+            try:
+                for index, urn, response in self._answers:  # while the packs run their stack policies
+                    if isinstance(response, bytes):
+                        response = analyzer_pb2.AnalyzeResponse.FromString(response)
+                    self._outcomes[urn].violations[index] = processes[index].analyze_violations(response, urn)
+            except BaseException:
+                self.packs.close()  # so the pool does not wait out the stack calls
+                raise
             stack_results = [future.result() for future in analyzing]
         outcomes = [self._outcomes.get(resource.urn, _Outcome()) for resource in graph]
         # The order of a run over the finished graph: each remediating pack's diagnostics resource by
