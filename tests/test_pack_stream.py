@@ -80,7 +80,13 @@ def started_packs_running(before: set) -> list:
     return [p for p in list(policy_runner._RUNNING) if p not in before and p.is_running]
 
 
-def test_analyze_calls_begin_while_the_program_is_still_registering(tmp_path, capsys, packs_before):
+@pytest.mark.parametrize("backlog", [pack_stream.RELAY_BACKLOG, 0], ids=["in-process", "relayed"])
+def test_analyze_calls_begin_while_the_program_is_still_registering(tmp_path, capsys, monkeypatch, packs_before,
+                                                                    backlog):
+    monkeypatch.setattr(pack_stream, "RELAY_BACKLOG", backlog)  # 0: the relay takes the very first resource
+    relays = []
+    monkeypatch.setattr(pack_stream, "_Relay", lambda processes, started=pack_stream._Relay:
+                        relays.append(started(processes)) or relays[-1])
     marker = tmp_path / "analyzed-first"
     root = write_project(tmp_path / "project", WAITING_PROGRAM, {"aws:region": "us-east-1", "marker": str(marker)})
     pack = write_pack(tmp_path / "marker", MARKER_PACK)
@@ -93,7 +99,8 @@ def test_analyze_calls_begin_while_the_program_is_still_registering(tmp_path, ca
     # reported in the graph's stable order (ties by program line: "second" is made on an earlier line),
     # not in the order the answers came
     assert analyzed == ["analyzed second", "analyzed first"]
-    assert not started_packs_running(packs_before)
+    assert len(relays) == (backlog == 0)
+    assert not started_packs_running(packs_before) and not relays_running()
 
 
 # Buckets registered in reverse name order on one line: the graph's stable order (ties by line, then URN)
