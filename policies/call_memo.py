@@ -23,14 +23,18 @@ _MEMO: contextvars.ContextVar[Optional[dict[Any, Any]]] = contextvars.ContextVar
 _SERVED_WITH_MEMO = ("Analyze", "AnalyzeStack")
 
 
-def once_per_call(key: Any, compute: Callable[[], T]) -> T:
-    """compute(), once per Analyzer call for `key` (every time outside a call)."""
+def once_per_call(key: Any, compute: Callable[[], T], of: Any = None) -> T:
+    """compute(), once per Analyzer call for `key` (every time outside a call). `of`: the object the result
+    is computed from, when it is one of many (a message, a list of views): it is kept with the result, so
+    that its id, part of the key, stays its own for the call."""
     memo = _MEMO.get()
     if memo is None:
         return compute()
-    if key not in memo:
-        memo[key] = compute()
-    return memo[key]
+    slot = (key, id(of))
+    kept = memo.get(slot)
+    if kept is None or kept[0] is not of:
+        kept = memo[slot] = (of, compute())
+    return kept[1]
 
 
 def with_memo(method: Callable[..., T]) -> Callable[..., T]:
@@ -49,8 +53,7 @@ def with_memo(method: Callable[..., T]) -> Callable[..., T]:
 class JsonFormatWithMemo:
     """Stands in for `json_format` in the SDK's module: MessageToDict of a message is kept for the call.
 
-    Keyed by the message object, which the memo holds so that its id stays its own; the dict it returns
-    is only read by the SDK (pulumi_policy.deserialize builds new values from it)."""
+    The dict it returns is only read by the SDK (pulumi_policy.deserialize builds new values from it)."""
 
     def __init__(self, module: ModuleType) -> None:
         self.module = module
@@ -59,14 +62,9 @@ class JsonFormatWithMemo:
         return getattr(self.module, name)
 
     def MessageToDict(self, message: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 the SDK's name
-        memo = _MEMO.get()
-        if memo is None or args or kwargs:
+        if args or kwargs:
             return self.module.MessageToDict(message, *args, **kwargs)
-        key = ("MessageToDict", id(message))
-        kept = memo.get(key)
-        if kept is None or kept[0] is not message:
-            kept = memo[key] = (message, self.module.MessageToDict(message))
-        return kept[1]
+        return once_per_call("MessageToDict", lambda: self.module.MessageToDict(message), of=message)
 
 
 def install(servicer_class: Any, sdk_module: Optional[ModuleType] = None) -> None:

@@ -64,9 +64,9 @@ def stack_estimate(args: StackValidationArgs, views: list[CostResource]) -> Esti
     region = _stack_config().get("aws:region")
     usage = setting(args, SCHEMA, "usage")
     # The policies of one AnalyzeStack call that price the stack with the same usage share the estimate.
-    return once_per_call(("estimate", json.dumps(usage, sort_keys=True, default=str), id(views)),
+    return once_per_call(("estimate", json.dumps(usage, sort_keys=True, default=str)),
                          lambda: estimate(views, stack_usage(usage), region=region if isinstance(region, str)
-                                          and region else None))
+                                          and region else None), of=views)
 
 
 def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
