@@ -29,7 +29,10 @@ from typing import Any, BinaryIO, Iterator
 HEADER = struct.Struct(">I")
 RESULT = struct.Struct(">cIII")  # kind, pack, request, length
 METHOD = "/pulumirpc.Analyzer/Analyze"
-_MAX_MESSAGE_BYTES = 400 * 1024 * 1024  # the policy SDK's own limit
+MAX_MESSAGE_BYTES = 400 * 1024 * 1024  # the policy SDK's own limit
+# Both Analyzer clients' channels (this one, and aifinops.policy_runner's): messages up to that limit.
+CHANNEL_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                   ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
 
 
 def read_results(data: bytes) -> Iterator[tuple[bytes, int, int, bytes]]:
@@ -49,9 +52,7 @@ async def relay(ports: list[int], timeout: float, window: int, stdin: BinaryIO, 
     """Send every request of `stdin` to every pack, `window` calls in flight per pack; write the answers."""
     from grpc import aio  # here, so that the framing above is importable without starting gRPC
 
-    options = [("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
-               ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES)]
-    channels = [aio.insecure_channel(f"127.0.0.1:{port}", options=options) for port in ports]
+    channels = [aio.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS) for port in ports]
     calls = [channel.unary_unary(METHOD) for channel in channels]  # bytes in, bytes out
     answers: list[dict[int, bytes]] = [{} for _ in ports]
     in_flight: list[set[int]] = [set() for _ in ports]
@@ -71,7 +72,7 @@ async def relay(ports: list[int], timeout: float, window: int, stdin: BinaryIO, 
             finally:
                 in_flight[pack].discard(number)
 
-    reader = asyncio.StreamReader(limit=_MAX_MESSAGE_BYTES)
+    reader = asyncio.StreamReader(limit=MAX_MESSAGE_BYTES)
     await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
     sent: list[asyncio.Future[None]] = []
     requests = 0

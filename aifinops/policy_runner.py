@@ -36,6 +36,7 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from .analyze_relay import CHANNEL_OPTIONS
 from .child_processes import ChildProcess
 from .analyzer_requests import graph_value
 from .core.errors import PolicyPackError
@@ -59,7 +60,6 @@ _PACK_LAUNCHER = ("import logging, runpy, sys\n"
                   "logging.getLogger('grpc._server').addHandler(handler)\n"
                   "runpy.run_module('pulumi.policy', run_name='__main__', alter_sys=True)\n")
 _OUTPUT_KEPT_LINES = 400  # enough for a deep traceback of a raising policy
-_MAX_MESSAGE_BYTES = 400 * 1024 * 1024  # the SDK's own limit
 
 _LEVELS = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory",
            analyzer_pb2.DISABLED: "disabled", analyzer_pb2.REMEDIATE: "remediate"}
@@ -266,9 +266,7 @@ class PolicyPackProcess:
             raise PolicyPackError(f"policy pack {self.label} printed {text[:200]!r} where the CLI expects the "
                                   f"port of its Analyzer server" + self._tail())
         self.port = int(text)
-        self._channel = grpc.insecure_channel(f"127.0.0.1:{text}", options=[
-            ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES)])
+        self._channel = grpc.insecure_channel(f"127.0.0.1:{text}", options=CHANNEL_OPTIONS)
         self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
         self._handshake(start_timeout)
         info = self._call("GetAnalyzerInfo", lambda: self._stub.GetAnalyzerInfo(empty_pb2.Empty(),
