@@ -40,6 +40,17 @@ def test_a_call_computes_once_and_the_next_call_afresh():
     assert servicer.computed == 2
 
 
+def test_a_result_computed_from_an_object_is_kept_for_that_object_only():
+    class Converting:
+        def AnalyzeStack(self, request, context):
+            first, second = [request], [request]  # equal, but two objects
+            convert = lambda views: once_per_call("convert", lambda: list(views), of=views)  # noqa: E731
+            return convert(first) is convert(first), convert(first) is convert(second), convert(second) == second
+
+    call_memo.install(Converting)
+    assert Converting().AnalyzeStack("a", None) == (True, False, True)
+
+
 def test_outside_a_call_nothing_is_kept():
     calls = []
     assert once_per_call("k", lambda: calls.append(1) or len(calls)) == 1
