@@ -209,3 +209,35 @@ role = aws.iam.Role("r", assume_role_policy={"Version": "2012-10-17", "Statement
 pulumi.export("policy", role.assume_role_policy)
 """)
     assert json.loads(graph.stack_outputs["policy"]) == {"Version": "2012-10-17", "Statement": []}
+
+
+OWN_EXECUTOR_WORK = """
+import asyncio, threading, pulumi, pulumi_aws as aws
+
+aws.s3.Bucket("data")
+
+async def in_the_pool():
+    return await asyncio.get_running_loop().run_in_executor(None, lambda: threading.current_thread().name)
+
+pulumi.export("poolThread", pulumi.Output.from_input(in_the_pool()))
+pulumi.export("programThread", threading.current_thread().name)
+"""
+
+
+def test_monitor_calls_run_in_the_programs_thread_and_its_own_executor_work_in_a_pool(tmp_path):
+    """The SDK's monitor calls are answered in the loop's thread (no worker hand-offs); what the program
+    itself sends to the default executor still runs in a worker thread."""
+    import threading
+
+    from aifinops.engine import run_program
+    from aifinops.project import load_project
+    from tests.conftest import write_project
+
+    root = write_project(tmp_path / "project", OWN_EXECUTOR_WORK)
+    project = load_project(root)
+    registering_threads = []
+    graph = run_program(project, project.load_stack("dev"),
+                        on_register=lambda resource, graph: registering_threads.append(threading.current_thread().name))
+    assert by_name(graph, "data").type == "aws:s3/bucket:Bucket"
+    assert set(registering_threads) == {graph.stack_outputs["programThread"]}
+    assert graph.stack_outputs["poolThread"] != graph.stack_outputs["programThread"]
