@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import gc
 import importlib
+import inspect
 import threading
 from typing import Any, Callable, Mapping, Optional
 
@@ -52,6 +53,7 @@ def serve(kind: str, name: Optional[str] = None, initial_config: Optional[Mappin
     _collect_garbage_less_often()
     servicer = pulumi_policy.policy._PolicyAnalyzerServicer  # the SDK is pinned (pyproject.toml)
     call_memo.install(servicer, pulumi_policy.policy)
+    _settings_signature_read_once(pulumi_policy.policy)
     if not getattr(servicer.AnalyzeStack, "collector_paused", False):
         servicer.AnalyzeStack = _collector_paused(servicer.AnalyzeStack)
     PolicyPack(name=name or module.PACK_NAME, policies=module.POLICIES, enforcement_level=enforcement_level,
@@ -63,6 +65,14 @@ def _collect_garbage_less_often() -> None:
     collect young objects less often (see _GC_THRESHOLDS)."""
     gc.freeze()
     gc.set_threshold(*_GC_THRESHOLDS)
+
+
+def _settings_signature_read_once(sdk_module: Any) -> None:
+    """pulumi-policy reads the signature of pulumi.runtime.Settings on every Analyzer call (to learn whether
+    the installed SDK takes `organization`): about a quarter of its own time per Analyze. The class does
+    not change while a pack runs, so the answer is kept. Idempotent."""
+    if getattr(sdk_module, "signature", None) is inspect.signature:
+        sdk_module.signature = functools.lru_cache(maxsize=None)(inspect.signature)
 
 
 def _collector_paused(method: Callable[..., Any]) -> Callable[..., Any]:

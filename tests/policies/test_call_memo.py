@@ -87,6 +87,7 @@ def test_installing_twice_wraps_once_and_a_built_in_pack_installs_it(monkeypatch
     for name in ("Analyze", "AnalyzeStack"):
         monkeypatch.setattr(servicer_class, name, inspect.unwrap(getattr(servicer_class, name)))
     monkeypatch.setattr(pulumi_policy.policy, "json_format", json_format)
+    monkeypatch.setattr(pulumi_policy.policy, "signature", inspect.signature)
     monkeypatch.setattr(packs, "PolicyPack", lambda **kwargs: None)
     monkeypatch.setattr(packs, "_collect_garbage_less_often", lambda: None)
     packs.serve("cost")
@@ -95,6 +96,22 @@ def test_installing_twice_wraps_once_and_a_built_in_pack_installs_it(monkeypatch
                    "with_call_memo", False)
     assert getattr(servicer_class.AnalyzeStack, "collector_paused", False)
     assert isinstance(pulumi_policy.policy.json_format, call_memo.JsonFormatWithMemo)
+    assert hasattr(pulumi_policy.policy.signature, "cache_info")
+
+
+def test_a_pack_reads_the_sdk_settings_signature_once_not_per_call(tmp_path, monkeypatch):
+    for name, value in {"PULUMI_PROJECT": "testproj", "PULUMI_STACK": "dev", "PULUMI_DRY_RUN": "true",
+                        "PULUMI_CONFIG": json.dumps({"aws:region": "us-east-1"})}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(pulumi_policy.policy, "signature", inspect.signature)
+    packs._settings_signature_read_once(pulumi_policy.policy)
+    kept = pulumi_policy.policy.signature
+    packs._settings_signature_read_once(pulumi_policy.policy)
+    assert pulumi_policy.policy.signature is kept  # idempotent
+    project = load_project(write_project(tmp_path, VIOLATING_PROGRAM, {"aws:region": "us-east-1"}))
+    analyzed, _ = served_answers(run_program(project, project.load_stack("dev")), "security")
+    assert len(analyzed) > 3
+    assert kept.cache_info().misses == 1 and kept.cache_info().hits == len(analyzed)  # and AnalyzeStack once
 
 
 def served_answers(graph, kind: str) -> tuple[list[bytes], bytes]:
