@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .core.errors import EXIT_OK, AifinopsError
-from .cost_estimate import cost_document, estimate_graph
+from .cost_estimate import estimate_and_document
 from .cost_rendering import change_lines, render_html, render_table
 from .cost_section import add_compare_argument
 from .preview import add_stack_arguments, load_graph
@@ -31,8 +31,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     graph, _ = step("running the program", load_graph, args)
-    estimate = step("estimating the cost", estimate_graph, graph, from_cwd(args, args.usage))
-    document = cost_document(graph, estimate, from_cwd(args, args.compare_to))
+    estimate, document = step("estimating the cost", estimate_and_document, graph, from_cwd(args, args.usage),
+                              from_cwd(args, args.compare_to))
     html_file = from_cwd(args, args.html)
     if html_file is not None:
         try:

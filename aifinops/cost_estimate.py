@@ -68,9 +68,11 @@ def cost_tag_keys(graph: ResourceGraph) -> list[str]:
     return list(DEFAULT_REQUIRED_TAGS)
 
 
-def estimate_graph(graph: ResourceGraph, usage_file: Optional[Path] = None) -> Estimate:
+def estimate_graph(graph: ResourceGraph, usage_file: Optional[Path] = None,
+                   views: Optional[list[CostResource]] = None) -> Estimate:
+    """`views`: the graph's cost_views, when the caller has them already (cost_document reads them too)."""
     region = graph.config.get("aws:region")
-    return estimate(cost_views(graph), stack_usage(graph, usage_file), stack=graph.stack,
+    return estimate(cost_views(graph) if views is None else views, stack_usage(graph, usage_file), stack=graph.stack,
                     cost_tag_keys=cost_tag_keys(graph), region=region if isinstance(region, str) else None)
 
 
@@ -82,11 +84,21 @@ def read_baseline(path: Path) -> Any:
     return document
 
 
-def cost_document(graph: ResourceGraph, estimate: Estimate, compare_to: Optional[Path] = None) -> dict[str, Any]:
+def cost_document(graph: ResourceGraph, estimate: Estimate, compare_to: Optional[Path] = None,
+                  views: Optional[list[CostResource]] = None) -> dict[str, Any]:
     """The estimate's JSON (Infracost's field names), every budget's headroom, and the change against the
-    baseline at `compare_to`."""
+    baseline at `compare_to`. `views`: as for estimate_graph."""
     document = estimate_document(estimate, f"{graph.project}/{graph.stack}")
-    document["budgets"] = budget_headroom(cost_views(graph), estimate)
+    document["budgets"] = budget_headroom(cost_views(graph) if views is None else views, estimate)
     if compare_to is not None:
         document = compare(document, read_baseline(compare_to), f"--compare-to {compare_to}")
     return document
+
+
+def estimate_and_document(graph: ResourceGraph, usage_file: Optional[Path] = None,
+                          compare_to: Optional[Path] = None) -> tuple[Estimate, dict[str, Any]]:
+    """estimate_graph and cost_document over one set of cost views (building them is a tenth of a second
+    at 1,000 resources)."""
+    views = cost_views(graph)
+    estimate = estimate_graph(graph, usage_file, views)
+    return estimate, cost_document(graph, estimate, compare_to, views)

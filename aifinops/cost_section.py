@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .cost_estimate import cost_document, estimate_graph
+from .cost_estimate import estimate_and_document
 from .cost_rendering import change_lines, summary_lines
 from .graph import ResourceGraph
 from .project import from_cwd
@@ -26,9 +26,9 @@ def add_compare_argument(parser: argparse.ArgumentParser) -> None:
 def preview_cost_section(graph: ResourceGraph, args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
     """Text lines and the JSON of the estimate that `aifinops preview` shows (with the change against
     --compare-to)."""
-    estimate = estimate_graph(graph, from_cwd(args, getattr(args, "usage", None)))
     compare_to = getattr(args, "compare_to", None)
-    document = cost_document(graph, estimate, from_cwd(args, compare_to))
+    estimate, document = estimate_and_document(graph, from_cwd(args, getattr(args, "usage", None)),
+                                               from_cwd(args, compare_to))
     lines = ["Cost estimate (details: aifinops cost):", *[f"    {line}" for line in summary_lines(estimate)]]
     if compare_to is not None:
         lines += [f"    {line}" for line in change_lines(document)]

@@ -10,7 +10,8 @@ from aifinops.core import catalog
 from aifinops.core.estimate import estimate
 from aifinops.core.estimate.budgets import covered_resources, read_budgets
 from aifinops.core.estimate.infracost_json import estimate_document
-from aifinops.cost_estimate import cost_document, cost_views
+from aifinops import cost_estimate
+from aifinops.cost_estimate import cost_document, cost_views, estimate_and_document
 from tests.conftest import tagged_config
 
 PREVIEW_MOCK_OUTPUTS = True
@@ -70,6 +71,16 @@ def test_budget_headroom_at_desired_and_at_maximum_and_the_gate_accessor(preview
     (scope,) = read_budgets(cost_views(graph))
     at_maximum = sum(usd for _, usd in covered_resources(scope, result.at_maximum()))
     assert at_maximum == pytest.approx(4 * HOURS * G5)
+
+
+def test_the_estimate_and_its_document_share_one_set_of_cost_views(preview, monkeypatch):
+    graph, result = run(preview, GROUP)
+    built = []
+    monkeypatch.setattr(cost_estimate, "cost_views", lambda g: built.append(g) or cost_views(g))
+    estimate, document = estimate_and_document(graph)
+    assert built == [graph]
+    assert document == cost_document(graph, result)  # what each built its own views for
+    assert estimate.monthly_usd == result.monthly_usd
 
 
 def test_gpu_fleet_is_priced_at_its_spot_share_at_desired_and_at_maximum(preview):
