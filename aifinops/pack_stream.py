@@ -11,10 +11,11 @@ the last answers, sends AnalyzeStack and returns the PolicyRun.
 A long stream's Analyze calls go through aifinops.analyze_relay, a process of its own: a thread here that
 waits on gRPC answers while the program keeps the interpreter busy gets the GIL back too seldom, and the
 calls fell behind the program. Once RELAY_BACKLOG registrations wait while the program runs, the thread
-only serializes each request and writes what is queued to the relay at once (each write gives the GIL
-away, and getting it back takes a switch interval); the answers come back when the stream ends. A stream
-with a pack that remediates stays here: each Remediate must be answered before the next pack sees the
-resource.
+starts the relay and hands it what is queued; from then on `submit` itself, in the program's thread,
+serializes each request and writes them to the relay a few kilobytes at a time (RELAY_WRITE_BYTES): a
+thread of its own got the GIL too seldom for that too, and half the resources were still queued when the
+program ended. The answers come back when the stream ends. A stream with a pack that remediates stays
+here: each Remediate must be answered before the next pack sees the resource.
 
 Answers arrive in any order; results are kept by resource and assembled at the end in the graph's stable
 order (see ResourceGraph.put_in_stable_order), so a streamed run reports exactly what a run over the
@@ -55,6 +56,9 @@ _END = object()
 # Registrations waiting that start the relay: a program whose packs keep up needs no process more (it takes
 # about 0.1 s to start), and neither does a run over a finished graph (nothing competes for the GIL).
 RELAY_BACKLOG = 32
+# Serialized requests kept before `submit` writes them to the relay: small enough that the packs start on
+# them at once, large enough that a write (a system call) is spread over several resources.
+RELAY_WRITE_BYTES = 8 * 1024
 # What the relay may take beyond the packs' own call timeout to send its answers and exit.
 RELAY_GRACE_SECONDS = 30.0
 
@@ -118,6 +122,7 @@ class _Relay:
             raise PolicyPackError(f"the Analyze relay could not be started: {error}") from error
         self.requests: list[analyzer_pb2.AnalyzeRequest] = []
         self._unsent: list[bytes] = []
+        self.unsent_bytes = 0
 
     def send(self, request: analyzer_pb2.AnalyzeRequest) -> None:
         """Queue `request` for every pack; `flush` writes what is queued (a relay that has exited says why
@@ -125,11 +130,13 @@ class _Relay:
         self.requests.append(request)
         body = request.SerializeToString()
         self._unsent += (analyze_relay.HEADER.pack(len(body)), body)
+        self.unsent_bytes += analyze_relay.HEADER.size + len(body)
 
     def flush(self) -> None:
         if self._unsent:
             self.child.write_stdin(b"".join(self._unsent), close=False)
             self._unsent.clear()
+            self.unsent_bytes = 0
 
     def answers(self) -> list[tuple[int, str, bytes]]:
         """End the stream and wait: (pack index, urn, AnalyzeResponse bytes) for every request and pack, or
@@ -182,6 +189,10 @@ class PackStream:
         self._streamed = False  # the program submitted something (the SDK registers from several threads)
         self._analyzed = 0
         self.relayed = 0  # Analyze requests sent through the relay (for tests, benchmarks)
+        # The relay, once `submit` sends to it from the program's thread (see the module docstring); the
+        # lock keeps that thread's sends and the stream thread's apart.
+        self._direct: Optional[_Relay] = None
+        self._relay_lock = threading.Lock()
         self._error: Optional[BaseException] = None
         self._ended = False  # the thread has taken the end marker off the queue
         self._ready = threading.Event()  # the packs are started and configured (or failed)
@@ -199,6 +210,13 @@ class PackStream:
         Safe from any thread: the SDK calls the monitor from its executor's threads."""
         self._graph = graph
         self._streamed = True
+        with self._relay_lock:
+            relay = self._direct
+            if relay is not None:
+                self._relay(relay, resource)
+                if relay.unsent_bytes >= RELAY_WRITE_BYTES:
+                    relay.flush()
+                return
         self._queue.put(resource)
 
     def wait_until_ready(self) -> None:
@@ -274,24 +292,23 @@ class PackStream:
                 if resource is _END:
                     self._ended = True
                     break
+                if relay is None and not remediating and self._streamed and self._queue.qsize() >= RELAY_BACKLOG:
+                    relay = _Relay(processes)
+                    with self._relay_lock:
+                        self._direct = relay  # what registers from now on is sent by submit
+                if relay is not None:  # what was queued before
+                    with self._relay_lock:
+                        self._relay(relay, resource)
+                        if self._queue.empty():
+                            relay.flush()
+                    continue
                 outcome = self._outcomes.setdefault(resource.urn, _Outcome())
                 if resource.read:
                     continue
                 graph = self._graph
                 for index in remediating:
                     self._remediate(processes[index], index, resource, graph, outcome)
-                request = analyze_request(graph, resource)
-                if self.first_sent_at is None:
-                    self.first_sent_at = time.perf_counter()
-                self._analyzed += 1
-                if relay is None and not remediating and self._streamed and self._queue.qsize() >= RELAY_BACKLOG:
-                    relay = _Relay(processes)
-                if relay is not None:
-                    relay.send(request)
-                    self.relayed += 1
-                    if self._queue.empty():
-                        relay.flush()
-                    continue
+                request = self._analyze_request(resource)
                 for window in windows:
                     while len(window.calls) >= policy_runner.ANALYZE_WINDOW:
                         self._record(window.index, *window.collect())
@@ -301,11 +318,28 @@ class PackStream:
             for window in windows:
                 while window.calls:
                     self._record(window.index, *window.collect())
+            with self._relay_lock:
+                self._direct = None
             for index, urn, response in relay.answers() if relay is not None else ():
                 self._record(index, urn, response)
         finally:
+            with self._relay_lock:
+                self._direct = None  # a failed stream: submit queues again, and the queue is discarded
             if relay is not None:
                 relay.stop()
+
+    def _analyze_request(self, resource: Resource) -> analyzer_pb2.AnalyzeRequest:
+        if self.first_sent_at is None:
+            self.first_sent_at = time.perf_counter()
+        self._analyzed += 1
+        return analyze_request(self._graph, resource)
+
+    def _relay(self, relay: _Relay, resource: Resource) -> None:
+        """Send `resource` through the relay (with _relay_lock held, from either thread)."""
+        self._outcomes.setdefault(resource.urn, _Outcome())
+        if not resource.read:
+            relay.send(self._analyze_request(resource))
+            self.relayed += 1
 
     def _remediate(self, process: PolicyPackProcess, index: int, resource: Resource, graph: ResourceGraph,
                    outcome: _Outcome) -> None:

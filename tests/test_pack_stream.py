@@ -7,6 +7,8 @@ it registers the next one can only finish that way if Analyze calls are sent whi
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -272,6 +274,36 @@ def test_the_relay_reports_what_the_packs_answer_in_process(tmp_path, monkeypatc
     assert stream.relayed == relayed.resources_analyzed == finished.resources_analyzed == 26
     assert relayed.violations == finished.violations
     assert [v.detail for v in relayed.violations if v.policy == "flags"] == [f"b{i:02d}" for i in range(24)]
+    assert not relays_running()
+
+
+def test_once_the_relay_runs_the_programs_own_thread_sends_to_it(tmp_path, monkeypatch):
+    """A stream thread got the GIL too seldom to keep up with a busy program: once the relay is up, each
+    registration is serialized and sent by the thread that submits it, and the results stay the same."""
+    root = write_project(tmp_path / "project", REVERSED_PROGRAM, {"aws:region": "us-east-1"})
+    project = load_project(root)
+    graph = run_program(project, project.load_stack("dev"))
+    flagger = write_pack(tmp_path / "flagger", FLAG_EVERY_BUCKET)
+    sending = []
+    send = pack_stream._Relay.send
+    monkeypatch.setattr(pack_stream._Relay, "send", lambda relay, request: sending.append(
+        (request.name, threading.current_thread().name)) or send(relay, request))
+    monkeypatch.setattr(pack_stream, "RELAY_BACKLOG", 0)
+    with PolicyPackSet([flagger], PackEnvironment.for_graph(graph)) as packs:
+        finished = packs.check(graph)
+        stream = PackStream(packs).start()
+        first, *rest = list(graph)
+        stream.submit(first, graph)
+        for _ in range(600):  # until the stream thread has started the relay (the packs start first)
+            if stream._direct is not None:
+                break
+            time.sleep(0.05)
+        for resource in rest:
+            stream.submit(resource, graph)
+        relayed = stream.finish(graph)
+    assert relayed.violations == finished.violations and stream.relayed == 26
+    assert sending[0] == (first.name, "aifinops-pack-stream")
+    assert {thread for _, thread in sending[1:]} == {threading.current_thread().name}
     assert not relays_running()
 
 
