@@ -392,8 +392,9 @@ def _program_stack_trace(program_dir: str) -> source_pb2.StackTrace:
 
 
 class _MonitorCallsInline(concurrent.futures.ThreadPoolExecutor):
-    """The event loop's default executor while a program runs: the SDK's monitor calls run at once, in
-    the loop's thread.
+    """The event loop's default executor from the first program run on: the SDK's monitor calls run at
+    once, in the loop's thread. (It stays installed after a run: asyncio cannot go back to its lazily made
+    default, and outside a run nothing the SDK submits needs a thread either.)
 
     The SDK sends every monitor call (wrapped by wrap_with_context) through run_in_executor, for a monitor
     that is a gRPC server elsewhere. Here the monitor is this process's RecordingMonitor, which answers at

@@ -186,7 +186,7 @@ class PackStream:
         self._answers: list[tuple[int, str, Any]] = []
         self._remediating: list[int] = []  # indexes of the packs with a policy at level remediate
         self._graph: Optional[ResourceGraph] = None
-        self._streamed = False  # the program submitted something (the SDK registers from several threads)
+        self._streamed = False  # the program submitted something
         self._analyzed = 0
         self.relayed = 0  # Analyze requests sent through the relay (for tests, benchmarks)
         # The relay, once `submit` sends to it from the program's thread (see the module docstring); the
@@ -207,7 +207,8 @@ class PackStream:
 
     def submit(self, resource: Resource, graph: ResourceGraph) -> None:
         """Queue a resource the program just registered (its inputs are final; `graph` holds its provider).
-        Safe from any thread: the SDK calls the monitor from its executor's threads."""
+        Safe from any thread (the engine answers monitor calls in the program's thread, but a caller may
+        register from threads of its own)."""
         self._graph = graph
         self._streamed = True
         with self._relay_lock:
@@ -318,13 +319,11 @@ class PackStream:
             for window in windows:
                 while window.calls:
                     self._record(window.index, *window.collect())
-            with self._relay_lock:
-                self._direct = None
             for index, urn, response in relay.answers() if relay is not None else ():
                 self._record(index, urn, response)
         finally:
             with self._relay_lock:
-                self._direct = None  # a failed stream: submit queues again, and the queue is discarded
+                self._direct = None  # ended or failed: a late submit queues, and a failed stream's queue is discarded
             if relay is not None:
                 relay.stop()
 
