@@ -39,6 +39,7 @@ from .core.errors import ProgramError
 from .graph import PROVIDER_TYPE_PREFIX, STACK_TYPE, Resource, ResourceGraph, SourcePosition
 from .mock_cloud import DEFAULT_REGION, CloudMocks
 from .program_timeout import program_deadline
+from .provider_exports import lazy_provider_exports
 from .project import BLINDED, Project, StackConfig
 
 UNKNOWN = rpc.UNKNOWN
@@ -422,6 +423,8 @@ def _fast_program_run(program_dir: str):
       tasks and Outputs that live until the end, and repeated gen-2 scans of them took ~40% of the run.
     - Stack traces are taken for the program's frames only.
     - Monitor calls run in the loop's thread (see _MonitorCallsInline).
+    - Provider SDK packages export their classes as the program first reads them (aifinops.provider_exports):
+      the same objects, without importing the hundreds of modules a program does not use.
     """
     collector_was_enabled = gc.isenabled()
     original_stack_trace = runtime_resource._get_stack_trace
@@ -431,7 +434,8 @@ def _fast_program_run(program_dir: str):
     gc.disable()
     runtime_resource._get_stack_trace = lambda: _program_stack_trace(program_dir)
     try:
-        yield
+        with lazy_provider_exports():
+            yield
     finally:
         runtime_resource._get_stack_trace = original_stack_trace
         # The graph keeps most of these objects alive; freezing them spares the collector one long
