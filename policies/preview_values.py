@@ -16,7 +16,17 @@ from aifinops.core.values import plain as plain_data
 
 __all__ = ["UNKNOWN", "as_list", "dig", "is_true", "is_unknown", "plain"]
 
+# The SDK's proxies keep a copy of every container, with nested proxies, under the key "__target" (its own
+# serializer reads them so). Reading that copy skips a check and a path list per item; an unknown value
+# is then the engine's sentinel string, which is_unknown() knows.
+_PROXIES = (proxy._DictProxy, proxy._ListProxy)  # noqa: SLF001 the SDK is pinned (pyproject.toml)
+
 
 def plain(value: Any) -> Any:
     """Policy properties (proxied or not) as plain dicts and lists, UNKNOWN where a value is unknown."""
+    if type(value) in _PROXIES:
+        target = value["__target"]
+        if isinstance(target, dict):
+            return {key: plain(item) for key, item in target.items()}
+        return [plain(item) for item in target]
     return plain_data(value, (proxy.UnknownValueError,))

@@ -23,3 +23,21 @@ def test_plain_marks_every_sentinel_and_an_unreadable_item_unknown():
 
     value = Proxy({"id": UNKNOWN_STRING_VALUE, "n": "3eeb2bf0-c639-47a8-9e75-3b44932eb421", "secret": 1, "x": "y"})
     assert plain(value, (Unreadable,)) == {"id": UNKNOWN, "n": UNKNOWN, "secret": UNKNOWN, "x": "y"}
+
+
+def test_policies_read_the_sdks_proxies_as_reading_each_item_through_them_would():
+    from pulumi_policy.proxy import unknown_checking_proxy
+
+    from aifinops.policies import preview_values
+
+    props = {"bucket": UNKNOWN_STRING_VALUE, "tags": {"Team": "ml", "Owner": UNKNOWN_STRING_VALUE},
+             "rules": [{"days": 30, "ids": ["a", "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"]}, 7], "empty": {}, "none": None}
+    proxied = unknown_checking_proxy(props)
+    through_the_proxy = plain(proxied, (proxy.UnknownValueError,))
+    assert through_the_proxy == {"bucket": UNKNOWN, "tags": {"Team": "ml", "Owner": UNKNOWN},
+                                 "rules": [{"days": 30, "ids": ["a", UNKNOWN]}, 7], "empty": {}, "none": None}
+    fast = preview_values.plain(proxied)
+    assert fast == through_the_proxy
+    assert list(fast) == list(props) and list(fast["tags"]) == ["Team", "Owner"]  # the order kept
+    assert preview_values.plain(proxied["rules"]) == through_the_proxy["rules"]  # a list proxy alone
+    assert preview_values.plain(UNKNOWN_STRING_VALUE) is UNKNOWN and preview_values.plain("x") == "x"
