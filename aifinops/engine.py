@@ -424,7 +424,8 @@ def _fast_program_run(program_dir: str):
     - Stack traces are taken for the program's frames only.
     - Monitor calls run in the loop's thread (see _MonitorCallsInline).
     - Provider SDK packages export their classes as the program first reads them (aifinops.provider_exports):
-      the same objects, without importing the hundreds of modules a program does not use.
+      the same objects, without importing the hundreds of modules a program does not use. The one thing
+      a program could see is `vars()` of such a package, which fills as names are read.
     """
     collector_was_enabled = gc.isenabled()
     original_stack_trace = runtime_resource._get_stack_trace
