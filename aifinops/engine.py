@@ -247,8 +247,10 @@ class RecordingMonitor(MockMonitor):
         self._record(Resource(
             urn=urn, type=request.type, name=request.name, custom=bool(request.custom),
             parent=request.parent, provider=provider if request.custom else "", id=resource_id or "",
-            dependencies=list(request.dependencies),
-            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            # The SDK sends these in the order of a set of URNs, and string hashes differ per process, so
+            # the order changed from run to run: sorted, two runs of one program report alike.
+            dependencies=sorted(request.dependencies),
+            property_dependencies={k: sorted(v.urns) for k, v in request.propertyDependencies.items()},
             inputs=plain(inputs), outputs=plain(state), protect=bool(request.protect),
             source=self._source_position(request), options=self._options(request), remote=bool(request.remote)))
         if request.remote:
@@ -276,7 +278,7 @@ class RecordingMonitor(MockMonitor):
         self._record(Resource(
             urn=urn, type=request.type, name=request.name, custom=True, parent=request.parent,
             provider=provider if request.type != STACK_REFERENCE_TYPE else "", id=request.id,
-            dependencies=list(request.dependencies), inputs=plain(inputs), outputs=plain(state), read=True,
+            dependencies=sorted(request.dependencies), inputs=plain(inputs), outputs=plain(state), read=True,
             source=self._source_position(request)))
         return resource_pb2.ReadResourceResponse(urn=urn, properties=serialize_now(state))
 

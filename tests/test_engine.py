@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from aifinops.core.errors import ProgramError
 from aifinops.engine import BLINDED, UNKNOWN, engine_urn, is_secret
 from aifinops.graph import ResourceGraph
+from tests.conftest import write_project
 
 NESTED = """
 import pulumi, pulumi_aws as aws
@@ -241,3 +244,32 @@ def test_monitor_calls_run_in_the_programs_thread_and_its_own_executor_work_in_a
     assert by_name(graph, "data").type == "aws:s3/bucket:Bucket"
     assert set(registering_threads) == {graph.stack_outputs["programThread"]}
     assert graph.stack_outputs["poolThread"] != graph.stack_outputs["programThread"]
+
+
+
+MANY_DEPENDENCIES = """
+import pulumi, pulumi_aws as aws
+buckets = [aws.s3.Bucket(f"b{i}") for i in range(6)]
+aws.sns.Topic("topic", name=pulumi.Output.all(*[b.id for b in buckets]).apply(lambda ids: "-".join(ids)),
+              opts=pulumi.ResourceOptions(depends_on=buckets[::-1]))
+"""
+RECORD_TOPIC = """
+import json, sys
+from aifinops.engine import run_program
+from aifinops.project import load_project
+project = load_project(sys.argv[1])
+topic = next(r for r in run_program(project, project.load_stack("dev")) if r.name == "topic")
+print(json.dumps([topic.dependencies, topic.property_dependencies]))
+"""
+
+
+def test_dependencies_are_recorded_in_one_order_whatever_order_the_sdk_sends(tmp_path):
+    """The SDK builds the lists from sets of URNs, and string hashes differ per process: each run ordered
+    them anew, so a PR check's --json changed between runs of one program."""
+    root = write_project(tmp_path / "project", MANY_DEPENDENCIES, {"aws:region": "us-east-1"})
+    runs = {subprocess.run([sys.executable, "-c", RECORD_TOPIC, str(root)], capture_output=True, text=True,
+                           check=True).stdout for _ in range(3)}
+    assert len(runs) == 1
+    dependencies, property_dependencies = json.loads(runs.pop())
+    assert len(dependencies) == 6 and dependencies == sorted(dependencies)
+    assert len(property_dependencies["name"]) == 6 and property_dependencies["name"] == sorted(property_dependencies["name"])
