@@ -178,6 +178,22 @@ class StreamReader:
         self._stream.close()
 
 
+def lower_priority(pid: int, niceness: int) -> None:
+    """Run process `pid`, a child just started in a session of its own, at `niceness` lower CPU priority
+    than this one (nice values stop at 19).
+
+    Its nice value, which the threads and processes it starts inherit (it has only its first thread yet,
+    as Popen returns once it has exec'd). Where the kernel groups scheduling by session (autogroup), a nice
+    value only ranks threads inside their group, so the child's session group gets it too: the group is
+    the child's own, never the user's terminal session. Best effort: a system that refuses either simply
+    runs the child at normal priority."""
+    nice = min(19, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/autogroup", "w") as autogroup:
+        autogroup.write(str(nice))
+
+
 class ChildTimeout(Exception):
     """The child did not exit within the time it was given; it has been stopped."""
 
@@ -191,18 +207,21 @@ class ChildProcess:
 
     `stdin`: subprocess.DEVNULL (default) or bytes to write and close; with `stdin_later`, a pipe kept open
     for `write_stdin` (a child started early, told what to do once it is known, or fed as work comes).
-    `on_stdout_line`/`on_stderr_line` see each line as it arrives; `stdout`/`stderr` return everything read."""
+    `on_stdout_line`/`on_stderr_line` see each line as it arrives; `stdout`/`stderr` return everything read.
+    `niceness` > 0: the child runs at that much lower CPU priority (see `lower_priority`)."""
 
     def __init__(self, command: Sequence[str], *, cwd: Optional[str | os.PathLike[str]] = None,
                  env: Optional[Mapping[str, str]] = None, stdin: Optional[bytes] = None,
                  stdin_later: bool = False,
                  on_stdout_line: Optional[Callable[[bytes], None]] = None,
-                 on_stderr_line: Optional[Callable[[bytes], None]] = None) -> None:
+                 on_stderr_line: Optional[Callable[[bytes], None]] = None, niceness: int = 0) -> None:
         self.popen = subprocess.Popen(
             list(command), cwd=cwd, env=dict(env) if env is not None else None,
             stdin=subprocess.PIPE if stdin is not None or stdin_later else subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True)  # its own session, hence its own process group
         self.pid = self.popen.pid
+        if niceness > 0:
+            lower_priority(self.pid, niceness)
         self._stopped = False
         GUARD.tell("group", self.pid)
         _LIVE.add(self)

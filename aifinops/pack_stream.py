@@ -117,7 +117,7 @@ class _Relay:
         command = [sys.executable, "-P", analyze_relay.__file__, f"{self.timeout:g}",
                    str(policy_runner.ANALYZE_WINDOW), *[str(p.port) for p in processes]]
         try:
-            self.child = ChildProcess(command, stdin_later=True)
+            self.child = ChildProcess(command, stdin_later=True, niceness=max(p.niceness for p in processes))
         except OSError as error:
             raise PolicyPackError(f"the Analyze relay could not be started: {error}") from error
         self.requests: list[analyzer_pb2.AnalyzeRequest] = []

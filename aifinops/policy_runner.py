@@ -199,10 +199,12 @@ def _policy_project(pack_dir: Path) -> dict[str, Any]:
 class PolicyPackProcess:
     """One running pack and its Analyzer client. Use through PolicyPackSet, which always closes it."""
 
-    def __init__(self, pack_dir: Path, environment: PackEnvironment, timeout: float = RPC_TIMEOUT_SECONDS) -> None:
+    def __init__(self, pack_dir: Path, environment: PackEnvironment, timeout: float = RPC_TIMEOUT_SECONDS,
+                 niceness: int = 0) -> None:
         self.directory = Path(pack_dir).resolve()
         self.environment = environment
         self.timeout = timeout
+        self.niceness = niceness  # > 0: the process runs at lower CPU priority (aifinops.child_processes)
         self.info: Optional[PackInfo] = None
         self.project_version = ""  # PulumiPolicy.yaml's version, read at launch
         self.port: Optional[int] = None  # of its Analyzer server, once connected
@@ -238,6 +240,7 @@ class PolicyPackProcess:
                 self._port_line.put(line)
         try:
             self._process = ChildProcess(command, cwd=self.directory, env=env, on_stdout_line=on_stdout,
+                                         niceness=self.niceness,
                                          on_stderr_line=self._remember)
         except OSError as error:
             raise PolicyPackError(f"policy pack {self.label} could not be started: {error}") from error
@@ -504,12 +507,14 @@ class PolicyPackSet:
     """
 
     def __init__(self, pack_dirs: Sequence[Path], environment: PackEnvironment,
-                 timeout: float = RPC_TIMEOUT_SECONDS, start_timeout: float = START_TIMEOUT_SECONDS) -> None:
+                 timeout: float = RPC_TIMEOUT_SECONDS, start_timeout: float = START_TIMEOUT_SECONDS,
+                 niceness: int = 0) -> None:
+        """`niceness` > 0: the packs run at lower CPU priority, e.g. beside the program they are streamed from."""
         if not pack_dirs:
             raise PolicyPackError("no policy packs to run")
         self.environment = environment
         self.start_timeout = start_timeout
-        self.processes = [PolicyPackProcess(Path(d), environment, timeout) for d in pack_dirs]
+        self.processes = [PolicyPackProcess(Path(d), environment, timeout, niceness) for d in pack_dirs]
 
     def __enter__(self) -> "PolicyPackSet":
         try:

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     project, stack = load_stack(args)
     # The packs start now and analyze each resource as it registers, while the program goes on; checkov's
     # interpreter imports meanwhile (the children are stopped by the command however the run ends).
-    stream = start_policy_packs(args, project.name, stack.name, stack.blinded_values())
+    stream = start_policy_packs(args, project.name, stack.name, stack.blinded_values(), beside_program=True)
     warm_checkov = warm_up_checkov(args, project.main.resolve().parent)
     try:
         graph, duration = step("running the program", run_program_timed, project, stack, args,

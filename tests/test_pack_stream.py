@@ -7,6 +7,7 @@ it registers the next one can only finish that way if Analyze calls are sent whi
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -360,3 +361,55 @@ def test_a_relay_that_dies_fails_closed_naming_what_it_said(tmp_path, monkeypatc
         with packs:
             stream_while_running(packs, graph, monkeypatch)
     assert not packs.is_open and not relays_running()
+
+
+# Reports the nice value of the thread that runs the policy (one of the SDK's gRPC server threads, which
+# the pack's process started after aifinops had lowered its priority) and its scheduling group's.
+NICE_REPORTING_PACK = """
+import os, threading
+
+def reports_nice(args, report_violation):
+    if args.name == "first":
+        group = open("/proc/self/autogroup").read().split()[-1] if os.path.exists("/proc/self/autogroup") else ""
+        report_violation(f"{os.getpriority(os.PRIO_PROCESS, threading.get_native_id())} {group}")
+
+PolicyPack("nice", [ResourceValidationPolicy(name="reports-nice", description="reports nice", validate=reports_nice)],
+           enforcement_level=EnforcementLevel.ADVISORY)
+"""
+TWO_BUCKETS = """
+import pulumi_aws as aws
+aws.s3.BucketV2("first", bucket="first")
+aws.s3.BucketV2("second", bucket="second")
+"""
+
+
+def reported_nice(violations) -> tuple[int, str]:
+    thread, _, group = next(v for v in violations if v["policy"] == "reports-nice")["message"].split("\n", 1)[1].partition(" ")
+    return int(thread), group
+
+
+def test_packs_streamed_beside_the_program_run_at_lower_priority_and_a_finished_graph_at_normal(
+        tmp_path, capsys, monkeypatch):
+    """The program is the critical path of a preview: its packs (and the relay) yield the CPU to it."""
+    from aifinops.policy_check import PROGRAM_FIRST_NICENESS
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    lowered = min(19, own + PROGRAM_FIRST_NICENESS)
+    monkeypatch.setattr(pack_stream, "RELAY_BACKLOG", 0)
+    relay_nice = []
+    answers = pack_stream._Relay.answers
+    monkeypatch.setattr(pack_stream._Relay, "answers", lambda relay: relay_nice.append(
+        os.getpriority(os.PRIO_PROCESS, relay.child.pid)) or answers(relay))
+    root = write_project(tmp_path / "project", TWO_BUCKETS, {"aws:region": "us-east-1"})
+    pack = write_pack(tmp_path / "nice", NICE_REPORTING_PACK)
+    code, digest, err = preview_json(root, capsys, "--policy-pack", str(pack))
+    assert code == 0, err
+    thread_nice, group_nice = reported_nice(digest["policyViolations"])
+    assert thread_nice == lowered and relay_nice == [lowered]
+    if os.path.exists("/proc/self/autogroup"):  # a kernel that schedules by session ranks the group too
+        assert group_nice == str(lowered)
+
+    project = load_project(root)
+    graph = run_program(project, project.load_stack("dev"))
+    with PolicyPackSet([pack], PackEnvironment.for_graph(graph)) as packs:
+        run = packs.check(graph)
+    assert reported_nice([{"policy": v.policy, "message": v.message} for v in run.violations])[0] == own
