@@ -41,3 +41,17 @@ def test_policies_read_the_sdks_proxies_as_reading_each_item_through_them_would(
     assert list(fast) == list(props) and list(fast["tags"]) == ["Team", "Owner"]  # the order kept
     assert preview_values.plain(proxied["rules"]) == through_the_proxy["rules"]  # a list proxy alone
     assert preview_values.plain(UNKNOWN_STRING_VALUE) is UNKNOWN and preview_values.plain("x") == "x"
+
+
+def test_plain_copies_plain_dicts_and_lists_with_their_sentinels_and_other_mappings_inside():
+    """Plain dicts and lists take a shorter path: the same result, and still a copy."""
+    from types import MappingProxyType
+    value = {"tags": {"a": UNKNOWN_STRING_VALUE, "b": "x"}, "list": [1, [UNKNOWN_STRING_VALUE, {"c": None}]],
+             "frozen": MappingProxyType({"d": (UNKNOWN_STRING_VALUE, 2)}), "id": UNKNOWN_STRING_VALUE}
+    copied = plain(value)
+    assert copied == {"tags": {"a": UNKNOWN, "b": "x"}, "list": [1, [UNKNOWN, {"c": None}]],
+                      "frozen": {"d": [UNKNOWN, 2]}, "id": UNKNOWN}
+    assert type(copied["frozen"]) is dict and type(copied["frozen"]["d"]) is list
+    copied["tags"]["b"] = "changed"
+    copied["list"][1].append("more")
+    assert value["tags"]["b"] == "x" and len(value["list"][1]) == 2
