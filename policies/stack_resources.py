@@ -22,6 +22,8 @@ class StackResources:
         self.resources = list(resources)
         # By URN, shared by the stack policies of one AnalyzeStack call (each has its own PolicyResources).
         self._props: dict[str, Any] = once_per_call("plain props by urn", dict)
+        # A provider's props by its URN: every resource it serves carries its own copy of them.
+        self._provider_props: dict[str, Any] = once_per_call("plain provider props by urn", dict)
         self._indexes: dict[tuple[tuple[str, ...], str], tuple[dict[str, list], dict[str, list]]] = {}
 
     def props(self, resource: PolicyResource) -> Any:
@@ -30,7 +32,12 @@ class StackResources:
         return self._props[resource.urn]
 
     def provider_props(self, resource: PolicyResource) -> Any:
-        return plain(resource.provider.props) if resource.provider is not None else None
+        provider = resource.provider
+        if provider is None:
+            return None
+        if provider.urn not in self._provider_props:
+            self._provider_props[provider.urn] = plain(provider.props)
+        return self._provider_props[provider.urn]
 
     def of_type(self, *types: str) -> list[PolicyResource]:
         return [r for r in self.resources if r.resource_type in types]

@@ -144,9 +144,9 @@ def effective_tags(resource_type: str, props: Any, provider_props: Any = None,
     Returns UNKNOWN when the tags as a whole cannot be known during preview; single values may be UNKNOWN.
     Returns {} for resources that cannot carry tags (see `tags_shape`).
     """
-    props = plain(props)
     shape = tags_shape(resource_type)
-    own = dig(props, "tags")
+    # Only the tags are copied (plain), not the whole resource: this runs for every resource of a stack.
+    own = plain(dig(UNKNOWN if is_unknown(props) else props, "tags"))
     if own is UNKNOWN:
         return UNKNOWN
     if shape == "map":
