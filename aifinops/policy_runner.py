@@ -240,8 +240,7 @@ class PolicyPackProcess:
                 self._port_line.put(line)
         try:
             self._process = ChildProcess(command, cwd=self.directory, env=env, on_stdout_line=on_stdout,
-                                         niceness=self.niceness,
-                                         on_stderr_line=self._remember)
+                                         on_stderr_line=self._remember, niceness=self.niceness)
         except OSError as error:
             raise PolicyPackError(f"policy pack {self.label} could not be started: {error}") from error
         _RUNNING.add(self)

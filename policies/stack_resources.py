@@ -27,17 +27,11 @@ class StackResources:
         self._indexes: dict[tuple[tuple[str, ...], str], tuple[dict[str, list], dict[str, list]]] = {}
 
     def props(self, resource: PolicyResource) -> Any:
-        if resource.urn not in self._props:
-            self._props[resource.urn] = plain(resource.props)
-        return self._props[resource.urn]
+        return _plain_kept(self._props, resource.urn, resource.props)
 
     def provider_props(self, resource: PolicyResource) -> Any:
         provider = resource.provider
-        if provider is None:
-            return None
-        if provider.urn not in self._provider_props:
-            self._provider_props[provider.urn] = plain(provider.props)
-        return self._provider_props[provider.urn]
+        return None if provider is None else _plain_kept(self._provider_props, provider.urn, provider.props)
 
     def of_type(self, *types: str) -> list[PolicyResource]:
         return [r for r in self.resources if r.resource_type in types]
@@ -87,3 +81,9 @@ def _known_strings(value: Any) -> list[str]:
         return [s for item in value for s in _known_strings(item)]
     return []  # None, numbers, UNKNOWN
 
+
+def _plain_kept(kept: dict[str, Any], urn: str, props: Any) -> Any:
+    """plain(props), converted once for `urn` and kept in `kept`."""
+    if urn not in kept:
+        kept[urn] = plain(props)
+    return kept[urn]

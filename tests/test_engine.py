@@ -246,7 +246,6 @@ def test_monitor_calls_run_in_the_programs_thread_and_its_own_executor_work_in_a
     assert graph.stack_outputs["poolThread"] != graph.stack_outputs["programThread"]
 
 
-
 MANY_DEPENDENCIES = """
 import pulumi, pulumi_aws as aws
 buckets = [aws.s3.Bucket(f"b{i}") for i in range(6)]
