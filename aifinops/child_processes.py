@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -178,20 +180,36 @@ class StreamReader:
         self._stream.close()
 
 
-def lower_priority(pid: int, niceness: int) -> None:
-    """Run process `pid`, a child just started in a session of its own, at `niceness` lower CPU priority
-    than this one (nice values stop at 19).
-
-    Its nice value, which the threads and processes it starts inherit (it has only its first thread yet,
-    as Popen returns once it has exec'd). Where the kernel groups scheduling by session (autogroup), a nice
-    value only ranks threads inside their group, so the child's session group gets it too: the group is
-    the child's own, never the user's terminal session. Best effort: a system that refuses either simply
-    runs the child at normal priority."""
-    nice = min(19, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, pid, nice)
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/autogroup", "w") as autogroup:
+# Runs first in a child started at lower priority (`-I -S`: a bare interpreter, a few milliseconds), then
+# execs the real command: its nice value is set before it starts a single thread, and the threads and
+# processes it starts inherit it. Where the kernel groups scheduling by session (autogroup), a nice value
+# only ranks threads inside their group, so the child's session group gets it too: the group is the
+# child's own (start_new_session), never the user's terminal session. Best effort: a system that refuses
+# either runs the command at normal priority.
+_NICE_THEN_EXEC = """
+import os, sys
+nice = int(sys.argv[1])
+try:
+    os.setpriority(os.PRIO_PROCESS, 0, nice)
+except OSError:
+    pass
+try:
+    with open("/proc/self/autogroup", "w") as autogroup:
         autogroup.write(str(nice))
+except OSError:
+    pass
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def at_lower_priority(command: Sequence[str], niceness: int) -> list[str]:
+    """`command`, run at `niceness` lower CPU priority than this process (nice values stop at 19). Raises
+    FileNotFoundError, as Popen would, when its program cannot be found."""
+    program = shutil.which(command[0])
+    if program is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), command[0])
+    nice = min(19, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
+    return [sys.executable, "-I", "-S", "-c", _NICE_THEN_EXEC, str(nice), program, *command[1:]]
 
 
 class ChildTimeout(Exception):
@@ -208,7 +226,7 @@ class ChildProcess:
     `stdin`: subprocess.DEVNULL (default) or bytes to write and close; with `stdin_later`, a pipe kept open
     for `write_stdin` (a child started early, told what to do once it is known, or fed as work comes).
     `on_stdout_line`/`on_stderr_line` see each line as it arrives; `stdout`/`stderr` return everything read.
-    `niceness` > 0: the child runs at that much lower CPU priority (see `lower_priority`)."""
+    `niceness` > 0: the child runs at that much lower CPU priority (see `at_lower_priority`)."""
 
     def __init__(self, command: Sequence[str], *, cwd: Optional[str | os.PathLike[str]] = None,
                  env: Optional[Mapping[str, str]] = None, stdin: Optional[bytes] = None,
@@ -216,12 +234,11 @@ class ChildProcess:
                  on_stdout_line: Optional[Callable[[bytes], None]] = None,
                  on_stderr_line: Optional[Callable[[bytes], None]] = None, niceness: int = 0) -> None:
         self.popen = subprocess.Popen(
-            list(command), cwd=cwd, env=dict(env) if env is not None else None,
+            at_lower_priority(command, niceness) if niceness > 0 else list(command),
+            cwd=cwd, env=dict(env) if env is not None else None,
             stdin=subprocess.PIPE if stdin is not None or stdin_later else subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True)  # its own session, hence its own process group
         self.pid = self.popen.pid
-        if niceness > 0:
-            lower_priority(self.pid, niceness)
         self._stopped = False
         GUARD.tell("group", self.pid)
         _LIVE.add(self)

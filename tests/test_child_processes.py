@@ -168,3 +168,20 @@ def test_a_failed_command_stops_the_children_it_started_and_leaves_the_callers(m
         assert callers.poll() is None  # the caller's is still running
     finally:
         callers.stop()
+
+
+def test_a_child_at_lower_priority_runs_its_own_command_with_every_thread_lowered():
+    script = ("import os, sys, threading\n"
+              "seen = []\n"
+              "thread = threading.Thread(target=lambda: seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))\n"
+              "thread.start(); thread.join()\n"
+              "print(os.getpriority(os.PRIO_PROCESS, 0), seen[0], sys.argv[1:])\n")
+    child = ChildProcess([sys.executable, "-c", script, "a b", "c"], niceness=3)
+    assert child.finish(30) == 0, child.stderr
+    expected = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 3)
+    assert child.stdout.decode().split(None, 2) == [str(expected), str(expected), "['a b', 'c']\n"]
+
+
+def test_a_child_at_lower_priority_whose_program_is_missing_fails_as_popen_would():
+    with pytest.raises(FileNotFoundError, match="no-such-program-for-aifinops"):
+        ChildProcess(["no-such-program-for-aifinops", "--version"], niceness=3)

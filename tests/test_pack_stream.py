@@ -413,8 +413,16 @@ def test_packs_streamed_beside_the_program_run_at_lower_priority_and_a_finished_
     monkeypatch.setattr(pack_stream, "RELAY_BACKLOG", 0)
     relay_nice = []
     answers = pack_stream._Relay.answers
-    monkeypatch.setattr(pack_stream._Relay, "answers", lambda relay: relay_nice.append(
-        os.getpriority(os.PRIO_PROCESS, relay.child.pid)) or answers(relay))
+
+    def relay_answers(relay):
+        # The relay's nice value is set before it execs `python -P analyze_relay.py`: read it once it has.
+        deadline = time.monotonic() + 30
+        while open(f"/proc/{relay.child.pid}/cmdline", "rb").read().split(b"\0")[1] != b"-P" \
+                and time.monotonic() < deadline:
+            time.sleep(0.01)
+        relay_nice.append(os.getpriority(os.PRIO_PROCESS, relay.child.pid))
+        return answers(relay)
+    monkeypatch.setattr(pack_stream._Relay, "answers", relay_answers)
     root = write_project(tmp_path / "project", TWO_BUCKETS, {"aws:region": "us-east-1"})
     pack = write_pack(tmp_path / "nice", NICE_REPORTING_PACK)
     code, digest, err = preview_json(root, capsys, "--policy-pack", str(pack))
