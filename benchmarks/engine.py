@@ -11,8 +11,11 @@ alternating them --repeat times (the figures are medians, so load from other pro
 Prints wall time, time ratios against the baseline, peak RSS (the aifinops process; each pack is a
 process of its own), and the packs' throughput measured apart: resources per second through both packs
 over a finished graph (Analyze per resource, then AnalyzeStack), with the per-call CPU cost on both sides
-of the gRPC connection. Then the default example stack end to end (median of 5): `aifinops preview
---stack training-dev`, with and without `--checkov`, and checkov's own scan of the same plan.
+of the gRPC connection. "whl CPU" is the whole preview's CPU seconds (its packs and relay included);
+"floor" is that CPU spread over every core, as a ratio to the baseline's wall time: no scheduling can
+bring the whole preview's ratio below it without doing less work. Then the default example stack end
+to end (median of 5): `aifinops preview --stack training-dev`, with and without `--checkov`, and
+checkov's own scan of the same plan.
 
 Usage: .venv/bin/python benchmarks/engine.py [N ...] [--repeat 3] [--example-runs 5]   (default N: 100 1000 10000)
 """
@@ -114,15 +117,16 @@ def make_project(root: Path, resources: int) -> None:
         "bench:costTags": {"CostCenter": "a", "Project": "b", "Environment": "c"}}}))
 
 
-def measure(command: list[str], cwd: Path, ok_codes: tuple[int, ...] = (0,)) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of a fresh child process."""
+def measure(command: list[str], cwd: Path, ok_codes: tuple[int, ...] = (0,)) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MiB) and CPU seconds of a fresh child process. The CPU includes the
+    processes it started and waited for (the packs, the relay), as wait4 reports them to /usr/bin/time."""
     started = time.perf_counter()
-    result = subprocess.run(["/usr/bin/time", "-f", "%M", *command], cwd=cwd, capture_output=True, text=True)
+    result = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", *command], cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if result.returncode not in ok_codes:
         raise SystemExit(f"{command[:3]} failed:\n{result.stderr[-2000:]}")
-    peak_kib = int(result.stderr.strip().splitlines()[-1])
-    return elapsed, peak_kib / 1024
+    peak_kib, user, system = result.stderr.strip().splitlines()[-1].split()
+    return elapsed, int(peak_kib) / 1024, float(user) + float(system)
 
 
 def load() -> str:
@@ -137,13 +141,14 @@ def side_by_side(size: int, repeat: int) -> None:
         baseline_script = root / "baseline.py"
         baseline_script.write_text(BASELINE.format(program_dir=str(root / "stacks")))
         preview = [python, "-m", "aifinops", "preview", "--cwd", str(root)]
-        runs: dict[str, list[tuple[float, float]]] = {"baseline": [], "engine": [], "whole": []}
+        runs: dict[str, list[tuple[float, float, float]]] = {"baseline": [], "engine": [], "whole": []}
         for _ in range(repeat):  # alternating, so that load from elsewhere falls on all three alike
             runs["baseline"].append(measure([python, str(baseline_script)], root / "stacks"))
             runs["engine"].append(measure([*preview, "--skip-policy-packs"], root))
             runs["whole"].append(measure(preview, root, ok_codes=(0, 1)))
-        figures = {name: (statistics.median(w for w, _ in values), max(m for _, m in values))
+        figures = {name: (statistics.median(w for w, _, _ in values), max(m for _, m, _ in values))
                    for name, values in runs.items()}
+        whole_cpu = statistics.median(c for _, _, c in runs["whole"])
         completed = subprocess.run([python, "-c", THROUGHPUT, str(root)], capture_output=True, text=True)
         if completed.returncode != 0:
             raise SystemExit(f"throughput run failed:\n{completed.stderr[-2000:]}")
@@ -151,11 +156,13 @@ def side_by_side(size: int, repeat: int) -> None:
     base_s, base_mib = figures["baseline"]
     engine_s, engine_mib = figures["engine"]
     whole_s, whole_mib = figures["whole"]
+    cores = os.cpu_count() or 1
     per_call = " ".join(f"{c['pack']}: {c['client'] * 1e3 / packs['n']:.2f}/{c['server'] * 1e3 / packs['n']:.2f}"
                         for c in packs["calls"])
     print(f"{size:>9} {base_s:>9.2f} {engine_s:>9.2f} {engine_s / base_s:>6.2f} {whole_s:>8.2f} "
           f"{whole_s / base_s:>6.2f} {base_mib:>8.0f} {engine_mib:>8.0f} {whole_mib:>8.0f} {whole_mib / base_mib:>6.2f} "
-          f"{packs['analyzed'] / packs['seconds']:>8,.0f}   {per_call}   [load {load()}]", flush=True)
+          f"{packs['analyzed'] / packs['seconds']:>8,.0f} {whole_cpu:>8.2f} {whole_cpu / cores / base_s:>6.2f}   "
+          f"{per_call}   [load {load()}]", flush=True)
 
 
 def example_stack(runs: int) -> None:
@@ -204,7 +211,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores, load {load()}; wall seconds are medians of {args.repeat} alternating runs")
     print(f"{'resources':>9} {'baseline':>9} {'engine':>9} {'ratio':>6} {'whole':>8} {'ratio':>6} "
-          f"{'base MiB':>8} {'eng MiB':>8} {'whl MiB':>8} {'ratio':>6} {'res/s':>8}   "
+          f"{'base MiB':>8} {'eng MiB':>8} {'whl MiB':>8} {'ratio':>6} {'res/s':>8} {'whl CPU':>8} {'floor':>6}   "
           f"per-call CPU ms, client/server")
     for size in args.sizes:
         side_by_side(size, args.repeat)
