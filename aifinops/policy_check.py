@@ -78,8 +78,8 @@ def start_policy_packs(args: argparse.Namespace, project: str, stack: str, confi
     """Start the packs for `project`/`stack` (`config`: the stack config as the graph keeps it) now, before
     the program runs, so they start while it imports its SDKs; the stream then takes each resource as it
     registers. `beside_program`: the program runs meanwhile (here, or in the program host), and the packs
-    (and the Analyze relay) run at lower CPU priority (PROGRAM_FIRST_NICENESS). None with --skip-policy-packs. Flag and
-    config-file errors are raised here, before any process starts."""
+    (and the Analyze relay) run at lower CPU priority (PROGRAM_FIRST_NICENESS). None with
+    --skip-policy-packs. Flag and config-file errors are raised here, before any process starts."""
     if getattr(args, "skip_policy_packs", False):
         if args.policy_pack or args.policy_pack_config:
             raise PolicyPackError("--skip-policy-packs cannot be combined with --policy-pack or --policy-pack-config")
