@@ -7,15 +7,18 @@ alternating them --repeat times (the figures are medians, so load from other pro
   - engine: `aifinops preview --skip-policy-packs` (engine, recording, cost section, tree output);
   - whole: `aifinops preview` with both default packs, streamed while the program runs, through the
     Analyze relay once registrations queue up (the synthetic resources violate policies, so it exits 1:
-    a normal outcome here).
+    a normal outcome here);
+  - no-op: the same preview with two packs whose policies (one per resource, one over the stack) do
+    nothing: what the Analyzer protocol costs by itself (the SDK's pack processes, gRPC, the relay).
 Prints wall time, time ratios against the baseline, peak RSS (the aifinops process; each pack is a
 process of its own), and the packs' throughput measured apart: resources per second through both packs
 over a finished graph (Analyze per resource, then AnalyzeStack), with the per-call CPU cost on both sides
 of the gRPC connection. "whl CPU" is the whole preview's CPU seconds (its packs and relay included);
 "floor" is that CPU spread over every core, as a ratio to the baseline's wall time: no scheduling can
-bring the whole preview's ratio below it without doing less work. Then the default example stack end
-to end (median of 5): `aifinops preview --stack training-dev`, with and without `--checkov`, and
-checkov's own scan of the same plan.
+bring the whole preview's ratio below it without doing less work. "no-op" is the no-op packs' preview,
+with its ratio to the baseline: no saving inside the policies can bring the whole preview below it.
+Then the default example stack end to end (median of 5): `aifinops preview --stack training-dev`, with
+and without `--checkov`, and checkov's own scan of the same plan.
 
 Usage: .venv/bin/python benchmarks/engine.py [N ...] [--repeat 3] [--example-runs 5]   (default N: 100 1000 10000)
 """
@@ -108,6 +111,26 @@ print(json.dumps({"analyzed": run.resources_analyzed, "seconds": run.duration_se
 """
 
 
+# A pack whose policies do nothing: the cost of serving the Analyzer protocol with the policy SDK alone.
+NO_OP_PACK = """
+from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy, StackValidationPolicy
+PolicyPack(name="{name}", enforcement_level=EnforcementLevel.ADVISORY, policies=[
+    ResourceValidationPolicy(name="{name}-resource", description="does nothing", validate=lambda args, report: None),
+    StackValidationPolicy(name="{name}-stack", description="does nothing", validate=lambda args, report: None)])
+"""
+
+
+def make_no_op_packs(root: Path) -> list[Path]:
+    packs = []
+    for name in ("no-op-a", "no-op-b"):
+        pack = root / name
+        pack.mkdir()
+        (pack / "PulumiPolicy.yaml").write_text(f"description: {name}, whose policies do nothing\nruntime: python\n")
+        (pack / "__main__.py").write_text(NO_OP_PACK.format(name=name))
+        packs.append(pack)
+    return packs
+
+
 def make_project(root: Path, resources: int) -> None:
     (root / "stacks").mkdir(parents=True)
     (root / "Pulumi.yaml").write_text("name: bench\nruntime: python\nmain: stacks/\nstackConfigDir: stacks\n")
@@ -141,11 +164,13 @@ def side_by_side(size: int, repeat: int) -> None:
         baseline_script = root / "baseline.py"
         baseline_script.write_text(BASELINE.format(program_dir=str(root / "stacks")))
         preview = [python, "-m", "aifinops", "preview", "--cwd", str(root)]
-        runs: dict[str, list[tuple[float, float, float]]] = {"baseline": [], "engine": [], "whole": []}
-        for _ in range(repeat):  # alternating, so that load from elsewhere falls on all three alike
+        no_op = [*preview, *[arg for pack in make_no_op_packs(root) for arg in ("--policy-pack", str(pack))]]
+        runs: dict[str, list[tuple[float, float, float]]] = {"baseline": [], "engine": [], "whole": [], "no-op": []}
+        for _ in range(repeat):  # alternating, so that load from elsewhere falls on all four alike
             runs["baseline"].append(measure([python, str(baseline_script)], root / "stacks"))
             runs["engine"].append(measure([*preview, "--skip-policy-packs"], root))
             runs["whole"].append(measure(preview, root, ok_codes=(0, 1)))
+            runs["no-op"].append(measure(no_op, root))
         figures = {name: (statistics.median(w for w, _, _ in values), max(m for _, m, _ in values))
                    for name, values in runs.items()}
         whole_cpu = statistics.median(c for _, _, c in runs["whole"])
@@ -156,12 +181,14 @@ def side_by_side(size: int, repeat: int) -> None:
     base_s, base_mib = figures["baseline"]
     engine_s, engine_mib = figures["engine"]
     whole_s, whole_mib = figures["whole"]
+    no_op_s = figures["no-op"][0]
     cores = os.cpu_count() or 1
     per_call = " ".join(f"{c['pack']}: {c['client'] * 1e3 / packs['n']:.2f}/{c['server'] * 1e3 / packs['n']:.2f}"
                         for c in packs["calls"])
     print(f"{size:>9} {base_s:>9.2f} {engine_s:>9.2f} {engine_s / base_s:>6.2f} {whole_s:>8.2f} "
           f"{whole_s / base_s:>6.2f} {base_mib:>8.0f} {engine_mib:>8.0f} {whole_mib:>8.0f} {whole_mib / base_mib:>6.2f} "
-          f"{packs['analyzed'] / packs['seconds']:>8,.0f} {whole_cpu:>8.2f} {whole_cpu / cores / base_s:>6.2f}   "
+          f"{packs['analyzed'] / packs['seconds']:>8,.0f} {whole_cpu:>8.2f} {whole_cpu / cores / base_s:>6.2f} "
+          f"{no_op_s:>8.2f} {no_op_s / base_s:>6.2f}   "
           f"{per_call}   [load {load()}]", flush=True)
 
 
@@ -211,7 +238,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores, load {load()}; wall seconds are medians of {args.repeat} alternating runs")
     print(f"{'resources':>9} {'baseline':>9} {'engine':>9} {'ratio':>6} {'whole':>8} {'ratio':>6} "
-          f"{'base MiB':>8} {'eng MiB':>8} {'whl MiB':>8} {'ratio':>6} {'res/s':>8} {'whl CPU':>8} {'floor':>6}   "
+          f"{'base MiB':>8} {'eng MiB':>8} {'whl MiB':>8} {'ratio':>6} {'res/s':>8} {'whl CPU':>8} {'floor':>6} "
+          f"{'no-op':>8} {'ratio':>6}   "
           f"per-call CPU ms, client/server")
     for size in args.sizes:
         side_by_side(size, args.repeat)
